@@ -1,0 +1,95 @@
+/**
+ * The activities: all of batchflow's I/O. Built from a factory over their dependencies, so tests
+ * pass real ones (a test schema, a loopback publish target) without monkey-patching.
+ */
+import type { Kysely } from 'kysely';
+import type { BatchStatus, Counts, ItemRange, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
+import type { Database } from '../src/db/schema';
+import * as batches from '../src/db/batches';
+import { endUnfinished } from '../src/db/items';
+import { countItems } from '../src/db/counts';
+import { runStage, type StageHandler } from './stage-runner';
+import { classifyHandler } from './classify';
+import { ingestHandler } from './ingest';
+import { catalogPublisher } from './publish-catalog';
+import { httpPublisher } from './publish-http';
+
+export interface ActivityDeps {
+  db: Kysely<Database>;
+  /** When set, publish goes to this target over HTTP; otherwise to the built-in catalog. */
+  publishUrl?: string;
+  publishTimeoutMs?: number;
+  /** Classifications below this confidence go to human review. */
+  reviewThreshold?: number;
+}
+
+/** The fallback tier's threshold in the original design: below it, a person decides. */
+const DEFAULT_REVIEW_THRESHOLD = 0.7;
+
+export const createActivities = (deps: ActivityDeps) => {
+  const { db } = deps;
+  const handlers: Record<Stage, StageHandler> = {
+    classify: classifyHandler(deps.reviewThreshold ?? DEFAULT_REVIEW_THRESHOLD),
+    ingest: ingestHandler(db),
+    publish: deps.publishUrl
+      ? httpPublisher({ baseUrl: deps.publishUrl, timeoutMs: deps.publishTimeoutMs ?? 10_000, concurrency: 8 })
+      : catalogPublisher(db),
+  };
+
+  return {
+    async classify(input: StageInput): Promise<StageOutcome> {
+      return runStage(db, input, handlers.classify);
+    },
+    async ingest(input: StageInput): Promise<StageOutcome> {
+      return runStage(db, input, handlers.ingest);
+    },
+    async publish(input: StageInput): Promise<StageOutcome> {
+      return runStage(db, input, handlers.publish);
+    },
+
+    /** Marks the batch running; a no-op for a batch already past `queued`. */
+    async markBatchStarted(batchId: string): Promise<void> {
+      await batches.markStarted(db, batchId);
+    },
+
+    /** Keeps the database's counts snapshot current between runs (continue-as-new). */
+    async saveSnapshot(input: { batchId: string; status: BatchStatus; counts: Counts }): Promise<void> {
+      await batches.saveSnapshot(db, input.batchId, input.status, input.counts);
+    },
+
+    /**
+     * A chunk whose stage call failed for good (retries exhausted, or a permanent whole-call
+     * error): its unfinished items end `failed` with that error rather than staying pending.
+     */
+    async failRange(input: { batchId: string; range: ItemRange; stage: Stage; code: string; message: string; attempts: number }): Promise<number> {
+      return endUnfinished(db, input.batchId, 'failed', {
+        range: input.range,
+        stage: input.stage,
+        error: { code: input.code, message: `${input.stage}: ${input.message}`, retryable: false, attempts: input.attempts },
+      });
+    },
+
+    /**
+     * Records the batch's end. For a batch that stopped early (cancelled, or failed over its
+     * failure ratio), every item no stage finished ends `cancelled`. Answers the final counts.
+     */
+    async finishBatch(input: {
+      batchId: string;
+      status: BatchStatus;
+      counts: Counts;
+      rolledBack: boolean;
+      error: { code: string; message: string } | null;
+      stages: Stage[];
+    }): Promise<{ cancelled: number; counts: Counts }> {
+      const stopped = input.status === 'cancelled' || input.status === 'failed';
+      const cancelled = stopped ? await endUnfinished(db, input.batchId, 'cancelled') : 0;
+      // The workflow's tallies miss what a cancelled chunk did before it stopped; the recorded
+      // results do not, so the final counts come from them.
+      const counts = await countItems(db, input.batchId, input.stages);
+      await batches.finishBatch(db, input.batchId, { ...input, counts });
+      return { cancelled, counts };
+    },
+  };
+};
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import type { WorkItem } from '../src/db/items';
+import type { ItemResult, StageHandler } from './stage-runner';
+import { ErrorType, type ItemFailure } from './errors';
+
+export interface HttpPublisherOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  /** Requests in flight at once from one chunk call. */
+  concurrency: number;
+}
+
+/**
+ * The `http` publish adapter (the contract's publish-target section). The Idempotency-Key is
+ * `<batch_id>:<ref>`, so however often a call is retried the target creates each item once.
+ */
+export const httpPublisher =
+  (opts: HttpPublisherOptions): StageHandler =>
+  async (items, ctx) => {
+    const results: ItemResult[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length && !ctx.signal.aborted) {
+        const item = items[next++]!;
+        results.push(await publishOne(opts, ctx.batchId, item, ctx.signal));
+        ctx.progress();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency, items.length) }, worker));
+    return results;
+  };
+
+async function publishOne(opts: HttpPublisherOptions, batchId: string, item: WorkItem, cancel: AbortSignal): Promise<ItemResult> {
+  const body = JSON.stringify({
+    ref: item.ref,
+    text: item.text,
+    classification: item.classification,
+    attributes: item.attributes ?? {},
+    content_sha256: item.content_b64 ? createHash('sha256').update(Buffer.from(item.content_b64, 'base64')).digest('hex') : null,
+  });
+  let res: Response;
+  try {
+    res = await fetch(new URL('items', withSlash(opts.baseUrl)), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `${batchId}:${item.ref}` },
+      body,
+      signal: AbortSignal.any([cancel, AbortSignal.timeout(opts.timeoutMs)]),
+    });
+  } catch (err) {
+    return { seq: item.seq, ok: false, failure: transient(`publish request failed: ${(err as Error).message}`) };
+  }
+  const text = await res.text().catch(() => '');
+  if (res.status === 201 || res.status === 200) {
+    const id = parseId(text);
+    if (id) return { seq: item.seq, ok: true, publishedId: id };
+    return { seq: item.seq, ok: false, failure: transient(`publish target answered ${res.status} without an id`) };
+  }
+  if (res.status === 429 || res.status >= 500) {
+    return { seq: item.seq, ok: false, failure: { ...transient(`publish target answered ${res.status}`), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) } };
+  }
+  const failure: ItemFailure = {
+    code: res.status === 404 ? ErrorType.NotFound : 'downstream_rejected',
+    message: `publish target answered ${res.status}: ${text.slice(0, 300)}`,
+    retryable: false,
+  };
+  return { seq: item.seq, ok: false, failure };
+}
+
+const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
+
+const transient = (message: string): ItemFailure => ({ code: 'transient', message, retryable: true });
+
+function parseId(text: string): string | undefined {
+  try {
+    const id: unknown = (JSON.parse(text) as { id?: unknown }).id;
+    return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Retry-After is seconds or an HTTP date; anything else means "no advice". */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

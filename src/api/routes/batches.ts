@@ -1,0 +1,78 @@
+/** The /v1/batches routes: thin HTTP over the batch service. */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { CancelBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
+import { toSubmission } from '../../batches/submission';
+import { BatchConflict, IdempotencyMismatch, Unavailable, type BatchService } from '../../batches/service';
+import { BadCursor } from '../../db/batches';
+import { readJson } from '../body';
+import { conflict, idempotencyKeyReused, notFound, unavailable, validationFailed } from '../errors';
+import { parse } from '../validate';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** Maps the service's domain errors onto the contract's codes. */
+async function mapped<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof BatchConflict) throw conflict(err.message);
+    if (err instanceof IdempotencyMismatch) throw idempotencyKeyReused();
+    if (err instanceof Unavailable) throw unavailable(err.message);
+    if (err instanceof BadCursor) throw validationFailed([{ path: 'cursor', issue: err.message }]);
+    throw err;
+  }
+}
+
+const tenant = (ctx: Context): string => ctx.state.tenantId as string;
+
+export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number }): Router {
+  const router = new Router({ prefix: '/v1/batches' });
+
+  router.post('/', async (ctx) => {
+    const idempotencyKey = ctx.get('idempotency-key') || undefined;
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw validationFailed([{ path: 'Idempotency-Key', issue: 'must be 1..255 printable ASCII characters' }]);
+    }
+    const raw = await readJson(ctx, opts.maxBodyBytes);
+    const body = parse(SubmitBatch, raw);
+    const submission = toSubmission(body);
+    if (!submission.ok) throw validationFailed(submission.problems);
+    const result = await mapped(() => service.submit(tenant(ctx), submission.value, raw, idempotencyKey));
+    ctx.status = result.replayed ? 200 : 202;
+    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.body = result.body;
+  });
+
+  router.get('/', async (ctx) => {
+    const query = parse(ListBatchesQuery, ctx.query);
+    ctx.body = await mapped(() => service.list(tenant(ctx), query));
+  });
+
+  router.get('/:id', async (ctx) => {
+    const body = await service.get(tenant(ctx), ctx.params.id!);
+    if (!body) throw notFound();
+    ctx.body = body;
+  });
+
+  router.get('/:id/items', async (ctx) => {
+    const query = parse(ListItemsQuery, ctx.query);
+    const page = await mapped(() => service.items(tenant(ctx), ctx.params.id!, query));
+    if (!page) throw notFound();
+    ctx.body = page;
+  });
+
+  const cancel = async (ctx: Context, rollback: boolean | undefined): Promise<void> => {
+    const body = await mapped(() => service.cancel(tenant(ctx), ctx.params.id!, rollback));
+    if (!body) throw notFound();
+    ctx.status = 202;
+    ctx.body = body;
+  };
+  router.post('/:id/cancel', async (ctx) => {
+    const body = parse(CancelBatch, await readJson(ctx, opts.maxBodyBytes));
+    await cancel(ctx, body.rollback);
+  });
+  router.delete('/:id', async (ctx) => cancel(ctx, undefined));
+
+  return router;
+}

@@ -1,0 +1,227 @@
+/**
+ * What the API does with batches, apart from HTTP: submit (rows and workflow, both or neither),
+ * read (live from the workflow while it runs, from the database after), list, page items, cancel.
+ */
+import { createHash } from 'node:crypto';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { ulid } from 'ulid';
+import {
+  BATCH_WORKFLOW_TYPE,
+  CANCEL_SIGNAL,
+  emptyCounts,
+  isTerminal,
+  PROGRESS_QUERY,
+  workflowIdFor,
+  type BatchOptions,
+  type BatchStatus,
+  type BatchWorkflowInput,
+  type ItemStatus,
+  type Progress,
+  type RetryPolicies,
+} from '../contracts/workflow';
+import * as batches from '../db/batches';
+import { listItems } from '../db/items';
+import type { BatchRow, Database } from '../db/schema';
+import type { batchWorkflow } from '../../workflows/batch';
+import { ItemCountKey, PriorityKey, TenantIdKey, BatchStatusKey } from '../temporal/search-attributes';
+import type { Submission } from './submission';
+import { toBatchBody, type BatchBody } from './view';
+
+export interface BatchServiceDeps {
+  db: Kysely<Database>;
+  client: Client;
+  log: Logger;
+  taskQueue: string;
+  namespace: string;
+  uiUrl: string;
+  retry: RetryPolicies;
+}
+
+/** Thrown when a batch's state forbids the action (the contract's 409). */
+export class BatchConflict extends Error {}
+/** Thrown when an Idempotency-Key comes back with a different body (the contract's 422). */
+export class IdempotencyMismatch extends Error {}
+/** Thrown when Temporal or the database cannot be reached; nothing was left behind. */
+export class Unavailable extends Error {}
+
+/** A progress query waits on a worker; past this the read answers from the database snapshot. */
+const QUERY_DEADLINE_MS = 3_000;
+/** Rough throughput used for `estimated_seconds` before a batch has a rate of its own. */
+const ESTIMATED_ITEMS_PER_SECOND = 200;
+
+export interface Submitted {
+  body: BatchBody & { poll_url: string; events_url: string; estimated_seconds: number };
+  replayed: boolean;
+}
+
+export const createBatchService = (deps: BatchServiceDeps) => {
+  const { db, client, log } = deps;
+  const ui = { base: deps.uiUrl, namespace: deps.namespace };
+
+  const workflowInput = (row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options'>): BatchWorkflowInput => ({
+    batchId: row.id,
+    tenantId: row.tenant_id,
+    totalItems: row.total_items,
+    options: row.options as unknown as BatchOptions,
+    retry: deps.retry,
+  });
+
+  async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority'>): Promise<void> {
+    await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
+      workflowId: workflowIdFor(row.id),
+      taskQueue: deps.taskQueue,
+      args: [workflowInput(row)],
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: row.tenant_id },
+        { key: PriorityKey, value: row.priority },
+        { key: ItemCountKey, value: row.total_items },
+        { key: BatchStatusKey, value: 'running' },
+      ],
+    });
+  }
+
+  function submittedBody(row: BatchRow, replayed: boolean): Submitted {
+    return {
+      replayed,
+      body: {
+        ...toBatchBody(row, null, ui),
+        poll_url: `/v1/batches/${row.id}`,
+        events_url: `/v1/batches/${row.id}/events`,
+        estimated_seconds: Math.max(1, Math.ceil(row.total_items / ESTIMATED_ITEMS_PER_SECOND)),
+      },
+    };
+  }
+
+  async function replayIdempotent(tenantId: string, key: string, hash: string): Promise<Submitted | undefined> {
+    const existing = await batches.findByIdempotencyKey(db, tenantId, key);
+    if (!existing) return undefined;
+    if (existing.request_hash !== hash) throw new IdempotencyMismatch();
+    return submittedBody(existing, true);
+  }
+
+  return {
+    /**
+     * Creates the batch's rows in one transaction, then starts its workflow; if the start fails the
+     * rows are deleted again, so a failed submission leaves nothing. (Should this process die
+     * between the two, `resumeQueued` starts the workflow later: the id is derived from the batch.)
+     */
+    async submit(tenantId: string, submission: Submission, rawBody: unknown, idempotencyKey?: string): Promise<Submitted> {
+      const hash = createHash('sha256').update(JSON.stringify(rawBody)).digest('hex');
+      if (idempotencyKey) {
+        const replay = await replayIdempotent(tenantId, idempotencyKey, hash);
+        if (replay) return replay;
+      }
+      const id = `b_${ulid()}`;
+      const row = {
+        id,
+        tenant_id: tenantId,
+        status: 'queued' as const,
+        priority: submission.options.priority,
+        options: JSON.stringify(submission.options),
+        metadata: JSON.stringify(submission.metadata),
+        callback_url: submission.callbackUrl,
+        total_items: submission.items.length,
+        counts: JSON.stringify(emptyCounts(submission.items.length)),
+        error: null,
+        idempotency_key: idempotencyKey ?? null,
+        request_hash: idempotencyKey ? hash : null,
+        workflow_id: workflowIdFor(id),
+      };
+      try {
+        await batches.insertBatch(db, row, submission.items);
+      } catch (err) {
+        // Two requests with one key at the same moment: the unique constraint lets one win.
+        if (idempotencyKey && (err as { code?: string }).code === '23505') {
+          const replay = await replayIdempotent(tenantId, idempotencyKey, hash);
+          if (replay) return replay;
+        }
+        throw err;
+      }
+      try {
+        await startWorkflow({ ...row, options: submission.options as unknown as Record<string, unknown> });
+      } catch (err) {
+        log.error({ err, batchId: id }, 'could not start the batch workflow; removing its rows');
+        await batches.deleteBatch(db, id);
+        throw new Unavailable('Temporal');
+      }
+      const created = await batches.getBatchById(db, id);
+      return submittedBody(created!, false);
+    },
+
+    async get(tenantId: string, batchId: string): Promise<BatchBody | undefined> {
+      const row = await batches.getBatch(db, tenantId, batchId);
+      if (!row) return undefined;
+      return toBatchBody(row, isTerminal(row.status) ? null : await queryProgress(row), ui);
+    },
+
+    async list(tenantId: string, opts: { status?: BatchStatus; limit: number; cursor?: string }) {
+      const { rows, nextCursor } = await batches.listBatches(db, tenantId, opts);
+      return { batches: rows.map((r) => toBatchBody(r, null, ui)), next_cursor: nextCursor };
+    },
+
+    async items(tenantId: string, batchId: string, opts: { status?: ItemStatus; limit: number; cursor?: string }) {
+      const row = await batches.getBatch(db, tenantId, batchId);
+      if (!row) return undefined;
+      const page = await listItems(db, batchId, opts);
+      return {
+        items: page.items.map((i) => ({
+          ref: i.ref,
+          status: i.status,
+          stage: i.stage,
+          classification: i.classification,
+          published_id: i.published_id,
+          error: i.error,
+        })),
+        next_cursor: page.nextCursor,
+      };
+    },
+
+    /** Signals the workflow; it stops dispatching at once and in-flight chunks stop at their next heartbeat. */
+    async cancel(tenantId: string, batchId: string, rollback: boolean | undefined): Promise<BatchBody | undefined> {
+      const row = await batches.getBatch(db, tenantId, batchId);
+      if (!row) return undefined;
+      if (isTerminal(row.status)) throw new BatchConflict(`batch is already ${row.status}`);
+      try {
+        await client.workflow.getHandle(row.workflow_id).signal(CANCEL_SIGNAL, rollback === undefined ? {} : { rollback });
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new BatchConflict('batch has already finished');
+        throw new Unavailable('Temporal');
+      }
+      const live = await queryProgress(row);
+      return toBatchBody(row, live ? { ...live, status: isTerminal(live.status) ? live.status : 'cancelling' } : null, ui);
+    },
+
+    /**
+     * Starts the workflow of any batch left `queued` without one (the API died between commit and
+     * start). Starting is idempotent: the workflow id comes from the batch id.
+     */
+    async resumeQueued(olderThanMs = 30_000): Promise<number> {
+      let started = 0;
+      for (const row of await batches.listQueuedBefore(db, new Date(Date.now() - olderThanMs))) {
+        try {
+          await startWorkflow(row);
+          started++;
+          log.warn({ batchId: row.id }, 'started the workflow of a batch that had none');
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+      }
+      return started;
+    },
+  };
+
+  async function queryProgress(row: BatchRow): Promise<Progress | null> {
+    try {
+      return await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+        client.workflow.getHandle(row.workflow_id).query<Progress>(PROGRESS_QUERY),
+      );
+    } catch (err) {
+      log.warn({ err, batchId: row.id }, 'progress query failed; answering from the database');
+      return null;
+    }
+  }
+};
+
+export type BatchService = ReturnType<typeof createBatchService>;

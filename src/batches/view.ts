@@ -1,0 +1,67 @@
+/** The contract's batch body, from the database row and, while the batch runs, its live progress. */
+import type { BatchOptions, BatchStatus, Counts, Progress } from '../contracts/workflow';
+import type { BatchRow } from '../db/schema';
+
+export interface BatchBody {
+  batch_id: string;
+  status: BatchStatus;
+  total_items: number;
+  counts: Counts;
+  progress_percent: number;
+  stage: string | null;
+  eta_seconds: number | null;
+  items_per_second: number;
+  rolled_back: boolean;
+  error: { code: string; message: string } | null;
+  priority: string;
+  options: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  workflow_id: string;
+  temporal_ui_url: string;
+}
+
+export const temporalUiUrl = (base: string, namespace: string, workflowId: string): string =>
+  `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+
+export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: string; namespace: string }): BatchBody {
+  const counts = live?.counts ?? row.counts;
+  const finished = row.total_items - counts.pending;
+  const started = row.started_at ?? (live?.started_at ? new Date(live.started_at) : null);
+  const elapsed = started && row.completed_at ? (row.completed_at.getTime() - started.getTime()) / 1000 : 0;
+  return {
+    batch_id: row.id,
+    status: live?.status ?? row.status,
+    total_items: row.total_items,
+    counts,
+    progress_percent: live?.progress_percent ?? Math.round((finished / row.total_items) * 1000) / 10,
+    stage: live?.stage ?? null,
+    eta_seconds: live ? live.eta_seconds : counts.pending === 0 ? 0 : null,
+    items_per_second: live?.items_per_second ?? (elapsed > 0 ? Math.round((finished / elapsed) * 10) / 10 : 0),
+    rolled_back: row.rolled_back,
+    error: row.error,
+    priority: row.priority,
+    options: optionsBody(row.options as unknown as BatchOptions, row.callback_url),
+    metadata: row.metadata,
+    created_at: row.created_at.toISOString(),
+    started_at: started ? started.toISOString() : null,
+    completed_at: row.completed_at ? row.completed_at.toISOString() : null,
+    workflow_id: row.workflow_id,
+    temporal_ui_url: temporalUiUrl(ui.base, ui.namespace, row.workflow_id),
+  };
+}
+
+/** The options as the client gave them: the contract's snake_case names. */
+function optionsBody(o: BatchOptions, callbackUrl: string | null): Record<string, unknown> {
+  return {
+    stages: o.stages,
+    chunk_size: o.chunkSize,
+    max_parallel_chunks: o.maxParallelChunks,
+    priority: o.priority,
+    on_cancel: o.onCancel,
+    max_failure_ratio: o.maxFailureRatio,
+    callback_url: callbackUrl,
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * One typed view of the environment, validated once at start-up so a bad value fails fast with a
+ * clear message instead of surfacing mid-batch.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import type { RetryPolicies, StageRetry } from './contracts/workflow';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  BATCHFLOW_DATA_DIR: z.string().default('./.data'),
+  BATCHFLOW_DEV_API_KEY: z.string().min(16, 'BATCHFLOW_DEV_API_KEY must be at least 16 characters').optional(),
+  DATABASE_URL: z.string().optional(),
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('batchflow'),
+  TEMPORAL_UI_URL: z.string().default('http://localhost:8233'),
+  PUBLISH_URL: z.url().optional(),
+  PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  ALLOW_PRIVATE_CALLBACKS: bool,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** JSON overrides of the stage retry policies, e.g. {"publish":{"maximumAttempts":8}}. */
+  STAGE_RETRY_JSON: z.string().optional(),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+/**
+ * Default retry policies. Transient failures (timeouts, 5xx, 429, lost connections) back off
+ * exponentially; the error types listed as non-retryable are the adapters' permanent failures.
+ */
+const PERMANENT = ['ValidationError', 'DownstreamRejected', 'NotFound', 'BatchMissing'];
+const baseRetry: StageRetry = {
+  initialIntervalMs: 1_000,
+  backoffCoefficient: 2,
+  maximumIntervalMs: 60_000,
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: PERMANENT,
+  startToCloseTimeoutMs: 10 * 60_000,
+  // Chunk activities heartbeat per item; 30 s without one means the worker is gone.
+  heartbeatTimeoutMs: 30_000,
+};
+export const DEFAULT_RETRY: RetryPolicies = {
+  classify: { ...baseRetry },
+  ingest: { ...baseRetry },
+  publish: { ...baseRetry, maximumIntervalMs: 120_000, maximumAttempts: 12 },
+};
+
+const StageRetryOverride = z
+  .strictObject({
+    initialIntervalMs: z.int().positive(),
+    backoffCoefficient: z.number().min(1),
+    maximumIntervalMs: z.int().positive(),
+    maximumAttempts: z.int().min(0),
+    nonRetryableErrorTypes: z.array(z.string()),
+    startToCloseTimeoutMs: z.int().positive(),
+    heartbeatTimeoutMs: z.int().positive(),
+  })
+  .partial();
+const RetryOverrides = z.strictObject({
+  classify: StageRetryOverride.optional(),
+  ingest: StageRetryOverride.optional(),
+  publish: StageRetryOverride.optional(),
+});
+
+export interface Config {
+  env: Env;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  temporal: { address: string | undefined; namespace: string; taskQueue: string; uiUrl: string };
+  publishUrl: string | undefined;
+  publishTimeoutMs: number;
+  maxBodyBytes: number;
+  allowPrivateCallbacks: boolean;
+  logLevel: Env['LOG_LEVEL'];
+  retry: RetryPolicies;
+  devApiKey: string | undefined;
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment. Throws ConfigError naming every bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  let retry = DEFAULT_RETRY;
+  if (env.STAGE_RETRY_JSON) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(env.STAGE_RETRY_JSON);
+    } catch {
+      throw new ConfigError('invalid configuration:\n  STAGE_RETRY_JSON: not JSON');
+    }
+    const overrides = RetryOverrides.safeParse(raw);
+    if (!overrides.success) throw new ConfigError(`invalid configuration:\n  STAGE_RETRY_JSON: ${overrides.error.message}`);
+    retry = {
+      classify: { ...DEFAULT_RETRY.classify, ...overrides.data.classify },
+      ingest: { ...DEFAULT_RETRY.ingest, ...overrides.data.ingest },
+      publish: { ...DEFAULT_RETRY.publish, ...overrides.data.publish },
+    };
+  }
+  return {
+    env,
+    port: env.PORT,
+    dataDir: path.resolve(env.BATCHFLOW_DATA_DIR),
+    databaseUrl: env.DATABASE_URL || undefined,
+    temporal: {
+      address: env.TEMPORAL_ADDRESS || undefined,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      uiUrl: env.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+    },
+    publishUrl: env.PUBLISH_URL,
+    publishTimeoutMs: env.PUBLISH_TIMEOUT_MS,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    allowPrivateCallbacks: env.ALLOW_PRIVATE_CALLBACKS,
+    logLevel: env.LOG_LEVEL,
+    retry,
+    devApiKey: env.BATCHFLOW_DEV_API_KEY,
+  };
+}

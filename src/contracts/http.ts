@@ -1,0 +1,98 @@
+/**
+ * The HTTP contract's messages (shared/API.md), as zod schemas; types are inferred from them.
+ * The same schemas validate requests and, later, generate the OpenAPI document.
+ */
+import { z } from 'zod';
+import { BATCH_STATUSES, ITEM_STATUSES, ON_CANCEL, PRIORITIES, STAGES } from './workflow';
+
+/** The contract's default ceiling; a key may lower it (`max_items`). */
+export const MAX_ITEMS = 50_000;
+export const MAX_REF_CHARS = 200;
+export const MAX_TEXT_CHARS = 100_000;
+/** 10 MiB decoded is at most this many base64 characters. */
+export const MAX_CONTENT_B64_CHARS = Math.ceil((10 * 1024 * 1024) / 3) * 4;
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export const Item = z
+  .strictObject({
+    ref: z.string().min(1).max(MAX_REF_CHARS),
+    text: z.string().max(MAX_TEXT_CHARS).optional(),
+    content: z
+      .string()
+      .max(MAX_CONTENT_B64_CHARS)
+      .refine((s) => s.length % 4 === 0 && BASE64.test(s), 'must be base64')
+      .optional(),
+    content_type: z.string().min(1).max(255).optional(),
+    attributes: z.record(z.string(), z.unknown()).optional(),
+  })
+  .refine((item) => item.text !== undefined || item.content !== undefined, {
+    message: 'one of text or content is required',
+    path: ['text'],
+  });
+export type Item = z.infer<typeof Item>;
+
+/** `stages` must keep the pipeline's order: ingest never runs before classify. */
+const Stages = z
+  .array(z.enum(STAGES))
+  .min(1)
+  .refine((s) => s.every((stage, i) => i === 0 || STAGES.indexOf(stage) > STAGES.indexOf(s[i - 1]!)), {
+    message: `must be distinct and in the order ${STAGES.join(', ')}`,
+  });
+
+const CallbackUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2048);
+
+/** The options every submission form shares (JSON body, or query parameters for files). */
+export const BatchOptionsInput = z.strictObject({
+  stages: Stages.default([...STAGES]),
+  chunk_size: z.int().min(1).max(500).default(25),
+  max_parallel_chunks: z.int().min(1).max(64).default(4),
+  priority: z.enum(PRIORITIES).default('normal'),
+  callback_url: CallbackUrl.optional(),
+  on_cancel: z.enum(ON_CANCEL).default('keep'),
+  max_failure_ratio: z.number().min(0).max(1).default(1),
+  metadata: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const SubmitBatch = BatchOptionsInput.extend({
+  items: z.array(Item).min(1).max(MAX_ITEMS).optional(),
+  items_text: z.string().min(1).optional(),
+})
+  .superRefine((body, ctx) => {
+    if (body.items !== undefined && body.items_text !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['items_text'], message: 'give items or items_text, not both' });
+    } else if (body.items === undefined && body.items_text === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['items'], message: 'required (or items_text)' });
+    }
+  });
+export type SubmitBatch = z.infer<typeof SubmitBatch>;
+
+/** Splits part-number style input: refs separated by newlines, commas, semicolons or tabs. */
+export function refsFromText(text: string): string[] {
+  return text
+    .split(/[\n\r,;\t]+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export const CancelBatch = z.strictObject({ rollback: z.boolean().optional() });
+export type CancelBatch = z.infer<typeof CancelBatch>;
+
+/** Opaque cursors are validated loosely here and decoded by the repository. */
+const Cursor = z.string().min(1).max(200);
+
+export const ListBatchesQuery = z.strictObject({
+  status: z.enum(BATCH_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: Cursor.optional(),
+});
+export type ListBatchesQuery = z.infer<typeof ListBatchesQuery>;
+
+export const ListItemsQuery = z.strictObject({
+  status: z.enum(ITEM_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: Cursor.optional(),
+});
+export type ListItemsQuery = z.infer<typeof ListItemsQuery>;

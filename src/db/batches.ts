@@ -1,0 +1,127 @@
+/** Queries on batches and their items' input. */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { BatchStatus, Counts } from '../contracts/workflow';
+import type { NewItem } from '../batches/submission';
+import type { BatchRow, Database, NewBatchRow } from './schema';
+import { decodeCursor, encodeCursor } from './cursor';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+/**
+ * Rows per INSERT … SELECT FROM unnest(...): one statement carries a whole slice as 7 array
+ * parameters, so a 50,000-item batch is 10 round trips, and no statement nears PostgreSQL's
+ * 65,535-parameter limit.
+ */
+const ITEM_INSERT_SLICE = 5_000;
+
+export async function insertItems(q: Q, batchId: string, items: NewItem[]): Promise<void> {
+  for (let start = 0; start < items.length; start += ITEM_INSERT_SLICE) {
+    const slice = items.slice(start, start + ITEM_INSERT_SLICE);
+    await sql`
+      insert into batch_items (batch_id, seq, ref, text, content_b64, content_type, attributes)
+      select ${batchId}, seq, ref, text, content_b64, content_type, attributes::jsonb
+      from unnest(
+        ${slice.map((_, i) => start + i)}::int[],
+        ${slice.map((i) => i.ref)}::text[],
+        ${slice.map((i) => i.text)}::text[],
+        ${slice.map((i) => i.content)}::text[],
+        ${slice.map((i) => i.contentType)}::text[],
+        ${slice.map((i) => (i.attributes ? JSON.stringify(i.attributes) : null))}::text[]
+      ) as t(seq, ref, text, content_b64, content_type, attributes)`.execute(q);
+  }
+}
+
+/** Inserts the batch row and all its items in one transaction: both exist, or neither does. */
+export async function insertBatch(db: Kysely<Database>, row: NewBatchRow, items: NewItem[]): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await tx.insertInto('batches').values(row).execute();
+    await insertItems(tx, row.id, items);
+  });
+}
+
+export async function findByIdempotencyKey(q: Q, tenantId: string, key: string): Promise<BatchRow | undefined> {
+  return q.selectFrom('batches').selectAll().where('tenant_id', '=', tenantId).where('idempotency_key', '=', key).executeTakeFirst();
+}
+
+/** Removes a batch whose workflow could not be started, so a failed submission leaves nothing. */
+export async function deleteBatch(q: Q, batchId: string): Promise<void> {
+  await q.deleteFrom('batches').where('id', '=', batchId).execute();
+}
+
+export async function getBatch(q: Q, tenantId: string, batchId: string): Promise<BatchRow | undefined> {
+  return q.selectFrom('batches').selectAll().where('id', '=', batchId).where('tenant_id', '=', tenantId).executeTakeFirst();
+}
+
+export async function getBatchById(q: Q, batchId: string): Promise<BatchRow | undefined> {
+  return q.selectFrom('batches').selectAll().where('id', '=', batchId).executeTakeFirst();
+}
+
+interface BatchCursor {
+  t: string;
+  id: string;
+}
+const isBatchCursor = (v: unknown): v is BatchCursor =>
+  typeof v === 'object' && v !== null && typeof (v as BatchCursor).t === 'string' && typeof (v as BatchCursor).id === 'string';
+
+export class BadCursor extends Error {}
+
+/** Newest first; the cursor is the last row's (created_at, id), so pages stay stable as batches arrive. */
+export async function listBatches(
+  q: Q,
+  tenantId: string,
+  opts: { status?: BatchStatus; limit: number; cursor?: string },
+): Promise<{ rows: BatchRow[]; nextCursor: string | null }> {
+  let query = q.selectFrom('batches').selectAll().where('tenant_id', '=', tenantId);
+  if (opts.status) query = query.where('status', '=', opts.status);
+  if (opts.cursor) {
+    const c = decodeCursor(opts.cursor, isBatchCursor);
+    if (!c) throw new BadCursor('cursor is not valid');
+    query = query.where(({ eb, refTuple, tuple }) => eb(refTuple('created_at', 'id'), '<', tuple(new Date(c.t), c.id)));
+  }
+  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1).execute();
+  const page = rows.slice(0, opts.limit);
+  const last = page[page.length - 1];
+  const nextCursor = rows.length > opts.limit && last ? encodeCursor({ t: last.created_at.toISOString(), id: last.id }) : null;
+  return { rows: page, nextCursor };
+}
+
+/** Batches that were accepted but may never have reached Temporal (the API died in between). */
+export async function listQueuedBefore(q: Q, before: Date): Promise<BatchRow[]> {
+  return q.selectFrom('batches').selectAll().where('status', '=', 'queued').where('created_at', '<', before).limit(100).execute();
+}
+
+export async function markStarted(q: Q, batchId: string): Promise<void> {
+  await q
+    .updateTable('batches')
+    .set({ status: 'running', started_at: sql<Date>`coalesce(started_at, now())`, updated_at: sql<Date>`now()` })
+    .where('id', '=', batchId)
+    .where('status', '=', 'queued')
+    .execute();
+}
+
+export async function saveSnapshot(q: Q, batchId: string, status: BatchStatus, counts: Counts): Promise<void> {
+  await q
+    .updateTable('batches')
+    .set({ status, counts: JSON.stringify(counts), updated_at: sql<Date>`now()` })
+    .where('id', '=', batchId)
+    .execute();
+}
+
+export async function finishBatch(
+  q: Q,
+  batchId: string,
+  final: { status: BatchStatus; counts: Counts; rolledBack: boolean; error: { code: string; message: string } | null },
+): Promise<void> {
+  await q
+    .updateTable('batches')
+    .set({
+      status: final.status,
+      counts: JSON.stringify(final.counts),
+      rolled_back: final.rolledBack,
+      error: final.error ? JSON.stringify(final.error) : null,
+      completed_at: sql<Date>`coalesce(completed_at, now())`,
+      updated_at: sql<Date>`now()`,
+    })
+    .where('id', '=', batchId)
+    .execute();
+}

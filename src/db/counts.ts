@@ -1,0 +1,57 @@
+/** The batch's counts, computed from what the activities recorded: exact, whatever happened. */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { emptyCounts, STAGES, type Counts, type Stage } from '../contracts/workflow';
+import type { Database } from './schema';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+export interface TallyRow {
+  stage: Stage | null;
+  status: string | null;
+  n: number;
+}
+
+/**
+ * An item has passed stage X when it reached a later stage, or sits at X in any state but
+ * `failed` (needs_review and cancelled items keep the stage they completed).
+ */
+export function countsFromTally(rows: TallyRow[], stages: Stage[]): Counts {
+  const counts = emptyCounts(0);
+  const passed = (row: TallyRow, x: Stage): boolean => {
+    if (row.stage === null) return false;
+    const at = STAGES.indexOf(row.stage);
+    const target = STAGES.indexOf(x);
+    return at > target || (at === target && row.status !== 'failed');
+  };
+  for (const row of rows) {
+    switch (row.status) {
+      case null:
+      case 'pending':
+      case 'running':
+        counts.pending += row.n;
+        break;
+      case 'failed':
+      case 'needs_review':
+      case 'compensated':
+      case 'cancelled':
+      case 'orphaned':
+        counts[row.status] += row.n;
+        break;
+    }
+    if (stages.includes('classify') && passed(row, 'classify')) counts.classified += row.n;
+    if (stages.includes('ingest') && passed(row, 'ingest')) counts.ingested += row.n;
+    if (stages.includes('publish') && passed(row, 'publish')) counts.published += row.n;
+  }
+  return counts;
+}
+
+/** One aggregate query over the batch, grouped by (stage, status): a handful of rows back. */
+export async function countItems(q: Q, batchId: string, stages: Stage[]): Promise<Counts> {
+  const { rows } = await sql<TallyRow>`
+    select r.stage, r.status, count(*)::int as n
+    from batch_items i
+    left join item_results r on r.batch_id = i.batch_id and r.seq = i.seq
+    where i.batch_id = ${batchId}
+    group by r.stage, r.status`.execute(q);
+  return countsFromTally(rows, stages);
+}

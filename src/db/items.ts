@@ -1,0 +1,145 @@
+/** Queries on item results: what each stage read and wrote, and what clients page through. */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { ItemRange, ItemStatus, Stage } from '../contracts/workflow';
+import type { Classification, Database, ItemError } from './schema';
+import { decodeCursor, encodeCursor } from './cursor';
+import { BadCursor } from './batches';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+/** An item's input joined with its result so far: what a stage needs to decide and act. */
+export interface WorkItem {
+  seq: number;
+  ref: string;
+  text: string | null;
+  content_b64: string | null;
+  content_type: string | null;
+  attributes: Record<string, unknown> | null;
+  status: ItemStatus | 'running' | null;
+  stage: Stage | null;
+  classification: Classification | null;
+  published_id: string | null;
+}
+
+/** One chunk's items, in order, with their results: one round trip per stage per chunk. */
+export async function loadRange(q: Q, batchId: string, range: ItemRange): Promise<WorkItem[]> {
+  const { rows } = await sql<WorkItem>`
+    select i.seq, i.ref, i.text, i.content_b64, i.content_type, i.attributes,
+           r.status, r.stage, r.classification, r.published_id
+    from batch_items i
+    left join item_results r on r.batch_id = i.batch_id and r.seq = i.seq
+    where i.batch_id = ${batchId} and i.seq >= ${range.from} and i.seq < ${range.to}
+    order by i.seq`.execute(q);
+  return rows;
+}
+
+export interface ResultWrite {
+  seq: number;
+  ref: string;
+  status: ItemStatus | 'running';
+  stage: Stage;
+  classification?: Classification | null;
+  publishedId?: string | null;
+  error?: ItemError | null;
+  attempts: number;
+}
+
+/**
+ * Records a chunk's results in one statement. Fields a stage does not produce (a publish does not
+ * reclassify) keep their earlier values.
+ */
+export async function writeResults(q: Q, batchId: string, results: ResultWrite[]): Promise<void> {
+  if (results.length === 0) return;
+  await sql`
+    insert into item_results as r (batch_id, seq, ref, status, stage, classification, published_id, error, attempts, updated_at)
+    select ${batchId}, seq, ref, status, stage, classification::jsonb, published_id, error::jsonb, attempts, now()
+    from unnest(
+      ${results.map((r) => r.seq)}::int[],
+      ${results.map((r) => r.ref)}::text[],
+      ${results.map((r) => r.status)}::text[],
+      ${results.map((r) => r.stage)}::text[],
+      ${results.map((r) => (r.classification ? JSON.stringify(r.classification) : null))}::text[],
+      ${results.map((r) => r.publishedId ?? null)}::text[],
+      ${results.map((r) => (r.error ? JSON.stringify(r.error) : null))}::text[],
+      ${results.map((r) => r.attempts)}::int[]
+    ) as t(seq, ref, status, stage, classification, published_id, error, attempts)
+    on conflict (batch_id, seq) do update set
+      status = excluded.status,
+      stage = excluded.stage,
+      classification = coalesce(excluded.classification, r.classification),
+      published_id = coalesce(excluded.published_id, r.published_id),
+      error = excluded.error,
+      attempts = excluded.attempts,
+      updated_at = now()`.execute(q);
+}
+
+/**
+ * Ends every unfinished item of a range (or of the whole batch) in `status`, with `error` and
+ * the failing `stage` when given (a cancelled item keeps the last stage it completed), and says
+ * how many it ended. Used when a chunk fails as a whole and when a batch is
+ * cancelled: afterwards no item of it is left pending.
+ */
+export async function endUnfinished(
+  q: Q,
+  batchId: string,
+  status: 'failed' | 'cancelled',
+  opts: { range?: ItemRange; error?: ItemError; stage?: Stage } = {},
+): Promise<number> {
+  const from = opts.range?.from ?? 0;
+  const to = opts.range?.to ?? 2 ** 31 - 1;
+  const error = opts.error ? JSON.stringify(opts.error) : null;
+  const { rows } = await sql<{ n: number }>`
+    with ended as (
+      insert into item_results as r (batch_id, seq, ref, status, stage, error, attempts, updated_at)
+      select i.batch_id, i.seq, i.ref, ${status}, coalesce(${opts.stage ?? null}::text, x.stage), ${error}::jsonb, coalesce(x.attempts, 0), now()
+      from batch_items i
+      left join item_results x on x.batch_id = i.batch_id and x.seq = i.seq
+      where i.batch_id = ${batchId} and i.seq >= ${from} and i.seq < ${to}
+        and (x.seq is null or x.status in ('pending', 'running'))
+      on conflict (batch_id, seq) do update set status = excluded.status, stage = excluded.stage, error = excluded.error, updated_at = now()
+      returning 1
+    )
+    select count(*)::int as n from ended`.execute(q);
+  return rows[0]?.n ?? 0;
+}
+
+export interface ItemView {
+  seq: number;
+  ref: string;
+  status: ItemStatus;
+  stage: Stage | null;
+  classification: Classification | null;
+  published_id: string | null;
+  error: ItemError | null;
+}
+
+const isSeqCursor = (v: unknown): v is { s: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { s: number }).s);
+
+/**
+ * Pages through a batch's items in submission order. An item with no result row yet, or one a
+ * stage is still carrying, reads as `pending`.
+ */
+export async function listItems(
+  q: Q,
+  batchId: string,
+  opts: { status?: ItemStatus; limit: number; cursor?: string },
+): Promise<{ items: ItemView[]; nextCursor: string | null }> {
+  let after = -1;
+  if (opts.cursor) {
+    const c = decodeCursor(opts.cursor, isSeqCursor);
+    if (!c) throw new BadCursor('cursor is not valid');
+    after = c.s;
+  }
+  const effective = sql<ItemStatus>`case when r.status is null or r.status = 'running' then 'pending' else r.status end`;
+  const { rows } = await sql<ItemView>`
+    select i.seq, i.ref, ${effective} as status, r.stage, r.classification, r.published_id, r.error
+    from batch_items i
+    left join item_results r on r.batch_id = i.batch_id and r.seq = i.seq
+    where i.batch_id = ${batchId} and i.seq > ${after}
+      ${opts.status ? sql`and ${effective} = ${opts.status}` : sql``}
+    order by i.seq
+    limit ${opts.limit + 1}`.execute(q);
+  const page = rows.slice(0, opts.limit);
+  const last = page[page.length - 1];
+  return { items: page, nextCursor: rows.length > opts.limit && last ? encodeCursor({ s: last.seq }) : null };
+}

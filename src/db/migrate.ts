@@ -1,0 +1,36 @@
+/** Migrations, listed in code so they bundle and run the same from tsx, a build, or a container. */
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import * as m0001 from './migrations/0001_initial';
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_initial': m0001,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const migrator = (db: Kysely<any>): Migrator => new Migrator({ db, provider });
+
+/** Applies every pending migration. Kysely's migrator takes a lock, so concurrent callers are safe. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations work below the typed schema
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const { error, results } = await migrator(db).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** The names of migrations not yet applied. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  const all = await migrator(db).getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+/** Production processes refuse a database that is behind: `npm run migrate` first. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function assertMigrated(db: Kysely<any>): Promise<void> {
+  const pending = await pendingMigrations(db);
+  if (pending.length > 0) {
+    throw new Error(`the database is behind (pending migrations: ${pending.join(', ')}); run \`npm run migrate\` first`);
+  }
+}

@@ -1,0 +1,119 @@
+/** Kysely's view of the tables that migrations create. */
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { BatchStatus, Counts, ItemStatus, Stage } from '../contracts/workflow';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, T | string, T | string>;
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  /** sha256 of the key: keys are long random secrets, so a fast hash is enough and lookups stay O(1). */
+  key_hash: string;
+  label: string | null;
+  limits: Json<Record<string, number>>;
+  created_at: Timestamp;
+  revoked_at: Date | null;
+}
+
+export interface BatchesTable {
+  id: string;
+  tenant_id: string;
+  status: BatchStatus;
+  priority: string;
+  options: Json<Record<string, unknown>>;
+  metadata: Json<Record<string, unknown>>;
+  callback_url: string | null;
+  total_items: number;
+  counts: Json<Counts>;
+  rolled_back: Generated<boolean>;
+  error: Json<{ code: string; message: string } | null>;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  workflow_id: string;
+  created_at: Timestamp;
+  started_at: Date | null;
+  completed_at: Date | null;
+  updated_at: Timestamp;
+}
+
+export interface BatchItemsTable {
+  batch_id: string;
+  seq: number;
+  ref: string;
+  text: string | null;
+  /** base64 as submitted; the ingest stage decodes it. */
+  content_b64: string | null;
+  content_type: string | null;
+  attributes: Json<Record<string, unknown> | null>;
+}
+
+export interface Classification {
+  label: string;
+  confidence: number;
+  tier: string;
+}
+
+export interface ItemError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  attempts: number;
+}
+
+export interface ItemResultsTable {
+  batch_id: string;
+  seq: number;
+  ref: string;
+  status: ItemStatus | 'running';
+  /** The last stage the item completed, or the stage it failed at. */
+  stage: Stage | null;
+  classification: Json<Classification | null>;
+  published_id: string | null;
+  error: Json<ItemError | null>;
+  attempts: number;
+  updated_at: Timestamp;
+}
+
+export interface StagedItemsTable {
+  tenant_id: string;
+  batch_id: string;
+  ref: string;
+  seq: number;
+  text: string | null;
+  content_sha256: string | null;
+  content_size: number | null;
+  classification: Json<Classification | null>;
+  attributes: Json<Record<string, unknown> | null>;
+  staged_at: Timestamp;
+}
+
+export interface CatalogItemsTable {
+  id: string;
+  tenant_id: string;
+  batch_id: string;
+  ref: string;
+  idempotency_key: string;
+  payload: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  batches: BatchesTable;
+  batch_items: BatchItemsTable;
+  item_results: ItemResultsTable;
+  staged_items: StagedItemsTable;
+  catalog_items: CatalogItemsTable;
+}
+
+export type BatchRow = Selectable<BatchesTable>;
+export type NewBatchRow = Insertable<BatchesTable>;
+export type ItemResultRow = Selectable<ItemResultsTable>;

@@ -1,0 +1,33 @@
+/** `npm run api`: the production API process, against DATABASE_URL and TEMPORAL_ADDRESS. */
+import { loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { assertMigrated } from '../db/migrate';
+import { createBatchService } from '../batches/service';
+import { createApp } from '../api/app';
+import { ensureDevKey } from '../auth/dev-key';
+import { connectClient, onShutdown, openDatabase } from './runtime';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel, 'api');
+  const { db, close } = await openDatabase(config);
+  await assertMigrated(db);
+  if (config.devApiKey) await ensureDevKey(db, { dataDir: config.dataDir, fixed: config.devApiKey });
+  const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace);
+  const batches = createBatchService({ db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl, retry: config.retry });
+  const server = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes }).listen(config.port);
+  const resume = setInterval(() => void batches.resumeQueued().catch((err: unknown) => log.error({ err }, 'resumeQueued failed')), 60_000);
+  void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
+  log.info({ port: config.port }, 'api listening');
+  onShutdown(async () => {
+    clearInterval(resume);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await client.connection.close();
+    await close();
+  }, (m) => log.info(m));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

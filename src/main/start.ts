@@ -1,0 +1,96 @@
+/**
+ * `npm start`: the whole embedded stack in one foreground process: the Temporal dev server (a
+ * child process, SQLite file under the data dir), the database (PGlite unless DATABASE_URL), a
+ * worker and the API. Ctrl-C or SIGTERM stops all of it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { migrateToLatest } from '../db/migrate';
+import { ensureDevKey } from '../auth/dev-key';
+import { createBatchService } from '../batches/service';
+import { createApp } from '../api/app';
+import { createWorker } from '../worker/create-worker';
+import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { connectClient, onShutdown, openDatabase } from './runtime';
+
+const DEV_SERVER_PORT = 7233;
+const DEV_UI_PORT = 8233;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel, 'batchflow');
+  const say = (line: string): void => console.error(`[batchflow] ${line}`);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+
+  // Everything started is stopped in reverse order, even when start-up fails half-way.
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => say(`while stopping: ${String(err)}`));
+  };
+  onShutdown(stopAll, say);
+
+  try {
+    let address = config.temporal.address;
+    let uiUrl = config.temporal.uiUrl;
+    if (!address) {
+      say('starting the Temporal dev server…');
+      const server: DevServer = await startDevServer({
+        dbFilename: path.join(config.dataDir, 'temporal.db'),
+        port: DEV_SERVER_PORT,
+        ui: true,
+        uiPort: DEV_UI_PORT,
+        log: say,
+      });
+      stops.push(() => server.stop());
+      address = server.address;
+      if (server.uiUrl && !process.env.TEMPORAL_UI_URL) uiUrl = server.uiUrl.replace('127.0.0.1', 'localhost');
+    }
+
+    const database = await openDatabase(config);
+    stops.push(() => database.close());
+    const applied = await migrateToLatest(database.db);
+    if (applied.length > 0) say(`migrated the ${database.kind} database: ${applied.join(', ')}`);
+    const devKey = await ensureDevKey(database.db, { dataDir: config.dataDir, fixed: config.devApiKey });
+
+    const connection = await NativeConnection.connect({ address });
+    stops.push(() => connection.close());
+    const worker = await createWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      db: database.db,
+      publishUrl: config.publishUrl,
+      publishTimeoutMs: config.publishTimeoutMs,
+    });
+    const running = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await running;
+    });
+
+    const client = await connectClient(address, config.temporal.namespace);
+    stops.push(() => client.connection.close());
+    const batches = createBatchService({ db: database.db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl, retry: config.retry });
+    void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
+    const http: Server = createApp({ db: database.db, client, batches, log, maxBodyBytes: config.maxBodyBytes }).listen(config.port);
+    await new Promise<void>((resolve, reject) => http.once('listening', resolve).once('error', reject));
+    stops.push(() => new Promise<void>((resolve) => http.close(() => resolve())));
+
+    say(`API          http://localhost:${config.port}`);
+    say(`Temporal UI  ${uiUrl}`);
+    say(`dev API key  ${devKey}   (also in ${path.join(config.dataDir, 'dev-api-key')})`);
+    say(`database     ${database.kind}${database.kind === 'pglite' ? ` in ${path.join(config.dataDir, 'pglite')}` : ''}`);
+    say('press Ctrl-C to stop');
+    await running;
+  } catch (err) {
+    say(`start-up failed: ${err instanceof Error ? err.message : String(err)}`);
+    await stopAll();
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,46 @@
+/** Builds the worker that runs batch workflows and activities on one task queue. */
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import { createActivities } from '../../activities';
+import type { Database } from '../db/schema';
+
+export interface WorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  db: Kysely<Database>;
+  publishUrl?: string;
+  publishTimeoutMs?: number;
+  /** A prebuilt bundle; without one the workflows are bundled now (a few seconds). */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+}
+
+export const workflowsPath = require.resolve('../../workflows');
+
+/** Bundles workflow code once, e.g. for a test suite that starts many workers. */
+export const bundleWorkflows = (): Promise<WorkflowBundleWithSourceMap> => bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+
+// The bundler reports webpack's progress at info level; only problems are worth showing.
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    activities: createActivities({ db: deps.db, publishUrl: deps.publishUrl, publishTimeoutMs: deps.publishTimeoutMs }),
+    // Heartbeats are how a cancel reaches a running chunk; flushing them at least every 2 s keeps
+    // "cancelled within seconds" true even with long heartbeat timeouts.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    // Chunks are the unit of work: a handful per batch in flight, several batches at once.
+    maxConcurrentActivityTaskExecutions: 32,
+  });
+}

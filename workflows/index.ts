@@ -1,0 +1,2 @@
+// The worker's single entry into workflow code: one re-export per workflow.
+export * from './batch';
