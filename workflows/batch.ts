@@ -156,7 +156,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
 
   const shouldContinueAsNew = (): boolean => {
     const info = wf.workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > HISTORY_SOFT_LIMIT;
+    return info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? HISTORY_SOFT_LIMIT);
   };
   const stopping = (): boolean => state.cancelRequested !== null || failureRatioExceeded || shouldContinueAsNew();
 

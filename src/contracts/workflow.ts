@@ -108,6 +108,8 @@ export interface BatchWorkflowInput {
   retry: RetryPolicies;
   /** Present when the run continues an earlier one (continue-as-new). */
   carried?: CarriedState;
+  /** A run hands over to a new one past this many history events (default 5,000); tests lower it. */
+  historyLimit?: number;
 }
 
 /** What one run hands to the next at continue-as-new: bounded, whatever the batch size. */

@@ -1,0 +1,144 @@
+/**
+ * A real batchflow stack for one test: a migrated database, a worker on its own task queue, and
+ * the Koa app listening on a loopback port, all against the suite's Temporal dev server.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createApp } from '../../src/api/app';
+import { createBatchService, type BatchService } from '../../src/batches/service';
+import { DEFAULT_RETRY } from '../../src/config';
+import type { RetryPolicies } from '../../src/contracts/workflow';
+import type { Db } from '../../src/db/connect';
+import { ensureTenant, putKey } from '../../src/db/keys';
+import { createWorker } from '../../src/worker/create-worker';
+import { testDb } from './db';
+import { connectTemporal, sharedBundle, uniqueTaskQueue } from './temporal';
+
+export interface Stack {
+  baseUrl: string;
+  /** An API key of this stack's own tenant. */
+  key: string;
+  tenantId: string;
+  db: Db;
+  client: Client;
+  namespace: string;
+  taskQueue: string;
+  batches: BatchService;
+  /** Adds another tenant with a key, for isolation tests. */
+  addTenant(): Promise<{ tenantId: string; key: string }>;
+  /** fetch() against the stack with this stack's key. */
+  api(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  publishUrl?: string;
+  retry?: RetryPolicies;
+  maxBodyBytes?: number;
+  /** Start without a worker (to test what happens while none runs). */
+  noWorker?: boolean;
+  /** Point the API at a Temporal that is not there, to test outages. */
+  temporalClient?: Client;
+}
+
+/** Retries short enough for tests: the same policy shapes, seconds instead of minutes. */
+export const FAST_RETRY: RetryPolicies = Object.fromEntries(
+  Object.entries(DEFAULT_RETRY).map(([stage, r]) => [stage, { ...r, initialIntervalMs: 100, maximumIntervalMs: 1_000, maximumAttempts: 5, heartbeatTimeoutMs: 10_000 }]),
+) as RetryPolicies;
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const db = await testDb();
+  const temporal = await connectTemporal();
+  const client = opts.temporalClient ?? temporal.client;
+  const taskQueue = uniqueTaskQueue();
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+  const addTenant = async (): Promise<{ tenantId: string; key: string }> => {
+    const tenantId = `tenant_${randomBytes(5).toString('hex')}`;
+    const key = `bf_test_${randomBytes(16).toString('hex')}`;
+    await ensureTenant(db.db, tenantId);
+    await putKey(db.db, `key_${tenantId}`, tenantId, key, 'test');
+    return { tenantId, key };
+  };
+  const { tenantId, key } = await addTenant();
+
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  if (!opts.noWorker) {
+    worker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: temporal.namespace,
+      taskQueue,
+      db: db.db,
+      publishUrl: opts.publishUrl,
+      publishTimeoutMs: 2_000,
+      workflowBundle: await sharedBundle(),
+    });
+    running = worker.run();
+  }
+
+  const batches = createBatchService({
+    db: db.db,
+    client,
+    log,
+    taskQueue,
+    namespace: temporal.namespace,
+    uiUrl: 'http://localhost:8233',
+    retry: opts.retry ?? FAST_RETRY,
+  });
+  const server: Server = createApp({ db: db.db, client, batches, log, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024 }).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    baseUrl,
+    key,
+    tenantId,
+    db,
+    client: temporal.client,
+    namespace: temporal.namespace,
+    taskQueue,
+    batches,
+    addTenant,
+    api: (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      const useKey = init.key === undefined ? key : init.key;
+      if (useKey !== null) headers.set('x-api-key', useKey);
+      if (init.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      return fetch(`${baseUrl}${path}`, { ...init, headers });
+    },
+    stop: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (worker) {
+        worker.shutdown();
+        await running;
+      }
+      await temporal.close();
+      await db.close();
+    },
+  };
+}
+
+/** Polls the batch until `done` says so, or fails after `timeoutMs`. */
+export async function waitForBatch(
+  stack: Stack,
+  batchId: string,
+  done: (body: { status: string; [k: string]: unknown }) => boolean = (b) => ['completed', 'partial', 'failed', 'cancelled'].includes(b.status),
+  timeoutMs = 120_000,
+): Promise<{ status: string; counts: Record<string, number>; [k: string]: unknown }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await stack.api(`/v1/batches/${batchId}`);
+    const body = (await res.json()) as { status: string; counts: Record<string, number> };
+    if (done(body)) return body;
+    if (Date.now() > deadline) throw new Error(`batch ${batchId} still ${body.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export const items = (n: number, text = (i: number) => ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'][i % 4]!) =>
+  Array.from({ length: n }, (_, i) => ({ ref: `sku-${i}`, text: text(i) }));

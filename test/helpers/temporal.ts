@@ -1,0 +1,46 @@
+/**
+ * The suite's Temporal: the dev server that `npm test` started (TEMPORAL_TEST_ADDRESS), or, when a
+ * file is run on its own, one started for this process. Never a fake.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { bundleWorkflows } from '../../src/worker/create-worker';
+
+let own: Promise<DevServer> | undefined;
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+export async function temporalAddress(): Promise<{ address: string; namespace: string }> {
+  if (process.env.TEMPORAL_TEST_ADDRESS) {
+    return { address: process.env.TEMPORAL_TEST_ADDRESS, namespace: process.env.TEMPORAL_TEST_NAMESPACE ?? 'default' };
+  }
+  own ??= startDevServer({});
+  const server = await own;
+  return { address: server.address, namespace: server.namespace };
+}
+
+/** Stops the dev server this process started for itself, if any. */
+export async function stopOwnServer(): Promise<void> {
+  if (own) await (await own).stop();
+}
+
+export async function connectTemporal(): Promise<{ client: Client; nativeConnection: NativeConnection; namespace: string; close(): Promise<void> }> {
+  const { address, namespace } = await temporalAddress();
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  return {
+    client: new Client({ connection, namespace }),
+    nativeConnection,
+    namespace,
+    close: async () => {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+/** Workflow code is bundled once per test process and shared by every worker in it. */
+export const sharedBundle = (): Promise<WorkflowBundleWithSourceMap> => (bundle ??= bundleWorkflows());
+
+export const uniqueTaskQueue = (): string => `test-${randomUUID()}`;
