@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../src/db/schema';
 import type { ItemResult, StageHandler } from './stage-runner';
-import { ErrorType } from './errors';
 
 interface Staged {
   seq: number;
@@ -27,7 +26,7 @@ export const ingestHandler =
       if (ctx.signal.aborted) break;
       const bytes = item.content_b64 === null ? null : Buffer.from(item.content_b64, 'base64');
       if (item.text === null && (bytes === null || bytes.length === 0)) {
-        results.push({ seq: item.seq, ok: false, failure: { code: ErrorType.Validation, message: 'item has no text and no content', retryable: false } });
+        results.push({ seq: item.seq, ok: false, failure: { code: 'invalid_item', message: 'item has no text and no content', retryable: false } });
         continue;
       }
       staged.push({

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { WorkItem } from '../src/db/items';
 import type { ItemResult, StageHandler } from './stage-runner';
-import { ErrorType, type ItemFailure } from './errors';
+import type { ItemFailure } from './errors';
 
 export interface HttpPublisherOptions {
   baseUrl: string;
@@ -59,7 +59,7 @@ async function publishOne(opts: HttpPublisherOptions, batchId: string, item: Wor
     return { seq: item.seq, ok: false, failure: { ...transient(`publish target answered ${res.status}`), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) } };
   }
   const failure: ItemFailure = {
-    code: res.status === 404 ? ErrorType.NotFound : 'downstream_rejected',
+    code: res.status === 404 ? 'not_found' : 'downstream_rejected',
     message: `publish target answered ${res.status}: ${text.slice(0, 300)}`,
     retryable: false,
   };

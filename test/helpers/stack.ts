@@ -129,10 +129,12 @@ export async function waitForBatch(
   batchId: string,
   done: (body: { status: string; [k: string]: unknown }) => boolean = (b) => ['completed', 'partial', 'failed', 'cancelled'].includes(b.status),
   timeoutMs = 120_000,
+  key?: string,
 ): Promise<{ status: string; counts: Record<string, number>; [k: string]: unknown }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await stack.api(`/v1/batches/${batchId}`);
+    const res = await stack.api(`/v1/batches/${batchId}`, { key });
+    if (res.status !== 200) throw new Error(`GET batch ${batchId} answered ${res.status}: ${await res.text()}`);
     const body = (await res.json()) as { status: string; counts: Record<string, number> };
     if (done(body)) return body;
     if (Date.now() > deadline) throw new Error(`batch ${batchId} still ${body.status} after ${timeoutMs} ms`);

@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, DEFAULT_RETRY, loadConfig } from '../../src/config';
+
+test('the embedded defaults apply when nothing is set', () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 3000);
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.temporal.namespace, 'default');
+  assert.equal(c.temporal.uiUrl, 'http://localhost:8233');
+  assert.deepEqual(c.retry, DEFAULT_RETRY);
+});
+
+test('stage retry policies can be overridden per stage and field', () => {
+  const c = loadConfig({ STAGE_RETRY_JSON: '{"publish":{"maximumAttempts":3,"initialIntervalMs":50}}' });
+  assert.equal(c.retry.publish.maximumAttempts, 3);
+  assert.equal(c.retry.publish.initialIntervalMs, 50);
+  assert.equal(c.retry.publish.backoffCoefficient, DEFAULT_RETRY.publish.backoffCoefficient);
+  assert.deepEqual(c.retry.classify, DEFAULT_RETRY.classify);
+});
+
+test('bad values fail fast, naming the variable', () => {
+  assert.throws(() => loadConfig({ PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && /PORT/.test(e.message));
+  assert.throws(() => loadConfig({ STAGE_RETRY_JSON: '{"publish":{"bogus":1}}' }), ConfigError);
+  assert.throws(() => loadConfig({ BATCHFLOW_DEV_API_KEY: 'short' }), /at least 16/);
+});
+
+test('permanent error types are not retried by default', () => {
+  for (const stage of ['classify', 'ingest', 'publish'] as const) {
+    assert.ok(DEFAULT_RETRY[stage].nonRetryableErrorTypes.includes('DownstreamRejected'));
+    assert.ok(DEFAULT_RETRY[stage].nonRetryableErrorTypes.includes('ValidationError'));
+  }
+});
