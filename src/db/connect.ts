@@ -93,6 +93,7 @@ function lockDir(dir: string): () => void {
         throw new Error(
           `the embedded database in ${dir} is open in process ${holder} (the running stack). ` +
             'PGlite serves one process only: stop that process first, or use PostgreSQL through DATABASE_URL.',
+          { cause: err },
         );
       }
       fs.rmSync(lockFile, { force: true });

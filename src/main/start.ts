@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { migrateToLatest } from '../db/migrate';
@@ -22,6 +22,9 @@ const DEV_UI_PORT = 8233;
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // The SDK's own chatter (bundler progress, poller state) only matters when something is wrong.
+  // Signals are ours: shutdown stops the API before the worker, and the worker before the database.
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const log = createLogger(config.logLevel, 'batchflow');
   const say = (line: string): void => console.error(`[batchflow] ${line}`);
   fs.mkdirSync(config.dataDir, { recursive: true });

@@ -1,5 +1,5 @@
 /** `npm run worker`: the production worker process. Scale by running more of them. */
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
@@ -8,17 +8,25 @@ import { onShutdown, openDatabase } from './runtime';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // The SDK's own chatter (bundler progress, poller state) only matters when something is wrong.
+  // Signals are ours: shutdown stops the API before the worker, and the worker before the database.
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const log = createLogger(config.logLevel, 'worker');
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
   const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, db, publishUrl: config.publishUrl, publishTimeoutMs: config.publishTimeoutMs });
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
-  // worker.shutdown() stops polling and lets running activities finish or heartbeat out.
-  onShutdown(async () => worker.shutdown(), (m) => log.info(m));
-  await worker.run();
-  await connection.close();
-  await close();
+  const running = worker.run();
+  // shutdown() stops polling and lets running activities finish or heartbeat out; the process
+  // exits once they have, with the connection and database closed behind them.
+  onShutdown(async () => {
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await close();
+  }, (m) => log.info(m));
+  await running;
 }
 
 main().catch((err: unknown) => {

@@ -387,6 +387,34 @@ test('cancel by signal: stops within bounded time, every item final, no stage sc
   }
 });
 
+/**
+ * The same promise as above, in the shape that makes an in-flight publish meet the cancel: each
+ * request takes 1.5 s at the target, a chunk of 20 is three rounds of 8 concurrent requests, and
+ * the worker flushes heartbeats (how a cancel reaches an activity) at most every 2 s. Cancelling
+ * once the first round has landed means the cancel reaches the publish activities at about 3.5 s,
+ * while the third round (3.0 s – 4.5 s) is in flight at the target.
+ */
+test('cancel while publish requests are in flight: nothing ends up published downstream yet recorded cancelled', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const target = await startPublishTarget({ latencyMs: 1_500 });
+  const stack = await startStack({ publishUrl: target.url });
+  try {
+    const total = 200;
+    const batchId = await submit(stack, { items: items(total), chunk_size: 20, max_parallel_chunks: 2 });
+    await eventually('the first round of publishes to land', async () => target.items.size >= 8, 60_000);
+    const res = await stack.api(`/v1/batches/${batchId}/cancel`, { method: 'POST', body: '{}' });
+    assert.equal(res.status, 202, await res.text());
+    const ended = await waitForBatch(stack, batchId, undefined, 60_000);
+    assert.equal(ended.status, 'cancelled');
+
+    const { succeeded, cancelled } = await assertFinalState(stack, batchId, total, target);
+    t.diagnostic(`succeeded ${succeeded.length}, cancelled ${cancelled.length}, target holds ${target.items.size}`);
+    assert.ok(cancelled.length > 0);
+  } finally {
+    await stack.stop();
+    await target.close();
+  }
+});
+
 test('cancel from outside (Temporal UI/CLI): batch cancelled, execution CANCELLED, every item final', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const target = await startPublishTarget({ latencyMs: 300 });
   const stack = await startStack({ publishUrl: target.url });
