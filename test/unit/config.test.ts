@@ -31,3 +31,10 @@ test('permanent error types are not retried by default', () => {
     assert.ok(DEFAULT_RETRY[stage].nonRetryableErrorTypes.includes('ValidationError'));
   }
 });
+
+test('an empty variable counts as unset', () => {
+  const c = loadConfig({ PUBLISH_URL: '', DATABASE_URL: '', PORT: '' });
+  assert.equal(c.publishUrl, undefined);
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.port, 3000);
+});

@@ -163,7 +163,7 @@ async function runChain(client: Client, workflowId: string): Promise<Run[]> {
   const runs: Run[] = [];
   let runId: string | null | undefined = firstRunId;
   while (runId) {
-    const events = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    const events: HistoryEvent[] = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
     runs.push({ runId, events });
     runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
   }
