@@ -22,7 +22,7 @@ export const httpPublisher =
     const worker = async (): Promise<void> => {
       while (next < items.length && !ctx.signal.aborted) {
         const item = items[next++]!;
-        results.push(await publishOne(opts, ctx.batchId, item, ctx.signal));
+        results.push(await publishOne(opts, ctx.batchId, item));
         ctx.progress();
       }
     };
@@ -30,7 +30,12 @@ export const httpPublisher =
     return results;
   };
 
-async function publishOne(opts: HttpPublisherOptions, batchId: string, item: WorkItem, cancel: AbortSignal): Promise<ItemResult> {
+/**
+ * A request already sent is not aborted when the batch is cancelled: the target may complete it
+ * anyway, and then the item would be published with nothing recording it. Cancellation stops new
+ * requests; those in flight finish (within the timeout) and are recorded.
+ */
+async function publishOne(opts: HttpPublisherOptions, batchId: string, item: WorkItem): Promise<ItemResult> {
   const body = JSON.stringify({
     ref: item.ref,
     text: item.text,
@@ -44,7 +49,7 @@ async function publishOne(opts: HttpPublisherOptions, batchId: string, item: Wor
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': `${batchId}:${item.ref}` },
       body,
-      signal: AbortSignal.any([cancel, AbortSignal.timeout(opts.timeoutMs)]),
+      signal: AbortSignal.timeout(opts.timeoutMs),
     });
   } catch (err) {
     return { seq: item.seq, ok: false, failure: transient(`publish request failed: ${(err as Error).message}`) };

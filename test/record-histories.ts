@@ -7,12 +7,9 @@
  * tens of items, so the files stay small. See test/histories/README.md for when to re-record.
  */
 import { promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { History } from '@temporalio/common/lib/proto-utils';
-import proto from '@temporalio/proto';
-import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
+import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ulid } from 'ulid';
 import { emptyCounts, STAGES, workflowIdFor, type BatchOptions, type BatchWorkflowInput } from '../src/contracts/workflow';
@@ -27,19 +24,6 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 const OUT_DIR = path.join(__dirname, 'histories');
 
-/**
- * The SDK's `historyToJSON` (common/lib/proto-utils), with its JSON codec loaded from the protobufjs
- * copy that @temporalio/proto itself uses. This install has two copies of protobufjs 8 (nested
- * under @temporalio/common and under @temporalio/proto, because grpc's proto-loader holds the top
- * slot with protobufjs 7), so the SDK's helper fails with "type must be a Type": its codec checks
- * `instanceof Type` against the other copy. Same output format; works whichever way npm lays it out.
- */
-const protojson = createRequire(require.resolve('@temporalio/proto'))('protobufjs/ext/protojson') as {
-  toJson(type: unknown, message: unknown): unknown;
-};
-const historyType: unknown = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
-const historyToJSON = (history: History): string =>
-  JSON.stringify(protojson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history)), null, 2);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {

@@ -6,11 +6,8 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { History } from '@temporalio/common/lib/proto-utils';
-import proto from '@temporalio/proto';
-import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { sharedBundle } from './helpers/temporal';
@@ -23,18 +20,6 @@ const HISTORIES = path.join(__dirname, 'histories');
 /** The scenarios test/record-histories.ts writes; a missing one is a failure, not a smaller suite. */
 const EXPECTED = ['completed', 'continue-as-new-first', 'continue-as-new-last', 'cancelled-by-signal', 'partial-rejected', 'cancelled-externally'];
 
-/**
- * The SDK's `historyFromJSON` (common/lib/proto-utils), with its JSON codec loaded from the protobufjs
- * copy that @temporalio/proto itself uses. This install nests two copies of protobufjs 8 (under
- * @temporalio/common and under @temporalio/proto), so the SDK's helper — and `runReplayHistories`
- * given raw JSON, which calls it — fails with "type must be a Type". Decoding here and handing the
- * worker a History message sidesteps that; the files are in the SDK's format either way.
- */
-const protojson = createRequire(require.resolve('@temporalio/proto'))('protobufjs/ext/protojson') as {
-  fromJson(type: unknown, json: unknown, options?: { ignoreUnknownFields?: boolean }): unknown;
-};
-const historyType: unknown = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
-const historyFromJSON = (json: unknown): History => protojson.fromJson(historyType, json, { ignoreUnknownFields: true }) as History;
 
 type JsonEvent = { eventType: string; activityTaskScheduledEventAttributes?: { activityType: { name: string } } } & Record<string, unknown>;
 interface JsonHistory {
