@@ -1,28 +1,34 @@
 /** Migrations, listed in code so they bundle and run the same from tsx, a build, or a container. */
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001_initial';
+import * as m0002 from './migrations/0002_item_effects';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_item_effects': m0002,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const migrator = (db: Kysely<any>): Migrator => new Migrator({ db, provider });
+/**
+ * `schema` names where the migration tables live when it is not `public` (tests work in a schema
+ * each). Kysely looks the tables up by name, so without it a second schema would find the first's.
+ */
+const migrator = (db: Kysely<any>, schema?: string): Migrator => new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
 
 /** Applies every pending migration. Kysely's migrator takes a lock, so concurrent callers are safe. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations work below the typed schema
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const { error, results } = await migrator(db).migrateToLatest();
+export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<string[]> {
+  const { error, results } = await migrator(db, schema).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 /** The names of migrations not yet applied. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
-  const all = await migrator(db).getMigrations();
+export async function pendingMigrations(db: Kysely<any>, schema?: string): Promise<string[]> {
+  const all = await migrator(db, schema).getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
 

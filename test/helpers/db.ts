@@ -16,7 +16,7 @@ export async function testDb(): Promise<Db> {
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const db = await openDb({ url, schema, poolSize: 5 });
-  await migrateToLatest(db.db);
+  await migrateToLatest(db.db, schema);
   return {
     ...db,
     close: async () => {
