@@ -10,11 +10,11 @@ const MIGRATIONS: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 /**
  * `schema` names where the migration tables live when it is not `public` (tests work in a schema
  * each). Kysely looks the tables up by name, so without it a second schema would find the first's.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const migrator = (db: Kysely<any>, schema?: string): Migrator => new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
 
 /** Applies every pending migration. Kysely's migrator takes a lock, so concurrent callers are safe. */
