@@ -3,16 +3,18 @@
  * pass real ones (a test schema, a loopback publish target) without monkey-patching.
  */
 import type { Kysely } from 'kysely';
-import type { BatchStatus, Counts, ItemRange, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
+import type { BatchStatus, CompensateInput, CompensateOutcome, Counts, ItemRange, ResetOutcome, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
 import type { Database } from '../src/db/schema';
 import * as batches from '../src/db/batches';
-import { endUnfinished } from '../src/db/items';
+import { endUnfinished, resetFailed } from '../src/db/items';
 import { countItems } from '../src/db/counts';
 import { runStage, type StageHandler } from './stage-runner';
 import { classifyHandler } from './classify';
 import { ingestHandler } from './ingest';
 import { catalogPublisher } from './publish-catalog';
 import { httpPublisher } from './publish-http';
+import { compensateChunk } from './compensate';
+import { catalogUnpublisher, httpUnpublisher } from './unpublish';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
@@ -35,6 +37,9 @@ export const createActivities = (deps: ActivityDeps) => {
       ? httpPublisher({ baseUrl: deps.publishUrl, timeoutMs: deps.publishTimeoutMs ?? 10_000, concurrency: 8 })
       : catalogPublisher(db),
   };
+  const unpublish = deps.publishUrl
+    ? httpUnpublisher({ baseUrl: deps.publishUrl, timeoutMs: deps.publishTimeoutMs ?? 10_000 })
+    : catalogUnpublisher(db);
 
   return {
     async classify(input: StageInput): Promise<StageOutcome> {
@@ -45,6 +50,21 @@ export const createActivities = (deps: ActivityDeps) => {
     },
     async publish(input: StageInput): Promise<StageOutcome> {
       return runStage(db, input, handlers.publish);
+    },
+
+    /** The saga's undo step for one chunk (see compensate.ts). */
+    async compensate(input: CompensateInput): Promise<CompensateOutcome> {
+      return compensateChunk(db, unpublish, input);
+    },
+
+    /**
+     * Redrive: failed items go back to pending, to run again from the first stage. For a batch that
+     * had finished (`reopen`), its row says running again until the new run ends.
+     */
+    async resetFailed(input: { batchId: string; chunkSize: number; reopen: boolean; stages: Stage[] }): Promise<ResetOutcome & { counts: Counts }> {
+      const reset = await resetFailed(db, input.batchId, input.chunkSize);
+      if (input.reopen) await batches.reopen(db, input.batchId);
+      return { ...reset, counts: await countItems(db, input.batchId, input.stages) };
     },
 
     /** Marks the batch running; a no-op for a batch already past `queued`. */

@@ -4,12 +4,12 @@
  * the results in one statement, and answering tallies computed from what is recorded, so that a
  * retried call reports the same outcome as a first one.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import type { Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
 import type { Database } from '../src/db/schema';
 import { loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
-import { ErrorType, type ItemFailure } from './errors';
+import type { ItemFailure } from './errors';
 
 export type ItemResult =
   | { seq: number; ok: true; classification?: WorkItem['classification']; publishedId?: string }
@@ -40,9 +40,16 @@ function isReady(item: WorkItem, previous: Stage | null): boolean {
 const passed = (item: { status: string | null; stage: Stage | null }, stage: Stage): boolean =>
   item.stage === stage && (item.status === 'running' || item.status === 'succeeded');
 
+/** The effect a successful stage leaves behind, on top of what the item already had. */
+function effectsAfter(stage: Stage, item: WorkItem, ok: boolean): { staged: boolean; published: boolean } {
+  return {
+    staged: item.staged || (ok && stage === 'ingest'),
+    published: item.published || (ok && stage === 'publish'),
+  };
+}
+
 export async function runStage(db: Kysely<Database>, input: StageInput, handler: StageHandler): Promise<StageOutcome> {
   const ctx = Context.current();
-  const attempt = ctx.info.attempt;
   const items = await loadRange(db, input.batchId, input.range);
   const ready = items.filter((i) => isReady(i, input.previousStage));
   const alreadyDone = items.filter((i) => passed(i, input.stage)).length;
@@ -56,52 +63,43 @@ export async function runStage(db: Kysely<Database>, input: StageInput, handler:
 
   const bySeq = new Map(ready.map((i) => [i.seq, i]));
   const writes: ResultWrite[] = [];
-  const transient: ItemFailure[] = [];
+  let transient = 0;
+  let retryAfterMs = 0;
+  const finalAttempt = input.attempt >= input.maxAttempts;
   for (const r of results) {
     const item = bySeq.get(r.seq)!;
+    const base = { seq: r.seq, ref: item.ref, stage: input.stage, attempts: input.attempt };
     if ('review' in r) {
-      writes.push({ seq: r.seq, ref: item.ref, status: 'needs_review', stage: input.stage, classification: r.classification, attempts: attempt });
+      writes.push({ ...base, status: 'needs_review', classification: r.classification, ...effectsAfter(input.stage, item, false) });
     } else if (r.ok) {
       writes.push({
-        seq: r.seq,
-        ref: item.ref,
+        ...base,
         status: input.lastStage ? 'succeeded' : 'running',
-        stage: input.stage,
         classification: r.classification ?? null,
         publishedId: r.publishedId ?? null,
         error: null,
-        attempts: attempt,
+        ...effectsAfter(input.stage, item, true),
       });
-    } else if (r.failure.retryable) {
-      // Left as it was: the activity's retry picks it up again, and only it.
-      transient.push(r.failure);
+    } else if (r.failure.retryable && !finalAttempt) {
+      // Left as it was: the workflow dispatches the chunk's open items again after a backoff.
+      transient++;
+      retryAfterMs = Math.max(retryAfterMs, r.failure.retryAfterMs ?? 0);
     } else {
       writes.push({
-        seq: r.seq,
-        ref: item.ref,
+        ...base,
         status: 'failed',
-        stage: input.stage,
-        error: { code: r.failure.code, message: r.failure.message, retryable: false, attempts: attempt },
-        attempts: attempt,
+        error: { code: r.failure.code, message: r.failure.message, retryable: r.failure.retryable, attempts: input.attempt },
+        ...effectsAfter(input.stage, item, false),
       });
     }
   }
-  // Record what was done before reacting to cancellation or transient failures: work that
-  // happened is never forgotten, and a retry does not repeat it.
+  // Record what was done before reacting to cancellation: work that happened is never
+  // forgotten, and a retry does not repeat it.
   await writeResults(db, input.batchId, writes);
-
   if (ctx.cancellationSignal.aborted) await ctx.cancelled;
-  if (transient.length > 0) {
-    const retryAfterMs = Math.max(0, ...transient.map((f) => f.retryAfterMs ?? 0));
-    throw ApplicationFailure.create({
-      type: ErrorType.Transient,
-      message: `${transient.length} item(s) failed transiently at ${input.stage}; first: ${transient[0]!.message}`,
-      ...(retryAfterMs > 0 ? { nextRetryDelay: retryAfterMs } : {}),
-    });
-  }
 
   const recorded = new Map(writes.map((w) => [w.seq, w]));
-  const outcome: StageOutcome = { succeeded: 0, failed: 0, needsReview: 0, alreadyDone };
+  const outcome: StageOutcome = { succeeded: 0, failed: 0, needsReview: 0, alreadyDone, transient, retryAfterMs };
   for (const item of items) {
     const now = recorded.get(item.seq) ?? item;
     if (now.stage !== input.stage) continue;

@@ -2,20 +2,32 @@
  * One workflow per batch. It holds references and tallies only: items stay in the database and
  * travel to activities as ranges, and per-item outcomes are recorded by the activities, so the
  * workflow's state and each run's history stay bounded whatever the batch size.
+ *
+ * A batch goes through two phases. `run` dispatches chunks through the stages. When the batch is
+ * cancelled or fails over its failure ratio, `compensate` undoes chunks, last first. Either phase
+ * can continue as new.
  */
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   CANCEL_SIGNAL,
+  CONFIGURE_UPDATE,
   emptyCounts,
+  PAUSE_SIGNAL,
   PROGRESS_QUERY,
+  RESUME_SIGNAL,
+  RETRY_FAILED_UPDATE,
   STAGES,
   type BatchStatus,
   type BatchSummary,
   type BatchWorkflowInput,
   type CancelSignal,
   type CarriedState,
+  type CompensationScope,
+  type ConfigurePatch,
+  type ConfigureResult,
   type Progress,
+  type RetryFailedResult,
   type Stage,
   type StageOutcome,
   type StageRetry,
@@ -23,7 +35,11 @@ import {
 import { BatchStatusKey, FailedCountKey } from '../src/temporal/search-attributes';
 
 export const cancelSignal = wf.defineSignal<[CancelSignal]>(CANCEL_SIGNAL);
+export const pauseSignal = wf.defineSignal(PAUSE_SIGNAL);
+export const resumeSignal = wf.defineSignal(RESUME_SIGNAL);
 export const progressQuery = wf.defineQuery<Progress>(PROGRESS_QUERY);
+export const configureUpdate = wf.defineUpdate<ConfigureResult, [ConfigurePatch]>(CONFIGURE_UPDATE);
+export const retryFailedUpdate = wf.defineUpdate<RetryFailedResult, []>(RETRY_FAILED_UPDATE);
 
 /**
  * Continue-as-new once the server suggests it, or at this many events whatever the server says.
@@ -32,13 +48,28 @@ export const progressQuery = wf.defineQuery<Progress>(PROGRESS_QUERY);
  */
 const HISTORY_SOFT_LIMIT = 5_000;
 
+/**
+ * The saga (per-item undo, rollback, undo on cancel) came after the first recorded histories; runs
+ * recorded before it replay without it.
+ */
+const SAGA_PATCH = 'saga-v1';
+
+/** Undo gets its own patient policy: giving up means an orphaned remote item. */
+const COMPENSATION_ATTEMPTS = 8;
+
 /** Bookkeeping activities are small database writes: retried until the database is back. */
 const book = wf.proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-function stageActivities(stage: Stage, r: StageRetry) {
+const undo = wf.proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: COMPENSATION_ATTEMPTS },
+}).compensate;
+
+function stageActivity(stage: Stage, r: StageRetry) {
   return wf.proxyActivities<Activities>({
     startToCloseTimeout: r.startToCloseTimeoutMs,
     heartbeatTimeout: r.heartbeatTimeoutMs,
@@ -55,13 +86,20 @@ function stageActivities(stage: Stage, r: StageRetry) {
   })[stage];
 }
 
+/** The durable backoff before items that failed transiently are dispatched again. */
+function backoffMs(r: StageRetry, attempt: number, retryAfterMs: number): number {
+  const exponential = Math.min(r.maximumIntervalMs, r.initialIntervalMs * r.backoffCoefficient ** (attempt - 1));
+  return Math.max(exponential, retryAfterMs);
+}
+
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSummary> {
   const { batchId, tenantId, totalItems, options } = input;
   const stages = options.stages;
   const chunkCount = Math.ceil(totalItems / options.chunkSize);
-  const callStage = Object.fromEntries(stages.map((s) => [s, stageActivities(s, input.retry[s])])) as Record<Stage, ReturnType<typeof stageActivities>>;
+  const saga = wf.patched(SAGA_PATCH);
+  const callStage = Object.fromEntries(stages.map((s) => [s, stageActivity(s, input.retry[s])])) as Record<Stage, ReturnType<typeof stageActivity>>;
   const state: CarriedState = input.carried ?? {
-    nextChunk: 0,
+    nextChunk: input.redriveFinished ? chunkCount : 0,
     counts: emptyCounts(totalItems),
     startedAtMs: Date.now(),
     paused: false,
@@ -71,29 +109,77 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     runs: 0,
   };
   state.runs += 1;
+  state.phase ??= 'run';
+  state.redrive ??= [];
   let chunksDone = state.nextChunk;
-  const inFlight = new Map<number, Stage>();
+  const inFlight = new Map<number, Stage | 'undo'>();
   const chunkPromises = new Set<Promise<void>>();
-  let status: BatchStatus = 'running';
-  let failureRatioExceeded = false;
+  let finalStatus: BatchStatus | null = null;
+  let rolledBack = false;
   const dispatch = new wf.CancellationScope();
+
+  const stopRequested = (): boolean => state.cancelRequested !== null || state.failureRatioExceeded === true;
 
   wf.setHandler(cancelSignal, (signal) => {
     if (state.cancelRequested) return;
     state.cancelRequested = { rollback: signal.rollback ?? options.onCancel === 'rollback' };
-    status = 'cancelling';
     dispatch.cancel();
   });
+  wf.setHandler(pauseSignal, () => void (state.paused = true));
+  wf.setHandler(resumeSignal, () => void (state.paused = false));
   wf.setHandler(progressQuery, (): Progress => progress());
+  wf.setHandler(
+    configureUpdate,
+    (patch): ConfigureResult => {
+      if (patch.max_parallel_chunks !== undefined) state.maxParallelChunks = patch.max_parallel_chunks;
+      if (patch.max_failure_ratio !== undefined) state.maxFailureRatio = patch.max_failure_ratio;
+      checkFailureRatio();
+      return { max_parallel_chunks: state.maxParallelChunks, max_failure_ratio: state.maxFailureRatio };
+    },
+    {
+      validator: (patch) => {
+        const n = patch.max_parallel_chunks;
+        const r = patch.max_failure_ratio;
+        if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error('max_parallel_chunks must be an integer from 1 to 64');
+        if (r !== undefined && !(typeof r === 'number' && r >= 0 && r <= 1)) throw new Error('max_failure_ratio must be from 0 to 1');
+        if (finalStatus !== null || state.phase !== 'run' || stopRequested()) throw new Error('the batch is stopping');
+      },
+    },
+  );
+  wf.setHandler(
+    retryFailedUpdate,
+    async (): Promise<RetryFailedResult> => {
+      const reset = await book.resetFailed({ batchId, chunkSize: options.chunkSize, reopen: false, stages });
+      state.counts.failed -= reset.items;
+      state.counts.pending += reset.items;
+      for (const c of reset.chunks) if (!state.redrive!.includes(c)) state.redrive!.push(c);
+      return { retried: reset.items, chunks: reset.chunks.length };
+    },
+    {
+      validator: () => {
+        if (finalStatus !== null || state.phase !== 'run' || stopRequested()) throw new Error('the batch is stopping');
+      },
+    },
+  );
+
+  function status(): BatchStatus {
+    if (finalStatus) return finalStatus;
+    if (state.cancelRequested) return 'cancelling';
+    if (state.paused && state.phase === 'run') return 'paused';
+    return 'running';
+  }
 
   function progress(): Progress {
     const c = state.counts;
     const finished = totalItems - c.pending;
     const elapsedS = Math.max(0.001, (Date.now() - state.startedAtMs) / 1000);
     const rate = finished / elapsedS;
-    const stage = [...inFlight.values()].reduce<Stage | null>((a, s) => (a === null || STAGES.indexOf(s) > STAGES.indexOf(a) ? s : a), null);
+    const stage = [...inFlight.values()].reduce<Stage | null>(
+      (a, s) => (s === 'undo' ? a : a === null || STAGES.indexOf(s) > STAGES.indexOf(a) ? s : a),
+      null,
+    );
     return {
-      status,
+      status: status(),
       total_items: totalItems,
       counts: { ...c },
       progress_percent: totalItems === 0 ? 100 : Math.round((finished / totalItems) * 1000) / 10,
@@ -103,41 +189,64 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       chunks: { total: chunkCount, done: chunksDone, in_flight: inFlight.size },
       max_parallel_chunks: state.maxParallelChunks,
       max_failure_ratio: state.maxFailureRatio,
-      rolled_back: false,
+      rolled_back: rolledBack,
       started_at: new Date(state.startedAtMs).toISOString(),
     };
   }
 
-  function tally(stage: Stage, outcome: StageOutcome, last: boolean): void {
+  function checkFailureRatio(): void {
+    if (totalItems > 0 && state.counts.failed / totalItems > state.maxFailureRatio) state.failureRatioExceeded = true;
+  }
+
+  /** Adds what a stage call changed since the previous call for the same chunk and stage. */
+  function tally(stage: Stage, now: StageOutcome, before: StageOutcome | null, last: boolean): void {
+    const d = (k: 'succeeded' | 'failed' | 'needsReview'): number => now[k] - (before?.[k] ?? 0);
     const c = state.counts;
-    if (stage === 'classify') c.classified += outcome.succeeded + outcome.needsReview;
-    if (stage === 'ingest') c.ingested += outcome.succeeded;
-    if (stage === 'publish') c.published += outcome.succeeded;
-    c.failed += outcome.failed;
-    c.needs_review += outcome.needsReview;
-    c.pending -= outcome.failed + outcome.needsReview + (last ? outcome.succeeded : 0);
-    if (totalItems > 0 && c.failed / totalItems > state.maxFailureRatio) failureRatioExceeded = true;
+    if (stage === 'classify') c.classified += d('succeeded') + d('needsReview');
+    if (stage === 'ingest') c.ingested += d('succeeded');
+    if (stage === 'publish') c.published += d('succeeded');
+    c.failed += d('failed');
+    c.needs_review += d('needsReview');
+    c.pending -= d('failed') + d('needsReview') + (last ? d('succeeded') : 0);
+    checkFailureRatio();
+  }
+
+  async function compensateFailed(range: { from: number; to: number }): Promise<void> {
+    const out = await wf.CancellationScope.nonCancellable(() =>
+      undo({ batchId, tenantId, range, scope: 'failed', maxAttempts: COMPENSATION_ATTEMPTS }),
+    );
+    state.counts.failed -= out.orphaned;
+    state.counts.orphaned += out.orphaned;
   }
 
   async function runChunk(index: number): Promise<void> {
     const range = { from: index * options.chunkSize, to: Math.min(totalItems, (index + 1) * options.chunkSize) };
+    let stage: Stage = stages[0]!;
     try {
-      for (const [i, stage] of stages.entries()) {
+      for (const [i, s] of stages.entries()) {
+        stage = s;
         inFlight.set(index, stage);
         const last = i === stages.length - 1;
-        const outcome = await callStage[stage]({
-          batchId, tenantId, stage, previousStage: i === 0 ? null : stages[i - 1]!, lastStage: last, range, chunkIndex: index, chunkCount,
-        });
-        tally(stage, outcome, last);
-        // Nothing carried forward: later stages would only read the chunk to find no work.
-        if (outcome.succeeded === 0 && !last) {
-          break;
+        const r = input.retry[stage];
+        const maxAttempts = r.maximumAttempts > 0 ? r.maximumAttempts : Number.MAX_SAFE_INTEGER;
+        let outcome: StageOutcome | null = null;
+        for (let attempt = 1; ; attempt++) {
+          const next: StageOutcome = await callStage[stage]({
+            batchId, tenantId, stage, previousStage: i === 0 ? null : stages[i - 1]!, lastStage: last, range, chunkIndex: index, chunkCount, attempt, maxAttempts,
+          });
+          tally(stage, next, outcome, last);
+          outcome = next;
+          // Items that failed transiently come back after a durable backoff; the others wait.
+          if (!(outcome.transient > 0) || stopRequested()) break;
+          await wf.sleep(backoffMs(r, attempt, outcome.retryAfterMs));
         }
+        // Items that failed here may have been staged or published by earlier stages: undo that.
+        if (saga && outcome.failed > 0 && stages.slice(0, i).some((s) => s !== 'classify')) await compensateFailed(range);
+        if (outcome.succeeded === 0 && !last) break;
       }
     } catch (err) {
       if (!wf.isCancellation(err)) {
         // The stage call failed as a whole after its retries: its unfinished items fail with it.
-        const stage = inFlight.get(index)!;
         const cause = err instanceof wf.ActivityFailure && err.cause ? err.cause : (err as Error);
         const code = cause instanceof wf.ApplicationFailure && cause.type ? cause.type : 'stage_failed';
         // Recorded even if a cancel arrives meanwhile: these items did fail.
@@ -146,7 +255,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
         );
         state.counts.failed += n;
         state.counts.pending -= n;
-        if (totalItems > 0 && state.counts.failed / totalItems > state.maxFailureRatio) failureRatioExceeded = true;
+        checkFailureRatio();
+        if (saga && n > 0) await compensateFailed(range);
       }
     } finally {
       inFlight.delete(index);
@@ -158,59 +268,112 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     const info = wf.workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? HISTORY_SOFT_LIMIT);
   };
-  const stopping = (): boolean => state.cancelRequested !== null || failureRatioExceeded || shouldContinueAsNew();
 
-  let cancelledFromOutside = false;
-  try {
-    if (!input.carried) await book.markBatchStarted(batchId);
-    await dispatch.run(async () => {
-      while (state.nextChunk < chunkCount) {
-        await wf.condition(() => stopping() || (!state.paused && chunkPromises.size < state.maxParallelChunks));
-        if (stopping()) break;
-        const index = state.nextChunk++;
-        const p: Promise<void> = runChunk(index).finally(() => chunkPromises.delete(p));
-        chunkPromises.add(p);
-      }
-    });
-  } catch (err) {
-    if (!wf.isCancellation(err)) throw err;
-    // A cancel from the Temporal UI or CLI lands here; a cancel signal cancels `dispatch` only.
-    if (!state.cancelRequested) {
-      state.cancelRequested = { rollback: options.onCancel === 'rollback' };
-      cancelledFromOutside = true;
-    }
-    status = 'cancelling';
+  /** The next chunk to run: a redriven one (once it is not in flight), else the next new one. */
+  function nextChunk(): number | undefined {
+    const redrive = state.redrive!.findIndex((c) => !inFlight.has(c));
+    if (redrive >= 0) return state.redrive!.splice(redrive, 1)[0];
+    if (state.nextChunk < chunkCount) return state.nextChunk++;
+    return undefined;
+  }
+  const hasWork = (): boolean => state.nextChunk < chunkCount || state.redrive!.some((c) => !inFlight.has(c));
+
+  function launch(index: number, work: (i: number) => Promise<void>): void {
+    const p: Promise<void> = work(index).finally(() => chunkPromises.delete(p));
+    chunkPromises.add(p);
   }
 
-  // Everything from here runs to the end even when the workflow itself was cancelled: a batch's
-  // items must each end in a final state and the database must say how the batch ended.
+  // ---- phase 1: run -------------------------------------------------------------------------
+  if (state.phase === 'run') {
+    try {
+      if (!input.carried) {
+        if (input.redriveFinished) {
+          const reset = await book.resetFailed({ batchId, chunkSize: options.chunkSize, reopen: true, stages });
+          state.counts = reset.counts;
+          state.redrive = reset.chunks;
+        } else {
+          await book.markBatchStarted(batchId);
+        }
+      }
+      await dispatch.run(async () => {
+        for (;;) {
+          await wf.condition(
+            () => stopRequested() || shouldContinueAsNew() || (!state.paused && chunkPromises.size < state.maxParallelChunks && hasWork()) || (!hasWork() && chunkPromises.size === 0),
+          );
+          if (stopRequested() || shouldContinueAsNew()) break;
+          const index = hasWork() ? nextChunk() : undefined;
+          if (index === undefined) break;
+          launch(index, runChunk);
+        }
+      });
+    } catch (err) {
+      if (!wf.isCancellation(err)) throw err;
+      // A cancel from the Temporal UI or CLI lands here; a cancel signal cancels `dispatch` only.
+      state.cancelRequested ??= { rollback: options.onCancel === 'rollback', external: true };
+    }
+    await wf.CancellationScope.nonCancellable(() => Promise.all([...chunkPromises]));
+    if (!stopRequested() && (state.nextChunk < chunkCount || state.redrive.length > 0)) return continueAsNew();
+    if (saga && stopRequested()) {
+      const scope: CompensationScope = state.cancelRequested && !state.cancelRequested.rollback ? 'unfinished' : 'all';
+      state.phase = 'compensate';
+      state.compensation = { scope: scope as 'unfinished' | 'all', next: state.nextChunk - 1 };
+    }
+  }
+
+  // ---- phase 2: compensate, last chunk first -----------------------------------------------
+  if (state.phase === 'compensate') {
+    const comp = state.compensation!;
+    // Not cancellable: once undo has begun, a second cancel must not leave it half done.
+    await wf.CancellationScope.nonCancellable(async () => {
+      while (comp.next >= 0) {
+        await wf.condition(() => shouldContinueAsNew() || chunkPromises.size < state.maxParallelChunks);
+        if (shouldContinueAsNew()) break;
+        launch(comp.next--, async (index) => {
+          inFlight.set(index, 'undo');
+          try {
+            const range = { from: index * options.chunkSize, to: Math.min(totalItems, (index + 1) * options.chunkSize) };
+            const out = await undo({ batchId, tenantId, range, scope: comp.scope, maxAttempts: COMPENSATION_ATTEMPTS });
+            state.counts.orphaned += out.orphaned;
+            state.counts.compensated += out.undone;
+          } finally {
+            inFlight.delete(index);
+          }
+        });
+      }
+      await Promise.all([...chunkPromises]);
+    });
+    if (comp.next >= 0) return continueAsNew();
+    rolledBack = comp.scope === 'all';
+  }
+
+  // ---- the end: every item final, the row says how the batch ended --------------------------
   const summary = await wf.CancellationScope.nonCancellable(async () => {
-    await Promise.all([...chunkPromises]);
-    if (!state.cancelRequested && !failureRatioExceeded && state.nextChunk < chunkCount) return null;
     const final: BatchStatus = state.cancelRequested
       ? 'cancelled'
-      : failureRatioExceeded
+      : state.failureRatioExceeded
         ? 'failed'
         : state.counts.failed + state.counts.needs_review + state.counts.orphaned > 0
           ? 'partial'
           : 'completed';
-    const error = failureRatioExceeded ? { code: 'failure_ratio_exceeded', message: `more than ${state.maxFailureRatio * 100}% of items failed` } : null;
-    const { counts } = await book.finishBatch({ batchId, status: final, counts: state.counts, rolledBack: false, error, stages });
+    const error = state.failureRatioExceeded && !state.cancelRequested
+      ? { code: 'failure_ratio_exceeded', message: `more than ${state.maxFailureRatio * 100}% of items failed` }
+      : null;
+    const { counts } = await book.finishBatch({ batchId, status: final, counts: state.counts, rolledBack, error, stages });
     state.counts = counts;
-    status = final;
+    finalStatus = final;
     wf.upsertSearchAttributes([
       { key: BatchStatusKey, value: final },
       { key: FailedCountKey, value: counts.failed },
     ]);
-    return { batchId, status: final, counts, rolledBack: false } satisfies BatchSummary;
+    return { batchId, status: final, counts, rolledBack } satisfies BatchSummary;
   });
-
-  if (summary === null) {
-    // More chunks remain and this run's history is getting long: hand over to a fresh run.
-    await book.saveSnapshot({ batchId, status, counts: state.counts });
-    await wf.condition(wf.allHandlersFinished);
-    return wf.continueAsNew<typeof batchWorkflow>({ ...input, carried: state });
-  }
-  if (cancelledFromOutside) throw new wf.CancelledFailure('batch cancelled');
+  if (state.cancelRequested?.external) throw new wf.CancelledFailure('batch cancelled');
   return summary;
+
+  /** Hands over to a fresh run with the tallies: the history starts again from empty. */
+  async function continueAsNew(): Promise<never> {
+    await book.saveSnapshot({ batchId, status: status(), counts: state.counts });
+    await wf.condition(wf.allHandlersFinished);
+    return wf.continueAsNew<typeof batchWorkflow>({ ...input, redriveFinished: false, carried: state });
+  }
 }

@@ -3,24 +3,32 @@
  * read (live from the workflow while it runs, from the database after), list, page items, cancel.
  */
 import { createHash } from 'node:crypto';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import {
   BATCH_WORKFLOW_TYPE,
   CANCEL_SIGNAL,
+  CONFIGURE_UPDATE,
   emptyCounts,
+  PAUSE_SIGNAL,
+  RESUME_SIGNAL,
+  RETRY_FAILED_UPDATE,
   isTerminal,
   PROGRESS_QUERY,
   workflowIdFor,
   type BatchOptions,
   type BatchStatus,
   type BatchWorkflowInput,
+  type ConfigurePatch,
+  type ConfigureResult,
   type ItemStatus,
   type Progress,
+  type RetryFailedResult,
   type RetryPolicies,
 } from '../contracts/workflow';
+import { countFailed } from '../db/items';
 import * as batches from '../db/batches';
 import { listItems } from '../db/items';
 import type { BatchRow, Database } from '../db/schema';
@@ -60,19 +68,20 @@ export const createBatchService = (deps: BatchServiceDeps) => {
   const { db, client, log } = deps;
   const ui = { base: deps.uiUrl, namespace: deps.namespace };
 
-  const workflowInput = (row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options'>): BatchWorkflowInput => ({
+  const workflowInput = (row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options'>, redriveFinished: boolean): BatchWorkflowInput => ({
     batchId: row.id,
     tenantId: row.tenant_id,
     totalItems: row.total_items,
     options: row.options as unknown as BatchOptions,
     retry: deps.retry,
+    ...(redriveFinished ? { redriveFinished } : {}),
   });
 
-  async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority'>): Promise<void> {
+  async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority'>, redriveFinished = false): Promise<void> {
     await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
       workflowId: workflowIdFor(row.id),
       taskQueue: deps.taskQueue,
-      args: [workflowInput(row)],
+      args: [workflowInput(row, redriveFinished)],
       typedSearchAttributes: [
         { key: TenantIdKey, value: row.tenant_id },
         { key: PriorityKey, value: row.priority },
@@ -183,14 +192,78 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       const row = await batches.getBatch(db, tenantId, batchId);
       if (!row) return undefined;
       if (isTerminal(row.status)) throw new BatchConflict(`batch is already ${row.status}`);
-      try {
-        await client.workflow.getHandle(row.workflow_id).signal(CANCEL_SIGNAL, rollback === undefined ? {} : { rollback });
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new BatchConflict('batch has already finished');
-        throw new Unavailable('Temporal');
-      }
+      await signal(row, CANCEL_SIGNAL, rollback === undefined ? {} : { rollback });
+      await batches.setActiveStatus(db, row.id, 'cancelling');
       const live = await queryProgress(row);
       return toBatchBody(row, live ? { ...live, status: isTerminal(live.status) ? live.status : 'cancelling' } : null, ui);
+    },
+
+    /** Pause: no new chunk starts; work in flight finishes. Resume undoes it. */
+    async setPaused(tenantId: string, batchId: string, paused: boolean): Promise<BatchBody | undefined> {
+      const row = await batches.getBatch(db, tenantId, batchId);
+      if (!row) return undefined;
+      if (isTerminal(row.status)) throw new BatchConflict(`batch is already ${row.status}`);
+      await signal(row, paused ? PAUSE_SIGNAL : RESUME_SIGNAL);
+      await batches.setActiveStatus(db, row.id, paused ? 'paused' : 'running');
+      return toBatchBody(row, await queryProgress(row), ui);
+    },
+
+    /** Ramps a running batch up or down: a workflow update, so the answer is the values now in force. */
+    async configure(tenantId: string, batchId: string, patch: ConfigurePatch): Promise<(BatchBody & ConfigureResult) | undefined> {
+      const row = await batches.getBatch(db, tenantId, batchId);
+      if (!row) return undefined;
+      if (isTerminal(row.status)) throw new BatchConflict(`batch is already ${row.status}`);
+      const values = await update<ConfigureResult>(row, CONFIGURE_UPDATE, [patch]);
+      return { ...toBatchBody(row, await queryProgress(row), ui), ...values };
+    },
+
+    /**
+     * Runs the failed items again, with the same refs and so the same publish idempotency keys: on
+     * a running batch through an update; on a finished one as a new run bound to the same batch.
+     */
+    async retryFailed(tenantId: string, batchId: string): Promise<(RetryFailedResult & { batch_id: string; status: BatchStatus }) | undefined> {
+      const row = await batches.getBatch(db, tenantId, batchId);
+      if (!row) return undefined;
+      if (!isTerminal(row.status)) {
+        try {
+          const r = await update<RetryFailedResult>(row, RETRY_FAILED_UPDATE, []);
+          return { ...r, batch_id: row.id, status: 'running' };
+        } catch (err) {
+          if (!(err instanceof BatchConflict)) throw err;
+          // The run is finishing: let it end, then redrive the finished batch.
+          await client.withDeadline(Date.now() + 30_000, () => client.workflow.getHandle(row.workflow_id).result()).catch(() => undefined);
+        }
+      }
+      const failed = await countFailed(db, row.id);
+      if (failed === 0) return { retried: 0, chunks: 0, batch_id: row.id, status: (await batches.getBatchById(db, row.id))!.status };
+      try {
+        await startWorkflow(row, true);
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new BatchConflict('a redrive of this batch is already running; retry then');
+        throw new Unavailable('Temporal');
+      }
+      await batches.reopen(db, row.id);
+      return { retried: failed, chunks: 0, batch_id: row.id, status: 'running' };
+    },
+
+    /** Cancels every batch of the tenant in `status`; answers the ids it signalled. */
+    async cancelAll(tenantId: string, status: 'queued' | 'running' | 'paused', rollback: boolean | undefined): Promise<string[]> {
+      const cancelled: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await batches.listBatches(db, tenantId, { status, limit: 100, cursor });
+        for (const row of page.rows) {
+          try {
+            await signal(row, CANCEL_SIGNAL, rollback === undefined ? {} : { rollback });
+            await batches.setActiveStatus(db, row.id, 'cancelling');
+            cancelled.push(row.id);
+          } catch (err) {
+            if (!(err instanceof BatchConflict)) throw err;
+          }
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return cancelled;
     },
 
     /**
@@ -211,6 +284,26 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       return started;
     },
   };
+
+  async function signal(row: BatchRow, name: string, arg?: unknown): Promise<void> {
+    try {
+      await client.workflow.getHandle(row.workflow_id).signal(name, ...(arg === undefined ? [] : [arg]));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new BatchConflict('batch has already finished');
+      throw new Unavailable('Temporal');
+    }
+  }
+
+  /** A workflow update; its validator's refusal (the batch is stopping) is a conflict. */
+  async function update<T>(row: BatchRow, name: string, args: unknown[]): Promise<T> {
+    try {
+      return await client.workflow.getHandle(row.workflow_id).executeUpdate<T, [unknown, ...unknown[]]>(name, { args: args as [unknown, ...unknown[]] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new BatchConflict((err.cause as Error | undefined)?.message ?? err.message);
+      if (err instanceof WorkflowNotFoundError) throw new BatchConflict('batch has already finished');
+      throw new Unavailable('Temporal');
+    }
+  }
 
   async function queryProgress(row: BatchRow): Promise<Progress | null> {
     try {

@@ -96,3 +96,19 @@ export const ListItemsQuery = z.strictObject({
   cursor: Cursor.optional(),
 });
 export type ListItemsQuery = z.infer<typeof ListItemsQuery>;
+
+/** PATCH /v1/batches/{id}: ramp a running batch up or down. */
+export const ConfigureBatch = z
+  .strictObject({
+    max_parallel_chunks: z.int().min(1).max(64).optional(),
+    max_failure_ratio: z.number().min(0).max(1).optional(),
+  })
+  .refine((p) => p.max_parallel_chunks !== undefined || p.max_failure_ratio !== undefined, { message: 'give max_parallel_chunks or max_failure_ratio' });
+export type ConfigureBatch = z.infer<typeof ConfigureBatch>;
+
+/** POST /v1/batches/cancel: cancel every batch of the tenant in one state. */
+export const CancelBatches = z.strictObject({
+  status: z.enum(['queued', 'running', 'paused']),
+  rollback: z.boolean().optional(),
+});
+export type CancelBatches = z.infer<typeof CancelBatches>;

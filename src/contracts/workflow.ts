@@ -110,6 +110,8 @@ export interface BatchWorkflowInput {
   carried?: CarriedState;
   /** A run hands over to a new one past this many history events (default 5,000); tests lower it. */
   historyLimit?: number;
+  /** A new run of a finished batch that runs its failed items again (redrive). */
+  redriveFinished?: boolean;
 }
 
 /** What one run hands to the next at continue-as-new: bounded, whatever the batch size. */
@@ -120,8 +122,42 @@ export interface CarriedState {
   paused: boolean;
   maxParallelChunks: number;
   maxFailureRatio: number;
-  cancelRequested: { rollback: boolean } | null;
+  /** `external`: the cancel came from Temporal (UI/CLI), so the run ends as Canceled. */
+  cancelRequested: { rollback: boolean; external?: boolean } | null;
   runs: number;
+  /** Absent in runs recorded before the saga existed: read as 'run'. */
+  phase?: 'run' | 'compensate';
+  failureRatioExceeded?: boolean;
+  /** Chunks to run again (redrive), in order. Bounded by the chunk count. */
+  redrive?: number[];
+  /** During the compensate phase: what to undo, and the next chunk (counting down). */
+  compensation?: { scope: 'unfinished' | 'all'; next: number };
+}
+
+export const PAUSE_SIGNAL = 'pause';
+export const RESUME_SIGNAL = 'resume';
+export const CONFIGURE_UPDATE = 'configure';
+export const RETRY_FAILED_UPDATE = 'retryFailed';
+
+/** PATCH /v1/batches/{id}: what may change while a batch runs. */
+export interface ConfigurePatch {
+  max_parallel_chunks?: number;
+  max_failure_ratio?: number;
+}
+export interface ConfigureResult {
+  max_parallel_chunks: number;
+  max_failure_ratio: number;
+}
+
+export interface RetryFailedResult {
+  retried: number;
+  chunks: number;
+}
+
+/** What `resetFailed` did: failed items put back to pending, and where they are. */
+export interface ResetOutcome {
+  items: number;
+  chunks: number[];
 }
 
 export interface StageInput {
@@ -135,6 +171,10 @@ export interface StageInput {
   range: ItemRange;
   chunkIndex: number;
   chunkCount: number;
+  /** Which dispatch of this stage for this chunk (1 = first): items failing transiently come back. */
+  attempt: number;
+  /** At this attempt a transient failure is final: the item fails, `retryable: true`. */
+  maxAttempts: number;
 }
 
 /** What one stage did for one chunk: tallies only, so history does not grow with chunk size. */
@@ -147,6 +187,34 @@ export interface StageOutcome {
   needsReview: number;
   /** Items this call skipped because an earlier run of it already recorded them. */
   alreadyDone: number;
+  /** Items that failed transiently and are still open: dispatch again after `retryAfterMs` at least. */
+  transient: number;
+  retryAfterMs: number;
+}
+
+/** What to undo in a chunk. */
+export type CompensationScope =
+  /** Items that failed at a later stage: undo their earlier effects; they stay `failed`. */
+  | 'failed'
+  /** Cancel with keep: items caught mid-pipeline are undone (`compensated`); finished ones stay. */
+  | 'unfinished'
+  /** Rollback: every effect of the chunk is undone. */
+  | 'all';
+
+export interface CompensateInput {
+  batchId: string;
+  tenantId: string;
+  range: ItemRange;
+  scope: CompensationScope;
+  /** At this activity attempt, an undo that still fails transiently leaves the item `orphaned`. */
+  maxAttempts: number;
+}
+
+export interface CompensateOutcome {
+  /** Items whose effects were undone. */
+  undone: number;
+  /** Items whose undo failed for good: reported `orphaned` with the remote id. */
+  orphaned: number;
 }
 
 export interface BatchSummary {

@@ -125,3 +125,25 @@ export async function finishBatch(
     .where('id', '=', batchId)
     .execute();
 }
+
+/** A finished batch runs again (redrive): it is running, and not finished, until its new run ends. */
+export async function reopen(q: Q, batchId: string): Promise<void> {
+  await q
+    .updateTable('batches')
+    .set({ status: 'running', completed_at: null, error: null, updated_at: sql<Date>`now()` })
+    .where('id', '=', batchId)
+    .execute();
+}
+
+/**
+ * Mirrors a control action (pause, resume, cancel) in the row that lists and filters read, unless
+ * the batch has already finished: a final status is never overwritten.
+ */
+export async function setActiveStatus(q: Q, batchId: string, status: 'running' | 'paused' | 'cancelling'): Promise<void> {
+  await q
+    .updateTable('batches')
+    .set({ status, updated_at: sql<Date>`now()` })
+    .where('id', '=', batchId)
+    .where('status', 'not in', ['completed', 'partial', 'failed', 'cancelled'])
+    .execute();
+}

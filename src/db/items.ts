@@ -19,13 +19,19 @@ export interface WorkItem {
   stage: Stage | null;
   classification: Classification | null;
   published_id: string | null;
+  staged: boolean;
+  published: boolean;
+  error: ItemError | null;
+  attempts: number;
 }
 
 /** One chunk's items, in order, with their results: one round trip per stage per chunk. */
 export async function loadRange(q: Q, batchId: string, range: ItemRange): Promise<WorkItem[]> {
   const { rows } = await sql<WorkItem>`
     select i.seq, i.ref, i.text, i.content_b64, i.content_type, i.attributes,
-           r.status, r.stage, r.classification, r.published_id
+           r.status, r.stage, r.classification, r.published_id,
+           coalesce(r.staged, false) as staged, coalesce(r.published, false) as published,
+           r.error, coalesce(r.attempts, 0) as attempts
     from batch_items i
     left join item_results r on r.batch_id = i.batch_id and r.seq = i.seq
     where i.batch_id = ${batchId} and i.seq >= ${range.from} and i.seq < ${range.to}
@@ -42,6 +48,9 @@ export interface ResultWrite {
   publishedId?: string | null;
   error?: ItemError | null;
   attempts: number;
+  /** The item's live effects after this write (the caller knows them from the WorkItem). */
+  staged: boolean;
+  published: boolean;
 }
 
 /**
@@ -51,8 +60,8 @@ export interface ResultWrite {
 export async function writeResults(q: Q, batchId: string, results: ResultWrite[]): Promise<void> {
   if (results.length === 0) return;
   await sql`
-    insert into item_results as r (batch_id, seq, ref, status, stage, classification, published_id, error, attempts, updated_at)
-    select ${batchId}, seq, ref, status, stage, classification::jsonb, published_id, error::jsonb, attempts, now()
+    insert into item_results as r (batch_id, seq, ref, status, stage, classification, published_id, error, attempts, staged, published, updated_at)
+    select ${batchId}, seq, ref, status, stage, classification::jsonb, published_id, error::jsonb, attempts, staged, published, now()
     from unnest(
       ${results.map((r) => r.seq)}::int[],
       ${results.map((r) => r.ref)}::text[],
@@ -61,8 +70,10 @@ export async function writeResults(q: Q, batchId: string, results: ResultWrite[]
       ${results.map((r) => (r.classification ? JSON.stringify(r.classification) : null))}::text[],
       ${results.map((r) => r.publishedId ?? null)}::text[],
       ${results.map((r) => (r.error ? JSON.stringify(r.error) : null))}::text[],
-      ${results.map((r) => r.attempts)}::int[]
-    ) as t(seq, ref, status, stage, classification, published_id, error, attempts)
+      ${results.map((r) => r.attempts)}::int[],
+      ${results.map((r) => r.staged)}::boolean[],
+      ${results.map((r) => r.published)}::boolean[]
+    ) as t(seq, ref, status, stage, classification, published_id, error, attempts, staged, published)
     on conflict (batch_id, seq) do update set
       status = excluded.status,
       stage = excluded.stage,
@@ -70,6 +81,8 @@ export async function writeResults(q: Q, batchId: string, results: ResultWrite[]
       published_id = coalesce(excluded.published_id, r.published_id),
       error = excluded.error,
       attempts = excluded.attempts,
+      staged = excluded.staged,
+      published = excluded.published,
       updated_at = now()`.execute(q);
 }
 
@@ -142,4 +155,25 @@ export async function listItems(
   const page = rows.slice(0, opts.limit);
   const last = page[page.length - 1];
   return { items: page, nextCursor: rows.length > opts.limit && last ? encodeCursor({ s: last.seq }) : null };
+}
+
+/**
+ * Puts a batch's failed items back to pending so they run again from the first stage (redrive),
+ * and says which chunks hold them. Their refs, and so their publish idempotency keys, are unchanged.
+ */
+export async function resetFailed(q: Q, batchId: string, chunkSize: number): Promise<{ items: number; chunks: number[] }> {
+  const { rows } = await sql<{ n: number; chunks: number[] | null }>`
+    with reset as (
+      update item_results set status = 'pending', stage = null, error = null, attempts = 0, updated_at = now()
+      where batch_id = ${batchId} and status = 'failed'
+      returning seq
+    )
+    select count(*)::int as n, array_agg(distinct seq / ${chunkSize}::int) as chunks from reset`.execute(q);
+  const row = rows[0];
+  return { items: row?.n ?? 0, chunks: (row?.chunks ?? []).map(Number).sort((a, b) => a - b) };
+}
+
+export async function countFailed(q: Q, batchId: string): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from item_results where batch_id = ${batchId} and status = 'failed'`.execute(q);
+  return rows[0]?.n ?? 0;
 }

@@ -78,6 +78,10 @@ export interface ItemResultsTable {
   published_id: string | null;
   error: Json<ItemError | null>;
   attempts: number;
+  /** A staging row of this item exists (ingest did it; compensation undoes it). */
+  staged: Generated<boolean>;
+  /** The remote item at published_id exists (publish did it; compensation undoes it). */
+  published: Generated<boolean>;
   updated_at: Timestamp;
 }
 

@@ -57,9 +57,9 @@ test('50,000 items go in with a handful of statements, not one per item', async 
 test('items page in order with cursors; unfinished items read as pending', async () => {
   await insertBatch(db.db, batchRow('b_page', 'acme', 7), newItems(7));
   await writeResults(db.db, 'b_page', [
-    { seq: 0, ref: 'r0', status: 'succeeded', stage: 'publish', publishedId: 'p0', attempts: 1 },
-    { seq: 1, ref: 'r1', status: 'running', stage: 'classify', classification: { label: 'x', confidence: 1, tier: 'core' }, attempts: 1 },
-    { seq: 2, ref: 'r2', status: 'failed', stage: 'ingest', error: { code: 'invalid_item', message: 'no', retryable: false, attempts: 1 }, attempts: 1 },
+    { seq: 0, ref: 'r0', status: 'succeeded', stage: 'publish', publishedId: 'p0', attempts: 1, staged: true, published: true },
+    { seq: 1, ref: 'r1', status: 'running', stage: 'classify', classification: { label: 'x', confidence: 1, tier: 'core' }, attempts: 1, staged: false, published: false },
+    { seq: 2, ref: 'r2', status: 'failed', stage: 'ingest', error: { code: 'invalid_item', message: 'no', retryable: false, attempts: 1 }, attempts: 1, staged: false, published: false },
   ]);
   const seen: string[] = [];
   let cursor: string | undefined;
@@ -74,7 +74,7 @@ test('items page in order with cursors; unfinished items read as pending', async
 });
 
 test('a later stage keeps the classification an earlier one recorded', async () => {
-  await writeResults(db.db, 'b_page', [{ seq: 1, ref: 'r1', status: 'succeeded', stage: 'publish', publishedId: 'p1', attempts: 2 }]);
+  await writeResults(db.db, 'b_page', [{ seq: 1, ref: 'r1', status: 'succeeded', stage: 'publish', publishedId: 'p1', attempts: 2, staged: true, published: true }]);
   const page = await listItems(db.db, 'b_page', { limit: 2, cursor: undefined });
   assert.deepEqual(page.items[1]!.classification, { label: 'x', confidence: 1, tier: 'core' });
   assert.equal(page.items[1]!.published_id, 'p1');

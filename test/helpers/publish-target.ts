@@ -18,6 +18,8 @@ export interface TargetFaults {
   /** Share of creates that hang this long before answering (a timeout for the caller). */
   hangRate?: number;
   hangMs?: number;
+  /** Refs whose DELETE is answered with this status (e.g. 400: a compensation that can never succeed). */
+  failDeletes?: { refs: Set<string>; status: number };
 }
 
 export interface PublishTarget {
@@ -77,6 +79,11 @@ export async function startPublishTarget(faults: TargetFaults = {}, random: () =
     const del = /^\/items\/([^/]+)$/.exec(req.url ?? '');
     if (req.method === 'DELETE' && del) {
       const id = decodeURIComponent(del[1]!);
+      const ref = target.items.get(id)?.ref;
+      if (ref !== undefined && f.failDeletes?.refs.has(ref)) {
+        target.deletes.push({ id, at: Date.now(), status: f.failDeletes.status });
+        return send(f.failDeletes.status, { error: `cannot delete ${id}` });
+      }
       const existed = target.items.delete(id);
       target.deletes.push({ id, at: Date.now(), status: existed ? 204 : 404 });
       return send(existed ? 204 : 404);

@@ -1,7 +1,7 @@
 /** The /v1/batches routes: thin HTTP over the batch service. */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { CancelBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
+import { CancelBatch, CancelBatches, ConfigureBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
 import { toSubmission } from '../../batches/submission';
 import { BatchConflict, IdempotencyMismatch, Unavailable, type BatchService } from '../../batches/service';
 import { BadCursor } from '../../db/batches';
@@ -44,6 +44,12 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
     ctx.body = result.body;
   });
 
+  // Before '/:id…' so that "cancel" is never read as a batch id.
+  router.post('/cancel', async (ctx) => {
+    const body = parse(CancelBatches, await readJson(ctx, opts.maxBodyBytes));
+    ctx.body = { cancelled: await mapped(() => service.cancelAll(tenant(ctx), body.status, body.rollback)) };
+  });
+
   router.get('/', async (ctx) => {
     const query = parse(ListBatchesQuery, ctx.query);
     ctx.body = await mapped(() => service.list(tenant(ctx), query));
@@ -73,6 +79,30 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
     await cancel(ctx, body.rollback);
   });
   router.delete('/:id', async (ctx) => cancel(ctx, undefined));
+
+  for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
+    router.post(`/:id/${action}`, async (ctx) => {
+      const body = await mapped(() => service.setPaused(tenant(ctx), ctx.params.id!, paused));
+      if (!body) throw notFound();
+      ctx.status = 202;
+      ctx.body = body;
+    });
+  }
+
+  router.patch('/:id', async (ctx) => {
+    const patch = parse(ConfigureBatch, await readJson(ctx, opts.maxBodyBytes));
+    const body = await mapped(() => service.configure(tenant(ctx), ctx.params.id!, patch));
+    if (!body) throw notFound();
+    ctx.status = 202;
+    ctx.body = body;
+  });
+
+  router.post('/:id/retry-failed', async (ctx) => {
+    const body = await mapped(() => service.retryFailed(tenant(ctx), ctx.params.id!));
+    if (!body) throw notFound();
+    ctx.status = 202;
+    ctx.body = body;
+  });
 
   return router;
 }

@@ -1,0 +1,96 @@
+/**
+ * The saga's undo step for one chunk: for each item in scope, unpublish, then unstage (the reverse
+ * of the order they were done in), and record where each item ended. An undo that keeps failing
+ * leaves the item `orphaned`, with its remote id and the error: never silent.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { sql, type Kysely } from 'kysely';
+import type { CompensateInput, CompensateOutcome, CompensationScope } from '../src/contracts/workflow';
+import type { Database, ItemError } from '../src/db/schema';
+import { loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
+import { ErrorType } from './errors';
+import type { Unpublisher } from './unpublish';
+
+/** Which items of the chunk the scope undoes, and the status each then ends in. */
+function target(item: WorkItem, scope: CompensationScope): 'failed' | 'compensated' | null {
+  const effects = item.staged || item.published;
+  if (item.status === 'failed') return effects ? 'failed' : null;
+  if (scope === 'failed') return null;
+  if (item.status === 'running') return 'compensated';
+  if (scope === 'all' && item.status === 'succeeded') return 'compensated';
+  return null;
+}
+
+const UNDO_CONCURRENCY = 8;
+
+export async function compensateChunk(db: Kysely<Database>, unpublish: Unpublisher, input: CompensateInput): Promise<CompensateOutcome> {
+  const ctx = Context.current();
+  const finalAttempt = ctx.info.attempt >= input.maxAttempts;
+  const items = (await loadRange(db, input.batchId, input.range))
+    .map((item) => ({ item, ends: target(item, input.scope) }))
+    .filter((t): t is { item: WorkItem; ends: 'failed' | 'compensated' } => t.ends !== null);
+  if (items.length === 0) return { undone: 0, orphaned: 0 };
+
+  // Unpublish first: the remote item is the effect that matters most to leave behind.
+  const undoErrors = new Map<number, { retryable: boolean; message: string }>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const { item } = items[next++]!;
+      if (!item.published || !item.published_id) continue;
+      const res = await unpublish(item.published_id);
+      if (!res.ok) undoErrors.set(item.seq, res);
+      ctx.heartbeat();
+    }
+  };
+  await Promise.all(Array.from({ length: UNDO_CONCURRENCY }, worker));
+
+  // A transient failure is worth another activity attempt, unless this is the last one.
+  const retryLater = [...undoErrors.values()].filter((e) => e.retryable);
+  const stillRetrying = retryLater.length > 0 && !finalAttempt;
+
+  // Unstage every item in scope: staging is ours, so this only fails if the database does.
+  const unstage = items.filter(({ item }) => item.staged).map(({ item }) => item.ref);
+  if (unstage.length > 0) await sql`delete from staged_items where batch_id = ${input.batchId} and ref = any(${unstage}::text[])`.execute(db);
+
+  const writes: ResultWrite[] = [];
+  let undone = 0;
+  let orphaned = 0;
+  for (const { item, ends } of items) {
+    const failure = undoErrors.get(item.seq);
+    if (failure?.retryable && stillRetrying) {
+      // Staging is already undone; the remote item waits for the next attempt.
+      writes.push(write(item, item.status as 'running' | 'succeeded' | 'failed', { staged: false, published: true }));
+      continue;
+    }
+    if (failure) {
+      orphaned++;
+      const error: ItemError = { code: 'compensation_failed', message: `could not unpublish ${item.published_id}: ${failure.message}`, retryable: failure.retryable, attempts: ctx.info.attempt };
+      writes.push({ ...write(item, 'orphaned', { staged: false, published: true }), error });
+      continue;
+    }
+    undone++;
+    writes.push(write(item, ends, { staged: false, published: false }));
+  }
+  await writeResults(db, input.batchId, writes);
+
+  if (stillRetrying) {
+    throw ApplicationFailure.create({ type: ErrorType.Transient, message: `${retryLater.length} unpublish(es) failed transiently; first: ${retryLater[0]!.message}` });
+  }
+  return { undone, orphaned };
+}
+
+function write(item: WorkItem, status: ResultWrite['status'], effects: { staged: boolean; published: boolean }): ResultWrite {
+  return {
+    seq: item.seq,
+    ref: item.ref,
+    status,
+    stage: item.stage ?? 'classify',
+    classification: item.classification,
+    publishedId: item.published_id,
+    // A failed item keeps the error it failed with; undoing its effects does not change why.
+    error: status === 'failed' ? item.error : null,
+    attempts: item.attempts,
+    ...effects,
+  };
+}
