@@ -165,7 +165,8 @@ export async function resetFailed(q: Q, batchId: string, chunkSize: number): Pro
   const { rows } = await sql<{ n: number; chunks: number[] | null }>`
     with reset as (
       update item_results set status = 'pending', stage = null, error = null, attempts = 0, updated_at = now()
-      where batch_id = ${batchId} and status = 'failed'
+      -- An item whose earlier effects are still being undone is left until that is done.
+      where batch_id = ${batchId} and status = 'failed' and not staged and not published
       returning seq
     )
     select count(*)::int as n, array_agg(distinct seq / ${chunkSize}::int) as chunks from reset`.execute(q);
@@ -173,7 +174,8 @@ export async function resetFailed(q: Q, batchId: string, chunkSize: number): Pro
   return { items: row?.n ?? 0, chunks: (row?.chunks ?? []).map(Number).sort((a, b) => a - b) };
 }
 
+/** Failed items that a redrive would run again (see resetFailed). */
 export async function countFailed(q: Q, batchId: string): Promise<number> {
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from item_results where batch_id = ${batchId} and status = 'failed'`.execute(q);
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from item_results where batch_id = ${batchId} and status = 'failed' and not staged and not published`.execute(q);
   return rows[0]?.n ?? 0;
 }
