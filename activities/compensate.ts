@@ -9,7 +9,7 @@ import type { CompensateInput, CompensateOutcome, CompensationScope } from '../s
 import type { Database, ItemError } from '../src/db/schema';
 import { loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
 import { ErrorType } from './errors';
-import type { Unpublisher } from './unpublish';
+import type { PublishResolver, Unpublisher } from './unpublish';
 
 /** Which items of the chunk the scope undoes, and the status each then ends in. */
 function target(item: WorkItem, scope: CompensationScope): 'failed' | 'compensated' | null {
@@ -23,11 +23,25 @@ function target(item: WorkItem, scope: CompensationScope): 'failed' | 'compensat
 
 const UNDO_CONCURRENCY = 8;
 
-export async function compensateChunk(db: Kysely<Database>, unpublish: Unpublisher, input: CompensateInput): Promise<CompensateOutcome> {
+/**
+ * A publish that failed without a definite "no" (timeouts, lost answers, a call that failed as a
+ * whole) may have created the remote item anyway: the target must be asked before the item can be
+ * called clean. A 4xx rejection is a definite "no".
+ */
+const publishInDoubt = (item: WorkItem): boolean =>
+  item.status === 'failed' && item.stage === 'publish' && !item.published && item.error?.retryable !== false;
+
+export async function compensateChunk(
+  db: Kysely<Database>,
+  unpublish: Unpublisher,
+  resolve: PublishResolver,
+  input: CompensateInput,
+): Promise<CompensateOutcome> {
   const ctx = Context.current();
   const finalAttempt = ctx.info.attempt >= input.maxAttempts;
-  const items = (await loadRange(db, input.batchId, input.range))
-    .map((item) => ({ item, ends: target(item, input.scope) }))
+  const loaded = await loadRange(db, input.batchId, input.range);
+  const items = loaded
+    .map((item) => ({ item, ends: publishInDoubt(item) ? ('failed' as const) : target(item, input.scope) }))
     .filter((t): t is { item: WorkItem; ends: 'failed' | 'compensated' } => t.ends !== null);
   if (items.length === 0) return { undone: 0, orphaned: 0 };
 
@@ -37,6 +51,16 @@ export async function compensateChunk(db: Kysely<Database>, unpublish: Unpublish
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const { item } = items[next++]!;
+      if (publishInDoubt(item)) {
+        const found = await resolve(input.batchId, item);
+        if ('error' in found) {
+          undoErrors.set(item.seq, { retryable: true, message: `publish outcome unknown: ${found.error}` });
+          continue;
+        }
+        if (found.id === null) continue;
+        item.published = true;
+        item.published_id = found.id;
+      }
       if (!item.published || !item.published_id) continue;
       const res = await unpublish(item.published_id);
       if (!res.ok) undoErrors.set(item.seq, res);
@@ -60,13 +84,14 @@ export async function compensateChunk(db: Kysely<Database>, unpublish: Unpublish
     const failure = undoErrors.get(item.seq);
     if (failure?.retryable && stillRetrying) {
       // Staging is already undone; the remote item waits for the next attempt.
-      writes.push(write(item, item.status as 'running' | 'succeeded' | 'failed', { staged: false, published: true }));
+      writes.push(write(item, item.status as 'running' | 'succeeded' | 'failed', { staged: false, published: item.published }));
       continue;
     }
     if (failure) {
       orphaned++;
-      const error: ItemError = { code: 'compensation_failed', message: `could not unpublish ${item.published_id}: ${failure.message}`, retryable: failure.retryable, attempts: ctx.info.attempt };
-      writes.push({ ...write(item, 'orphaned', { staged: false, published: true }), error });
+      const what = item.published_id ? `could not unpublish ${item.published_id}` : 'could not confirm the item is not at the target';
+      const error: ItemError = { code: 'compensation_failed', message: `${what}: ${failure.message}`, retryable: failure.retryable, attempts: ctx.info.attempt };
+      writes.push({ ...write(item, 'orphaned', { staged: false, published: item.published }), error });
       continue;
     }
     undone++;

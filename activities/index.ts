@@ -14,7 +14,7 @@ import { ingestHandler } from './ingest';
 import { catalogPublisher } from './publish-catalog';
 import { httpPublisher } from './publish-http';
 import { compensateChunk } from './compensate';
-import { catalogUnpublisher, httpUnpublisher } from './unpublish';
+import { catalogResolver, catalogUnpublisher, httpResolver, httpUnpublisher } from './unpublish';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
@@ -37,9 +37,9 @@ export const createActivities = (deps: ActivityDeps) => {
       ? httpPublisher({ baseUrl: deps.publishUrl, timeoutMs: deps.publishTimeoutMs ?? 10_000, concurrency: 8 })
       : catalogPublisher(db),
   };
-  const unpublish = deps.publishUrl
-    ? httpUnpublisher({ baseUrl: deps.publishUrl, timeoutMs: deps.publishTimeoutMs ?? 10_000 })
-    : catalogUnpublisher(db);
+  const target = { baseUrl: deps.publishUrl ?? '', timeoutMs: deps.publishTimeoutMs ?? 10_000 };
+  const unpublish = deps.publishUrl ? httpUnpublisher(target) : catalogUnpublisher(db);
+  const resolve = deps.publishUrl ? httpResolver(target) : catalogResolver(db);
 
   return {
     async classify(input: StageInput): Promise<StageOutcome> {
@@ -54,7 +54,7 @@ export const createActivities = (deps: ActivityDeps) => {
 
     /** The saga's undo step for one chunk (see compensate.ts). */
     async compensate(input: CompensateInput): Promise<CompensateOutcome> {
-      return compensateChunk(db, unpublish, input);
+      return compensateChunk(db, unpublish, resolve, input);
     },
 
     /**
@@ -85,7 +85,8 @@ export const createActivities = (deps: ActivityDeps) => {
       return endUnfinished(db, input.batchId, 'failed', {
         range: input.range,
         stage: input.stage,
-        error: { code: input.code, message: `${input.stage}: ${input.message}`, retryable: false, attempts: input.attempts },
+        // Retryable: the call failed as a whole (an outage), not because of the item; a redrive may pass.
+        error: { code: input.code, message: `${input.stage}: ${input.message}`, retryable: true, attempts: input.attempts },
       });
     },
 

@@ -35,7 +35,7 @@ export const httpPublisher =
  * anyway, and then the item would be published with nothing recording it. Cancellation stops new
  * requests; those in flight finish (within the timeout) and are recorded.
  */
-async function publishOne(opts: HttpPublisherOptions, batchId: string, item: WorkItem): Promise<ItemResult> {
+export async function publishOne(opts: HttpPublisherOptions, batchId: string, item: WorkItem): Promise<ItemResult> {
   const body = JSON.stringify({
     ref: item.ref,
     text: item.text,

@@ -4,10 +4,39 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../src/db/schema';
+import type { WorkItem } from '../src/db/items';
+import { publishOne } from './publish-http';
 
 export type UndoResult = { ok: true } | { ok: false; retryable: boolean; message: string };
 
 export type Unpublisher = (publishedId: string) => Promise<UndoResult>;
+
+/**
+ * For an item whose publish ended without a recorded answer (a timeout, a lost response, a call
+ * that failed as a whole): finds whether the target holds it, by its idempotency key, and its id.
+ */
+export type PublishResolver = (batchId: string, item: WorkItem) => Promise<{ id: string | null } | { error: string }>;
+
+/** The catalog answers directly: a row with the key exists or not. */
+export const catalogResolver =
+  (db: Kysely<Database>): PublishResolver =>
+  async (batchId, item) => {
+    const { rows } = await sql<{ id: string }>`select id from catalog_items where idempotency_key = ${`${batchId}:${item.ref}`}`.execute(db);
+    return { id: rows[0]?.id ?? null };
+  };
+
+/**
+ * An HTTP target has no lookup in the contract, but its POST is idempotent on the key: repeating it
+ * answers the id of the item if it was created (and creates it if not, which the undo then removes).
+ */
+export const httpResolver =
+  (opts: { baseUrl: string; timeoutMs: number }): PublishResolver =>
+  async (batchId, item) => {
+    const res = await publishOne({ ...opts, concurrency: 1 }, batchId, item);
+    if ('ok' in res && res.ok) return { id: res.publishedId ?? null };
+    if ('ok' in res && !res.ok && !res.failure.retryable) return { id: null };
+    return { error: 'failure' in res ? res.failure.message : 'no answer' };
+  };
 
 /** The built-in catalog: a row delete cannot fail for the item's sake, only the database can. */
 export const catalogUnpublisher =

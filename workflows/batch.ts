@@ -240,8 +240,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
           if (!(outcome.transient > 0) || stopRequested()) break;
           await wf.sleep(backoffMs(r, attempt, outcome.retryAfterMs));
         }
-        // Items that failed here may have been staged or published by earlier stages: undo that.
-        if (saga && outcome.failed > 0 && stages.slice(0, i).some((s) => s !== 'classify')) await compensateFailed(range);
+        // Items that failed here may have been staged or published by earlier stages, or (a
+        // publish without a definite answer) by this one: undo that.
+        const mayHaveEffects = stage === 'publish' || stages.slice(0, i).some((s) => s !== 'classify');
+        if (saga && outcome.failed > 0 && mayHaveEffects) await compensateFailed(range);
         if (outcome.succeeded === 0 && !last) break;
       }
     } catch (err) {
