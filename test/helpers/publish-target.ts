@@ -18,6 +18,11 @@ export interface TargetFaults {
   /** Share of creates that hang this long before answering (a timeout for the caller). */
   hangRate?: number;
   hangMs?: number;
+  /**
+   * The first `times` creates of these refs hang `ms` before answering (and still create the item):
+   * a caller that times out never learns the id of what it created.
+   */
+  hangFirst?: { refs: Set<string>; times: number; ms: number };
   /** Refs whose DELETE is answered with this status (e.g. 400: a compensation that can never succeed). */
   failDeletes?: { refs: Set<string>; status: number };
 }
@@ -99,6 +104,8 @@ export async function startPublishTarget(faults: TargetFaults = {}, random: () =
     const record = (status: number): void => void target.creates.push({ key, ref, at: Date.now(), status });
     if (!key) return record(400), send(400, { error: 'Idempotency-Key required' });
     if (f.rejectRefs?.has(ref)) return record(422), send(422, { error: `ref ${ref} rejected` });
+    const seen = target.creates.filter((c) => c.ref === ref && c.status === 201).length;
+    if (f.hangFirst?.refs.has(ref) && seen < f.hangFirst.times) await sleep(f.hangFirst.ms);
     const roll = random();
     const error = f.errorRate ?? 0;
     const throttle = f.throttleRate ?? 0;
