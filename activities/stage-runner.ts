@@ -99,13 +99,17 @@ export async function runStage(db: Kysely<Database>, input: StageInput, handler:
   if (ctx.cancellationSignal.aborted) await ctx.cancelled;
 
   const recorded = new Map(writes.map((w) => [w.seq, w]));
-  const outcome: StageOutcome = { succeeded: 0, failed: 0, needsReview: 0, alreadyDone, transient, retryAfterMs };
+  const now = tallyAt(items.map((item) => recorded.get(item.seq) ?? item), input.stage);
+  return { ...now, before: tallyAt(items, input.stage), alreadyDone, transient, retryAfterMs };
+}
+
+function tallyAt(items: Array<{ status: string | null; stage: Stage | null }>, stage: Stage): { succeeded: number; failed: number; needsReview: number } {
+  const t = { succeeded: 0, failed: 0, needsReview: 0 };
   for (const item of items) {
-    const now = recorded.get(item.seq) ?? item;
-    if (now.stage !== input.stage) continue;
-    if (passed(now, input.stage)) outcome.succeeded++;
-    else if (now.status === 'failed') outcome.failed++;
-    else if (now.status === 'needs_review') outcome.needsReview++;
+    if (item.stage !== stage) continue;
+    if (passed(item, stage)) t.succeeded++;
+    else if (item.status === 'failed') t.failed++;
+    else if (item.status === 'needs_review') t.needsReview++;
   }
-  return outcome;
+  return t;
 }

@@ -199,7 +199,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
   }
 
   /** Adds what a stage call changed since the previous call for the same chunk and stage. */
-  function tally(stage: Stage, now: StageOutcome, before: StageOutcome | null, last: boolean): void {
+  function tally(stage: Stage, now: StageOutcome, before: StageOutcome['before'] | null, last: boolean): void {
     const d = (k: 'succeeded' | 'failed' | 'needsReview'): number => now[k] - (before?.[k] ?? 0);
     const c = state.counts;
     if (stage === 'classify') c.classified += d('succeeded') + d('needsReview');
@@ -219,7 +219,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     state.counts.orphaned += out.orphaned;
   }
 
-  async function runChunk(index: number): Promise<void> {
+  /**
+   * `redriven`: the chunk ran before, so items that passed a stage then are already counted; the
+   * first call of each stage tallies against the chunk as it stood, not against nothing.
+   */
+  async function runChunk(index: number, redriven = false): Promise<void> {
     const range = { from: index * options.chunkSize, to: Math.min(totalItems, (index + 1) * options.chunkSize) };
     let stage: Stage = stages[0]!;
     try {
@@ -234,7 +238,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
           const next: StageOutcome = await callStage[stage]({
             batchId, tenantId, stage, previousStage: i === 0 ? null : stages[i - 1]!, lastStage: last, range, chunkIndex: index, chunkCount, attempt, maxAttempts,
           });
-          tally(stage, next, outcome, last);
+          tally(stage, next, outcome ?? (redriven ? (next.before ?? null) : null), last);
           outcome = next;
           // Items that failed transiently come back after a durable backoff; the others wait.
           if (!(outcome.transient > 0) || stopRequested()) break;
@@ -272,10 +276,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
   };
 
   /** The next chunk to run: a redriven one (once it is not in flight), else the next new one. */
-  function nextChunk(): number | undefined {
+  function nextChunk(): { index: number; redriven: boolean } | undefined {
     const redrive = state.redrive!.findIndex((c) => !inFlight.has(c));
-    if (redrive >= 0) return state.redrive!.splice(redrive, 1)[0];
-    if (state.nextChunk < chunkCount) return state.nextChunk++;
+    if (redrive >= 0) return { index: state.redrive!.splice(redrive, 1)[0]!, redriven: true };
+    if (state.nextChunk < chunkCount) return { index: state.nextChunk++, redriven: false };
     return undefined;
   }
   const hasWork = (): boolean => state.nextChunk < chunkCount || state.redrive!.some((c) => !inFlight.has(c));
@@ -303,9 +307,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
             () => stopRequested() || shouldContinueAsNew() || (!state.paused && chunkPromises.size < state.maxParallelChunks && hasWork()) || (!hasWork() && chunkPromises.size === 0),
           );
           if (stopRequested() || shouldContinueAsNew()) break;
-          const index = hasWork() ? nextChunk() : undefined;
-          if (index === undefined) break;
-          launch(index, runChunk);
+          const next = hasWork() ? nextChunk() : undefined;
+          if (next === undefined) break;
+          launch(next.index, (i) => runChunk(i, next.redriven));
         }
       });
     } catch (err) {

@@ -56,6 +56,8 @@ export class Unavailable extends Error {}
 
 /** A progress query waits on a worker; past this the read answers from the database snapshot. */
 const QUERY_DEADLINE_MS = 3_000;
+/** How long a redrive waits for a finishing run to close before answering 409. */
+const RUN_CLOSE_DEADLINE_MS = 30_000;
 /** Rough throughput used for `estimated_seconds` before a batch has a rate of its own. */
 const ESTIMATED_ITEMS_PER_SECOND = 200;
 
@@ -230,16 +232,16 @@ export const createBatchService = (deps: BatchServiceDeps) => {
           return { ...r, batch_id: row.id, status: 'running' };
         } catch (err) {
           if (!(err instanceof BatchConflict)) throw err;
-          // The run is finishing: let it end, then redrive the finished batch.
-          await client.withDeadline(Date.now() + 30_000, () => client.workflow.getHandle(row.workflow_id).result()).catch(() => undefined);
         }
       }
+      // The row turns final a moment before the run closes: let that run end before starting anew.
+      await waitForRunToClose(row);
       const failed = await countFailed(db, row.id);
       if (failed === 0) return { retried: 0, chunks: 0, batch_id: row.id, status: (await batches.getBatchById(db, row.id))!.status };
       try {
         await startWorkflow(row, true);
       } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new BatchConflict('a redrive of this batch is already running; retry then');
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new BatchConflict('a redrive of this batch is already running');
         throw new Unavailable('Temporal');
       }
       await batches.reopen(db, row.id);
@@ -284,6 +286,20 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       return started;
     },
   };
+
+  /** Waits (bounded) until the batch's latest run has closed; a missing run counts as closed. */
+  async function waitForRunToClose(row: BatchRow): Promise<void> {
+    const handle = client.workflow.getHandle(row.workflow_id);
+    try {
+      const { status } = await handle.describe();
+      if (status.name === 'RUNNING') await client.withDeadline(Date.now() + RUN_CLOSE_DEADLINE_MS, () => handle.result());
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return;
+      // A run that ended failed or cancelled has closed all the same; only a still-running one is a conflict.
+      const { status } = await handle.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
+      if (status.name === 'RUNNING') throw new BatchConflict('the batch is still finishing; retry in a moment');
+    }
+  }
 
   async function signal(row: BatchRow, name: string, arg?: unknown): Promise<void> {
     try {

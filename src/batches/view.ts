@@ -43,7 +43,7 @@ export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: st
     rolled_back: row.rolled_back,
     error: row.error,
     priority: row.priority,
-    options: optionsBody(row.options as unknown as BatchOptions, row.callback_url),
+    options: optionsBody(row.options as unknown as BatchOptions, row.callback_url, live),
     metadata: row.metadata,
     created_at: row.created_at.toISOString(),
     started_at: started ? started.toISOString() : null,
@@ -53,15 +53,16 @@ export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: st
   };
 }
 
-/** The options as the client gave them: the contract's snake_case names. */
-function optionsBody(o: BatchOptions, callbackUrl: string | null): Record<string, unknown> {
+/** The options in the contract's snake_case names. */
+function optionsBody(o: BatchOptions, callbackUrl: string | null, live: Progress | null): Record<string, unknown> {
   return {
     stages: o.stages,
     chunk_size: o.chunkSize,
-    max_parallel_chunks: o.maxParallelChunks,
+    // A PATCH changes these while the batch runs: the live values are the ones in force.
+    max_parallel_chunks: live?.max_parallel_chunks ?? o.maxParallelChunks,
     priority: o.priority,
     on_cancel: o.onCancel,
-    max_failure_ratio: o.maxFailureRatio,
+    max_failure_ratio: live?.max_failure_ratio ?? o.maxFailureRatio,
     callback_url: callbackUrl,
   };
 }

@@ -187,6 +187,8 @@ export interface StageOutcome {
   needsReview: number;
   /** Items this call skipped because an earlier run of it already recorded them. */
   alreadyDone: number;
+  /** The same tallies as they stood before this call touched anything (a redrive's baseline). */
+  before?: { succeeded: number; failed: number; needsReview: number };
   /** Items that failed transiently and are still open: dispatch again after `retryAfterMs` at least. */
   transient: number;
   retryAfterMs: number;

@@ -47,7 +47,9 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
   // Before '/:id…' so that "cancel" is never read as a batch id.
   router.post('/cancel', async (ctx) => {
     const body = parse(CancelBatches, await readJson(ctx, opts.maxBodyBytes));
-    ctx.body = { cancelled: await mapped(() => service.cancelAll(tenant(ctx), body.status, body.rollback)) };
+    const cancelled = await mapped(() => service.cancelAll(tenant(ctx), body.status, body.rollback));
+    ctx.status = 202;
+    ctx.body = { cancelled };
   });
 
   router.get('/', async (ctx) => {
