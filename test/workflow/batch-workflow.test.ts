@@ -512,7 +512,7 @@ test('transient failures (503, 429 + Retry-After) are retried to completion, eac
   }
 });
 
-test('max_failure_ratio exceeded: batch failed with failure_ratio_exceeded, nothing left pending', { timeout: TEST_TIMEOUT_MS }, async () => {
+test('max_failure_ratio exceeded: batch failed with failure_ratio_exceeded and rolled back, nothing left pending or published', { timeout: TEST_TIMEOUT_MS }, async () => {
   const total = 60;
   const rejected = new Set(items(total).filter((_, i) => i % 2 === 0).map((i) => i.ref));
   const target = await startPublishTarget({ rejectRefs: rejected });
@@ -522,13 +522,34 @@ test('max_failure_ratio exceeded: batch failed with failure_ratio_exceeded, noth
     const ended = await waitForBatch(stack, batchId);
     assert.equal(ended.status, 'failed');
 
-    const { batch, succeeded, failed, cancelled } = await assertFinalState(stack, batchId, total, target);
+    // A breach rolls the batch back: what had succeeded is undone (compensated), what no stage
+    // finished is cancelled, and the rejected items stay failed.
+    const batch = (await getBatch(stack, batchId)) as BatchBody & { rolled_back: boolean };
+    const list = await allItems(stack, batchId);
+    const statuses = byStatus(list);
+    assert.equal(list.length, total, 'one listed item per submitted item');
+    assert.ok(list.every((i) => ['failed', 'compensated', 'cancelled'].includes(i.status)), `every item ended failed, compensated or cancelled: ${JSON.stringify(statuses)}`);
+    const failed = list.filter((i) => i.status === 'failed');
+    const compensated = list.filter((i) => i.status === 'compensated');
+    const cancelled = list.filter((i) => i.status === 'cancelled');
+    for (const k of ['pending', 'failed', 'needs_review', 'compensated', 'cancelled', 'orphaned'] as const) {
+      assert.equal(batch.counts[k], statuses[k] ?? 0, `counts.${k} = listed ${k} items`);
+    }
+
     assert.equal(batch.error?.code, 'failure_ratio_exceeded');
+    assert.equal(batch.rolled_back, true);
     assert.ok(failed.length > total * 0.2, `${failed.length} failed`);
     assert.ok(failed.every((i) => rejected.has(i.ref) && i.error?.code === 'downstream_rejected'));
-    assert.ok(succeeded.every((i) => !rejected.has(i.ref)));
+    assert.ok(compensated.length > 0, 'the items published before the breach were undone');
+    assert.ok(compensated.every((i) => !rejected.has(i.ref) && i.error === null));
     // The ratio trips after ~5 of 12 chunks with at most 2 in flight, so some were never started.
     assert.ok(cancelled.length > 0, 'the items no stage finished were cancelled');
+
+    // Nothing of the batch is left at the target or in staging.
+    await sleep(1_000);
+    assert.equal(target.items.size, 0, 'the target holds nothing of the batch');
+    const staged = await stack.db.db.selectFrom('staged_items').select('ref').where('batch_id', '=', batchId).execute();
+    assert.deepEqual(staged, [], 'no staging row is left');
   } finally {
     await stack.stop();
     await target.close();

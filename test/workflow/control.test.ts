@@ -87,6 +87,13 @@ async function allItems(stack: Stack, batchId: string): Promise<ItemBody[]> {
 
 const finished = (stack: Stack, batchId: string, key?: string) => waitForBatch(stack, batchId, (b) => FINISHED.includes(b.status), 120_000, key);
 
+/**
+ * Waits until the batch's workflow run has closed. The row reads final a moment before the run
+ * closes; a redrive in that moment is the subject of its own test below, so the other redrive
+ * tests wait it out here.
+ */
+const runClosed = (stack: Stack, batchId: string): Promise<unknown> => stack.client.workflow.getHandle(workflowIdFor(batchId)).result().catch(() => undefined);
+
 /** The live progress query (it carries `chunks.in_flight`, which the HTTP body does not). */
 const progress = (stack: Stack, batchId: string): Promise<Progress> => stack.client.workflow.getHandle(workflowIdFor(batchId)).query<Progress>(PROGRESS_QUERY);
 
@@ -233,6 +240,7 @@ test('redrive of a finished batch: the failed items run again and succeed, nothi
 
     // The target accepts them now.
     target.faults.rejectRefs = undefined;
+    await runClosed(stack, batchId);
     const createsBefore = target.creates.length;
     const redrive = await call(stack, 'POST', `/v1/batches/${batchId}/retry-failed`);
     assert.equal(redrive.status, 202, JSON.stringify(redrive.body));
@@ -253,6 +261,34 @@ test('redrive of a finished batch: the failed items run again and succeed, nothi
     assert.equal(again.status, 202, JSON.stringify(again.body));
     assert.equal(again.body.retried, 0);
     assert.equal((await getBatch(stack, batchId)).status, 'completed');
+  } finally {
+    await stack.stop();
+    await target.close();
+  }
+});
+
+test('redrive right after GET first reads the batch as finished is accepted (202), not refused', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // A client that polls until the batch reads `partial` and then redrives at once: the row is
+  // final, so the contract's "on a finished batch as well" applies.
+  const target = await startPublishTarget();
+  const stack = await startStack({ publishUrl: target.url });
+  try {
+    const answers: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      target.faults.rejectRefs = new Set(['sku-1']);
+      const batchId = await submit(stack, { items: items(4), chunk_size: 4 });
+      // Polled back to back (as a client that redrives on the first finished read would).
+      for (const deadline = Date.now() + 60_000; (await getBatch(stack, batchId)).status !== 'partial'; ) {
+        assert.ok(Date.now() < deadline, 'the batch reads partial within 60 s');
+      }
+      target.faults.rejectRefs = undefined;
+      const r = await call(stack, 'POST', `/v1/batches/${batchId}/retry-failed`);
+      answers.push(`${r.status} ${JSON.stringify(r.body)}`);
+      // Whatever it answered, let the batch settle before the next round.
+      await finished(stack, batchId);
+    }
+    t.diagnostic(answers.join(' | '));
+    assert.deepEqual(answers.filter((a) => !a.startsWith('202 ')), [], 'every immediate redrive of a finished batch is accepted');
   } finally {
     await stack.stop();
     await target.close();
@@ -301,6 +337,7 @@ test('live progress stays consistent during a redrive (pending ≥ 0, published 
     const total = 12;
     const batchId = await submit(stack, { items: items(total), chunk_size: 4, max_parallel_chunks: 1 });
     assert.equal((await finished(stack, batchId)).status, 'partial');
+    await runClosed(stack, batchId);
     target.faults.rejectRefs = undefined;
     target.faults.latencyMs = 400;
     const redrive = await call(stack, 'POST', `/v1/batches/${batchId}/retry-failed`);
