@@ -107,7 +107,9 @@ export const createActivities = (deps: ActivityDeps) => {
       // The workflow's tallies miss what a cancelled chunk did before it stopped; the recorded
       // results do not, so the final counts come from them.
       const counts = await countItems(db, input.batchId, input.stages);
-      await batches.finishBatch(db, input.batchId, { ...input, counts });
+      // A rollback that left orphans did not undo everything: the batch says so.
+      const rolledBack = input.rolledBack && counts.orphaned === 0;
+      await batches.finishBatch(db, input.batchId, { ...input, rolledBack, counts });
       return { cancelled, counts };
     },
   };

@@ -366,6 +366,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       : null;
     const { counts } = await book.finishBatch({ batchId, status: final, counts: state.counts, rolledBack, error, stages });
     state.counts = counts;
+    // Rolled back means nothing was left behind; orphans say otherwise (and are listed per item).
+    // The row takes the same answer through finishBatch, which sees the same counts.
+    rolledBack = rolledBack && counts.orphaned === 0;
     finalStatus = final;
     wf.upsertSearchAttributes([
       { key: BatchStatusKey, value: final },

@@ -13,12 +13,15 @@ export interface TallyRow {
 
 /**
  * An item has passed stage X when it reached a later stage, or sits at X in any state but
- * `failed` (needs_review and cancelled items keep the stage they completed).
+ * `failed` (needs_review and cancelled items keep the stage they completed). A compensated item's
+ * staging and publish were undone, so it no longer counts as ingested or published (its
+ * classification stands).
  */
 export function countsFromTally(rows: TallyRow[], stages: Stage[]): Counts {
   const counts = emptyCounts(0);
   const passed = (row: TallyRow, x: Stage): boolean => {
     if (row.stage === null) return false;
+    if (row.status === 'compensated' && x !== 'classify') return false;
     const at = STAGES.indexOf(row.stage);
     const target = STAGES.indexOf(x);
     return at > target || (at === target && row.status !== 'failed');

@@ -34,3 +34,17 @@ test('stages the batch does not run are never counted', () => {
   assert.equal(counts.ingested, 7);
   assert.equal(counts.published, 0);
 });
+
+test('undone items no longer count as ingested or published, but stay classified', () => {
+  const counts = countsFromTally(
+    [
+      { stage: 'publish', status: 'compensated', n: 4 },
+      { stage: 'publish', status: 'orphaned', n: 1 },
+    ],
+    ['classify', 'ingest', 'publish'],
+  );
+  assert.equal(counts.classified, 5);
+  assert.equal(counts.ingested, 1);
+  assert.equal(counts.published, 1, 'the orphaned item is still at the target');
+  assert.equal(counts.compensated, 4);
+});

@@ -445,6 +445,7 @@ test('an undo the target refuses for good (DELETE 400) leaves those items orphan
     t.diagnostic(`ended: ${JSON.stringify(tally)}; rolled_back=${batch.rolled_back}; counts: ${JSON.stringify(batch.counts)}`);
     const orphaned = w('orphaned');
     assert.deepEqual(new Set(orphaned.map((i) => i.ref)), stuck);
+    assert.equal(batch.rolled_back, false, 'a rollback that left orphans did not undo everything');
     assert.equal(batch.counts.orphaned, stuck.size);
     for (const i of orphaned) {
       assert.ok(i.published_id, `${i.ref} reports its remote id`);
