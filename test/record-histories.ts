@@ -293,6 +293,39 @@ const SAGA: Record<string, Scenario> = {
       await save('redrive-running', h, completedEvent);
     }),
 
+  // Transient failures (503, 429 with Retry-After): open items come back after a durable sleep.
+  'transient-retried': async () => {
+      let n = 0;
+      // Deterministic faults: every third create fails, alternating 503 and 429 (Retry-After: 1).
+      const target = await startPublishTarget({ errorRate: 1 / 3, throttleRate: 1 / 3, retryAfterSeconds: 1 }, () => [0.1, 0.5, 0.9][n++ % 3]!);
+      const stack = await startStack({ publishUrl: target.url, retry: { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 20 } } });
+      try {
+        const batchId = await submit(stack, { items: items(12), chunk_size: 4, max_parallel_chunks: 2 });
+        await closed(stack, batchId);
+        const ended = await waitForBatch(stack, batchId);
+        check('transient-retried', ended.status === 'completed', `ended ${ended.status}`);
+        const h = await fetchRun(stack.client, workflowIdFor(batchId));
+        check('transient-retried', (h.events ?? []).some((e) => !!e.timerStartedEventAttributes), 'no durable backoff timer in the history');
+        await save('transient-retried', h, completedEvent);
+      } finally {
+        await stack.stop();
+        await target.close();
+      }
+    },
+
+  // Cancelled from the Temporal UI/CLI with the saga: on_cancel keep undoes items caught mid-pipeline.
+  'cancelled-externally-saga': () =>
+    withStack({ latencyMs: 300 }, async (stack, target) => {
+      const batchId = await submit(stack, { items: items(40), chunk_size: 8, max_parallel_chunks: 2 });
+      await until('a first published item', () => target!.items.size > 0);
+      const handle = stack.client.workflow.getHandle(workflowIdFor(batchId));
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      const h = await fetchRun(stack.client, workflowIdFor(batchId));
+      check('cancelled-externally-saga', activityTypes(h).includes('compensate'), 'no compensate activity scheduled');
+      await save('cancelled-externally-saga', h, (e) => !!e.workflowExecutionCanceledEventAttributes);
+    }),
+
   // POST /retry-failed on a finished (partial) batch: a new run started with `redriveFinished`.
   // The file is that second run.
   'redrive-finished': () =>

@@ -23,7 +23,7 @@ const EXPECTED = [
   'completed', 'continue-as-new-first', 'continue-as-new-last', 'cancelled-by-signal', 'partial-rejected', 'cancelled-externally',
   // Recorded with the saga, control signals and updates.
   'saga-item-rejected', 'failure-ratio-rollback', 'cancelled-rollback', 'cancelled-keep-compensated', 'rollback-orphaned',
-  'paused-resumed', 'configured', 'redrive-running', 'redrive-finished',
+  'paused-resumed', 'configured', 'redrive-running', 'redrive-finished', 'transient-retried', 'cancelled-externally-saga',
 ];
 
 
