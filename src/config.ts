@@ -27,6 +27,26 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** JSON overrides of the stage retry policies, e.g. {"publish":{"maximumAttempts":8}}. */
   STAGE_RETRY_JSON: z.string().optional(),
+  CLASSIFY_TAXONOMY: z.string().optional(),
+  CLASSIFY_CORE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.85),
+  CLASSIFY_FALLBACK_THRESHOLD: z.coerce.number().min(0).max(1).default(0.7),
+  CLASSIFY_FALLBACK_URL: z.url().optional(),
+  CLASSIFY_FALLBACK_MODEL: z.string().default('gpt-4o-mini'),
+  CLASSIFY_FALLBACK_API_KEY: z.string().optional(),
+  CLASSIFY_FALLBACK_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
+  /** What one decision of each tier costs, in the billing currency. */
+  CLASSIFY_COST_CORE: z.coerce.number().min(0).default(0.001),
+  CLASSIFY_COST_FALLBACK: z.coerce.number().min(0).default(0.02),
+  CLASSIFY_COST_HUMAN_REVIEW: z.coerce.number().min(0).default(0.5),
+  BLOB_STORE: z.enum(['fs', 's3']).default('fs'),
+  S3_ENDPOINT: z.string().optional(),
+  S3_BUCKET: z.string().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  INGEST_CHUNK_CHARS: z.coerce.number().int().positive().default(1_000),
+  INGEST_CHUNK_OVERLAP: z.coerce.number().int().min(0).default(100),
+  CLASSIFY_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
+  INGEST_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
+  PUBLISH_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -82,6 +102,17 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   retry: RetryPolicies;
   devApiKey: string | undefined;
+  classify: {
+    taxonomyPath: string | undefined;
+    coreThreshold: number;
+    fallbackThreshold: number;
+    fallback: { url: string; model: string; apiKey: string | undefined; timeoutMs: number } | undefined;
+    cost: { core: number; fallback: number; human_review: number };
+  };
+  blobs: { driver: 'fs' | 's3'; dir: string; s3: { endpoint: string | undefined; bucket: string | undefined; region: string } };
+  ingest: { chunkChars: number; chunkOverlap: number };
+  /** Items per minute per stage, across every worker together; absent means unlimited. */
+  ratePerMinute: Partial<Record<'classify' | 'ingest' | 'publish', number>>;
 }
 
 export class ConfigError extends Error {}
@@ -130,5 +161,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     retry,
     devApiKey: env.BATCHFLOW_DEV_API_KEY,
+    classify: {
+      taxonomyPath: env.CLASSIFY_TAXONOMY,
+      coreThreshold: env.CLASSIFY_CORE_THRESHOLD,
+      fallbackThreshold: env.CLASSIFY_FALLBACK_THRESHOLD,
+      fallback: env.CLASSIFY_FALLBACK_URL
+        ? { url: env.CLASSIFY_FALLBACK_URL, model: env.CLASSIFY_FALLBACK_MODEL, apiKey: env.CLASSIFY_FALLBACK_API_KEY, timeoutMs: env.CLASSIFY_FALLBACK_TIMEOUT_MS }
+        : undefined,
+      cost: { core: env.CLASSIFY_COST_CORE, fallback: env.CLASSIFY_COST_FALLBACK, human_review: env.CLASSIFY_COST_HUMAN_REVIEW },
+    },
+    blobs: { driver: env.BLOB_STORE, dir: path.join(path.resolve(env.BATCHFLOW_DATA_DIR), 'blobs'), s3: { endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET, region: env.S3_REGION } },
+    ingest: { chunkChars: env.INGEST_CHUNK_CHARS, chunkOverlap: env.INGEST_CHUNK_OVERLAP },
+    ratePerMinute: {
+      ...(env.CLASSIFY_RATE_PER_MINUTE ? { classify: env.CLASSIFY_RATE_PER_MINUTE } : {}),
+      ...(env.INGEST_RATE_PER_MINUTE ? { ingest: env.INGEST_RATE_PER_MINUTE } : {}),
+      ...(env.PUBLISH_RATE_PER_MINUTE ? { publish: env.PUBLISH_RATE_PER_MINUTE } : {}),
+    },
   };
 }

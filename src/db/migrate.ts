@@ -2,10 +2,12 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001_initial';
 import * as m0002 from './migrations/0002_item_effects';
+import * as m0003 from './migrations/0003_stages';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_item_effects': m0002,
+  '0003_stages': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

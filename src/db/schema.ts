@@ -41,6 +41,8 @@ export interface BatchesTable {
   started_at: Date | null;
   completed_at: Date | null;
   updated_at: Timestamp;
+  /** The classification cost at the end: `{total, by_tier}`. */
+  cost: Json<{ total: number; by_tier: Record<string, number> } | null>;
 }
 
 export interface BatchItemsTable {
@@ -96,6 +98,35 @@ export interface StagedItemsTable {
   classification: Json<Classification | null>;
   attributes: Json<Record<string, unknown> | null>;
   staged_at: Timestamp;
+  /** Stable per (tenant, ref): the `{item_id}` of the blob path. */
+  item_id: string | null;
+  /** `raw/{tenant}/{item_id}/{sha256}` in the blob store, when the item had content. */
+  blob_key: string | null;
+  content_type: string | null;
+}
+
+export interface StagedChunksTable {
+  batch_id: string;
+  ref: string;
+  idx: number;
+  text: string;
+  start_char: number;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  batch_id: string;
+  ref: string;
+  action: string;
+  details: Json<Record<string, unknown>>;
+  at: Timestamp;
+}
+
+export interface RateEventsTable {
+  id: Generated<string>;
+  stage: string;
+  at: Timestamp;
 }
 
 export interface CatalogItemsTable {
@@ -115,6 +146,9 @@ export interface Database {
   batch_items: BatchItemsTable;
   item_results: ItemResultsTable;
   staged_items: StagedItemsTable;
+  staged_chunks: StagedChunksTable;
+  audit_events: AuditEventsTable;
+  rate_events: RateEventsTable;
   catalog_items: CatalogItemsTable;
 }
 
