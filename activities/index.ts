@@ -3,13 +3,15 @@
  * pass real ones (a test schema, a loopback publish target) without monkey-patching.
  */
 import type { Kysely } from 'kysely';
-import type { BatchStatus, CompensateInput, CompensateOutcome, Counts, ItemRange, ResetOutcome, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
+import type { BatchStatus, CompensateInput, CompensateOutcome, Cost, Counts, ItemRange, ResetOutcome, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
 import type { Database } from '../src/db/schema';
 import * as batches from '../src/db/batches';
 import { endUnfinished, resetFailed } from '../src/db/items';
-import { countItems } from '../src/db/counts';
+import { costOf, countItems } from '../src/db/counts';
 import { runStage, type StageHandler } from './stage-runner';
-import { classifyHandler } from './classify';
+import { perMinute, type RateLimit } from './rate-limit';
+import { classifyHandler, type ClassifyOptions } from './classify/chain';
+import { defaultCore } from './classify/default-core';
 import { ingestHandler } from './ingest';
 import { catalogPublisher } from './publish-catalog';
 import { httpPublisher } from './publish-http';
@@ -21,17 +23,23 @@ export interface ActivityDeps {
   /** When set, publish goes to this target over HTTP; otherwise to the built-in catalog. */
   publishUrl?: string;
   publishTimeoutMs?: number;
-  /** Classifications below this confidence go to human review. */
-  reviewThreshold?: number;
+  /** Items per minute per stage, across every worker together (config's ratePerMinute); absent: unlimited. */
+  ratePerMinute?: Partial<Record<Stage, number>>;
+  /** The classify tiers; defaults: the core model trained on the shipped taxonomy, no fallback. */
+  classify?: Partial<ClassifyOptions>;
 }
 
-/** The fallback tier's threshold in the original design: below it, a person decides. */
-const DEFAULT_REVIEW_THRESHOLD = 0.7;
+/** The original design's thresholds and per-decision costs, when config does not say otherwise. */
+const CLASSIFY_DEFAULTS = { coreThreshold: 0.85, fallbackThreshold: 0.7, cost: { core: 0.001, fallback: 0.02, human_review: 0.5 } };
 
 export const createActivities = (deps: ActivityDeps) => {
   const { db } = deps;
+  const limit = (stage: Stage): RateLimit | undefined => {
+    const n = deps.ratePerMinute?.[stage];
+    return n ? perMinute(n) : undefined;
+  };
   const handlers: Record<Stage, StageHandler> = {
-    classify: classifyHandler(deps.reviewThreshold ?? DEFAULT_REVIEW_THRESHOLD),
+    classify: classifyHandler({ ...CLASSIFY_DEFAULTS, core: deps.classify?.core ?? defaultCore(), ...deps.classify }),
     ingest: ingestHandler(db),
     publish: deps.publishUrl
       ? httpPublisher({ baseUrl: deps.publishUrl, timeoutMs: deps.publishTimeoutMs ?? 10_000, concurrency: 8 })
@@ -43,13 +51,13 @@ export const createActivities = (deps: ActivityDeps) => {
 
   return {
     async classify(input: StageInput): Promise<StageOutcome> {
-      return runStage(db, input, handlers.classify);
+      return runStage(db, input, handlers.classify, limit('classify'));
     },
     async ingest(input: StageInput): Promise<StageOutcome> {
-      return runStage(db, input, handlers.ingest);
+      return runStage(db, input, handlers.ingest, limit('ingest'));
     },
     async publish(input: StageInput): Promise<StageOutcome> {
-      return runStage(db, input, handlers.publish);
+      return runStage(db, input, handlers.publish, limit('publish'));
     },
 
     /** The saga's undo step for one chunk (see compensate.ts). */
@@ -61,10 +69,10 @@ export const createActivities = (deps: ActivityDeps) => {
      * Redrive: failed items go back to pending, to run again from the first stage. For a batch that
      * had finished (`reopen`), its row says running again until the new run ends.
      */
-    async resetFailed(input: { batchId: string; chunkSize: number; reopen: boolean; stages: Stage[] }): Promise<ResetOutcome & { counts: Counts }> {
-      const reset = await resetFailed(db, input.batchId, input.chunkSize);
+    async resetFailed(input: { batchId: string; chunkSize: number; reopen: boolean; stages: Stage[]; keepFailed?: boolean }): Promise<ResetOutcome & { counts: Counts; cost: Cost }> {
+      const reset = await resetFailed(db, input.batchId, input.chunkSize, input.keepFailed ?? false);
       if (input.reopen) await batches.reopen(db, input.batchId);
-      return { ...reset, counts: await countItems(db, input.batchId, input.stages) };
+      return { ...reset, counts: await countItems(db, input.batchId, input.stages), cost: await costOf(db, input.batchId) };
     },
 
     /** Marks the batch running; a no-op for a batch already past `queued`. */
@@ -101,7 +109,7 @@ export const createActivities = (deps: ActivityDeps) => {
       rolledBack: boolean;
       error: { code: string; message: string } | null;
       stages: Stage[];
-    }): Promise<{ cancelled: number; counts: Counts }> {
+    }): Promise<{ cancelled: number; counts: Counts; cost: Cost }> {
       const stopped = input.status === 'cancelled' || input.status === 'failed';
       const cancelled = stopped ? await endUnfinished(db, input.batchId, 'cancelled') : 0;
       // The workflow's tallies miss what a cancelled chunk did before it stopped; the recorded
@@ -109,8 +117,9 @@ export const createActivities = (deps: ActivityDeps) => {
       const counts = await countItems(db, input.batchId, input.stages);
       // A rollback that left orphans did not undo everything: the batch says so.
       const rolledBack = input.rolledBack && counts.orphaned === 0;
-      await batches.finishBatch(db, input.batchId, { ...input, rolledBack, counts });
-      return { cancelled, counts };
+      const cost = await costOf(db, input.batchId);
+      await batches.finishBatch(db, input.batchId, { ...input, rolledBack, counts, cost });
+      return { cancelled, counts, cost };
     },
   };
 };

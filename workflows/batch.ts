@@ -12,11 +12,13 @@ import type { Activities } from '../activities';
 import {
   CANCEL_SIGNAL,
   CONFIGURE_UPDATE,
+  emptyCost,
   emptyCounts,
   PAUSE_SIGNAL,
   PROGRESS_QUERY,
   RESUME_SIGNAL,
   RETRY_FAILED_UPDATE,
+  REVIEWED_UPDATE,
   STAGES,
   type BatchStatus,
   type BatchSummary,
@@ -26,6 +28,7 @@ import {
   type CompensationScope,
   type ConfigurePatch,
   type ConfigureResult,
+  type Cost,
   type Progress,
   type RetryFailedResult,
   type Stage,
@@ -40,6 +43,8 @@ export const resumeSignal = wf.defineSignal(RESUME_SIGNAL);
 export const progressQuery = wf.defineQuery<Progress>(PROGRESS_QUERY);
 export const configureUpdate = wf.defineUpdate<ConfigureResult, [ConfigurePatch]>(CONFIGURE_UPDATE);
 export const retryFailedUpdate = wf.defineUpdate<RetryFailedResult, []>(RETRY_FAILED_UPDATE);
+/** A person resolved a review: the item's chunk runs again so its remaining stages run. */
+export const reviewedUpdate = wf.defineUpdate<{ queued: boolean }, [{ seq: number }]>(REVIEWED_UPDATE);
 
 /**
  * Continue-as-new once the server suggests it, or at this many events whatever the server says.
@@ -111,10 +116,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
   state.runs += 1;
   state.phase ??= 'run';
   state.redrive ??= [];
+  state.cost ??= emptyCost();
   let chunksDone = state.nextChunk;
   const inFlight = new Map<number, Stage | 'undo'>();
   const chunkPromises = new Set<Promise<void>>();
   let finalStatus: BatchStatus | null = null;
+  /** Set once the run has decided how it ends: updates that would add work are refused after. */
+  let closing = false;
   let rolledBack = false;
   const dispatch = new wf.CancellationScope();
 
@@ -142,7 +150,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
         const r = patch.max_failure_ratio;
         if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error('max_parallel_chunks must be an integer from 1 to 64');
         if (r !== undefined && !(typeof r === 'number' && r >= 0 && r <= 1)) throw new Error('max_failure_ratio must be from 0 to 1');
-        if (finalStatus !== null || state.phase !== 'run' || stopRequested()) throw new Error('the batch is stopping');
+        if (closing || state.phase !== 'run' || stopRequested()) throw new Error('the batch is stopping');
       },
     },
   );
@@ -157,7 +165,23 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     },
     {
       validator: () => {
-        if (finalStatus !== null || state.phase !== 'run' || stopRequested()) throw new Error('the batch is stopping');
+        if (closing || state.phase !== 'run' || stopRequested()) throw new Error('the batch is stopping');
+      },
+    },
+  );
+  wf.setHandler(
+    reviewedUpdate,
+    ({ seq }) => {
+      const chunk = Math.floor(seq / options.chunkSize);
+      state.counts.needs_review -= 1;
+      state.counts.pending += 1;
+      if (!state.redrive!.includes(chunk)) state.redrive!.push(chunk);
+      return { queued: true };
+    },
+    {
+      validator: ({ seq }) => {
+        if (!(Number.isInteger(seq) && seq >= 0 && seq < totalItems)) throw new Error('no such item');
+        if (closing || state.phase !== 'run' || stopRequested()) throw new Error('the batch is stopping');
       },
     },
   );
@@ -191,6 +215,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       max_failure_ratio: state.maxFailureRatio,
       rolled_back: rolledBack,
       started_at: new Date(state.startedAtMs).toISOString(),
+      cost: { total: Math.round(state.cost!.total * 1e4) / 1e4, by_tier: { ...state.cost!.by_tier } },
     };
   }
 
@@ -208,7 +233,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     c.failed += d('failed');
     c.needs_review += d('needsReview');
     c.pending -= d('failed') + d('needsReview') + (last ? d('succeeded') : 0);
+    if (now.cost) addCost(now.cost, before?.cost);
     checkFailureRatio();
+  }
+
+  function addCost(now: Cost, before: Cost | undefined): void {
+    const cost = state.cost!;
+    cost.total += now.total - (before?.total ?? 0);
+    for (const [tier, n] of Object.entries(now.by_tier)) cost.by_tier[tier] = (cost.by_tier[tier] ?? 0) + n - (before?.by_tier[tier] ?? 0);
   }
 
   async function compensateFailed(range: { from: number; to: number }): Promise<void> {
@@ -294,9 +326,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     try {
       if (!input.carried) {
         if (input.redriveFinished) {
-          const reset = await book.resetFailed({ batchId, chunkSize: options.chunkSize, reopen: true, stages });
+          const reset = await book.resetFailed({ batchId, chunkSize: options.chunkSize, reopen: true, stages, keepFailed: input.keepFailed === true });
           state.counts = reset.counts;
           state.redrive = reset.chunks;
+          if (reset.cost) state.cost = reset.cost;
         } else {
           await book.markBatchStarted(batchId);
         }
@@ -319,6 +352,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     }
     await wf.CancellationScope.nonCancellable(() => Promise.all([...chunkPromises]));
     if (!stopRequested() && (state.nextChunk < chunkCount || state.redrive.length > 0)) return continueAsNew();
+    closing = true;
     if (saga && stopRequested()) {
       const scope: CompensationScope = state.cancelRequested && !state.cancelRequested.rollback ? 'unfinished' : 'all';
       state.phase = 'compensate';
@@ -364,8 +398,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     const error = state.failureRatioExceeded && !state.cancelRequested
       ? { code: 'failure_ratio_exceeded', message: `more than ${state.maxFailureRatio * 100}% of items failed` }
       : null;
-    const { counts } = await book.finishBatch({ batchId, status: final, counts: state.counts, rolledBack, error, stages });
+    const { counts, cost } = await book.finishBatch({ batchId, status: final, counts: state.counts, rolledBack, error, stages });
     state.counts = counts;
+    if (cost) state.cost = cost;
     // Rolled back means nothing was left behind; orphans say otherwise (and are listed per item).
     // The row takes the same answer through finishBatch, which sees the same counts.
     rolledBack = rolledBack && counts.orphaned === 0;
@@ -374,13 +409,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       { key: BatchStatusKey, value: final },
       { key: FailedCountKey, value: counts.failed },
     ]);
-    return { batchId, status: final, counts, rolledBack } satisfies BatchSummary;
+    return { batchId, status: final, counts, rolledBack, cost: state.cost } satisfies BatchSummary;
   });
   if (state.cancelRequested?.external) throw new wf.CancelledFailure('batch cancelled');
   return summary;
 
   /** Hands over to a fresh run with the tallies: the history starts again from empty. */
   async function continueAsNew(): Promise<never> {
+    closing = true;
     await book.saveSnapshot({ batchId, status: status(), counts: state.counts });
     await wf.condition(wf.allHandlersFinished);
     return wf.continueAsNew<typeof batchWorkflow>({ ...input, redriveFinished: false, carried: state });

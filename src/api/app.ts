@@ -10,6 +10,7 @@ import { requestId } from './middleware/request-id';
 import { authenticate } from './middleware/auth';
 import { batchRoutes } from './routes/batches';
 import { healthRoutes } from './routes/health';
+import { reviewRoutes } from './routes/review';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -38,5 +39,8 @@ export function createApp(deps: AppDeps): Koa {
   app.use(async (ctx, next) => (ctx.path.startsWith('/v1/') || ctx.path === '/v1' ? authenticate(deps.db)(ctx, next) : next()));
   app.use(v1.routes());
   app.use(v1.allowedMethods({ throw: false }));
+  const review = reviewRoutes(deps.batches, deps.db, { maxBodyBytes: deps.maxBodyBytes });
+  app.use(review.routes());
+  app.use(review.allowedMethods({ throw: false }));
   return app;
 }

@@ -15,6 +15,7 @@ import {
   PAUSE_SIGNAL,
   RESUME_SIGNAL,
   RETRY_FAILED_UPDATE,
+  REVIEWED_UPDATE,
   isTerminal,
   PROGRESS_QUERY,
   workflowIdFor,
@@ -28,7 +29,8 @@ import {
   type RetryFailedResult,
   type RetryPolicies,
 } from '../contracts/workflow';
-import { countFailed } from '../db/items';
+import { countFailed, listReview, resolveReview } from '../db/items';
+import { countItems } from '../db/counts';
 import * as batches from '../db/batches';
 import { listItems } from '../db/items';
 import type { BatchRow, Database } from '../db/schema';
@@ -70,20 +72,21 @@ export const createBatchService = (deps: BatchServiceDeps) => {
   const { db, client, log } = deps;
   const ui = { base: deps.uiUrl, namespace: deps.namespace };
 
-  const workflowInput = (row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options'>, redriveFinished: boolean): BatchWorkflowInput => ({
+  type Redrive = { redriveFinished: true; keepFailed?: boolean } | Record<string, never>;
+  const workflowInput = (row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options'>, redrive: Redrive): BatchWorkflowInput => ({
     batchId: row.id,
     tenantId: row.tenant_id,
     totalItems: row.total_items,
     options: row.options as unknown as BatchOptions,
     retry: deps.retry,
-    ...(redriveFinished ? { redriveFinished } : {}),
+    ...redrive,
   });
 
-  async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority'>, redriveFinished = false): Promise<void> {
+  async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority'>, redrive: Redrive = {}): Promise<void> {
     await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
       workflowId: workflowIdFor(row.id),
       taskQueue: deps.taskQueue,
-      args: [workflowInput(row, redriveFinished)],
+      args: [workflowInput(row, redrive)],
       typedSearchAttributes: [
         { key: TenantIdKey, value: row.tenant_id },
         { key: PriorityKey, value: row.priority },
@@ -238,14 +241,51 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       await waitForRunToClose(row);
       const failed = await countFailed(db, row.id);
       if (failed === 0) return { retried: 0, chunks: 0, batch_id: row.id, status: (await batches.getBatchById(db, row.id))!.status };
-      try {
-        await startWorkflow(row, true);
-      } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new BatchConflict('a redrive of this batch is already running');
-        throw new Unavailable('Temporal');
-      }
-      await batches.reopen(db, row.id);
+      await startRedrive(row, { redriveFinished: true });
       return { retried: failed, chunks: 0, batch_id: row.id, status: 'running' };
+    },
+
+    /** Items of the tenant waiting for a person, with the tiers' best guess. */
+    async reviewQueue(tenantId: string, opts: { batchId?: string; limit: number; cursor?: string }) {
+      const page = await listReview(db, tenantId, opts);
+      return {
+        items: page.items.map((i) => ({
+          batch_id: i.batch_id,
+          ref: i.ref,
+          text: i.text,
+          suggestion: i.classification ? { label: i.classification.label, confidence: i.classification.confidence } : null,
+        })),
+        next_cursor: page.nextCursor,
+      };
+    },
+
+    /**
+     * A person's label for an item in review. The item then runs its remaining stages: through
+     * the batch's workflow if it is still open, or as a redrive of the finished batch.
+     */
+    async resolveReview(tenantId: string, batchId: string, ref: string, label: string): Promise<{ batch_id: string; ref: string; label: string; status: 'pending' | 'succeeded' } | undefined> {
+      const row = await batches.getBatch(db, tenantId, batchId);
+      if (!row) return undefined;
+      const options = row.options as unknown as BatchOptions;
+      const classifyOnly = options.stages[options.stages.length - 1] === 'classify';
+      const seq = await resolveReview(db, row.id, ref, label, classifyOnly);
+      if (seq === undefined) throw new BatchConflict(`item ${ref} is not waiting for review`);
+      if (classifyOnly) {
+        // Nothing left to run: the item is done, and a finished batch's row says so at once.
+        if (isTerminal(row.status)) await refreshFinished(row);
+        return { batch_id: row.id, ref, label, status: 'succeeded' };
+      }
+      if (!isTerminal(row.status)) {
+        try {
+          await update(row, REVIEWED_UPDATE, [{ seq }]);
+          return { batch_id: row.id, ref, label, status: 'pending' };
+        } catch (err) {
+          if (!(err instanceof BatchConflict)) throw err;
+        }
+      }
+      await waitForRunToClose(row);
+      await startRedrive(row, { redriveFinished: true, keepFailed: true });
+      return { batch_id: row.id, ref, label, status: 'pending' };
     },
 
     /** Cancels every batch of the tenant in `status`; answers the ids it signalled. */
@@ -286,6 +326,25 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       return started;
     },
   };
+
+  /** A new run bound to a finished batch; its row says running until that run ends. */
+  async function startRedrive(row: BatchRow, redrive: Redrive): Promise<void> {
+    try {
+      await startWorkflow(row, redrive);
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new BatchConflict('a redrive of this batch is already running');
+      throw new Unavailable('Temporal');
+    }
+    await batches.reopen(db, row.id);
+  }
+
+  /** Recounts a finished batch whose items changed without a run (a review of a classify-only batch). */
+  async function refreshFinished(row: BatchRow): Promise<void> {
+    const options = row.options as unknown as BatchOptions;
+    const counts = await countItems(db, row.id, options.stages);
+    const status = row.status === 'partial' && counts.failed + counts.needs_review + counts.orphaned === 0 ? 'completed' : row.status;
+    await batches.saveSnapshot(db, row.id, status, counts);
+  }
 
   /** Waits (bounded) until the batch's latest run has closed; a missing run counts as closed. */
   async function waitForRunToClose(row: BatchRow): Promise<void> {

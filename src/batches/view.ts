@@ -1,5 +1,5 @@
 /** The contract's batch body, from the database row and, while the batch runs, its live progress. */
-import type { BatchOptions, BatchStatus, Counts, Progress } from '../contracts/workflow';
+import type { BatchOptions, BatchStatus, Cost, Counts, Progress } from '../contracts/workflow';
 import type { BatchRow } from '../db/schema';
 
 export interface BatchBody {
@@ -11,6 +11,7 @@ export interface BatchBody {
   stage: string | null;
   eta_seconds: number | null;
   items_per_second: number;
+  cost: Cost;
   rolled_back: boolean;
   error: { code: string; message: string } | null;
   priority: string;
@@ -40,6 +41,7 @@ export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: st
     stage: live?.stage ?? null,
     eta_seconds: live ? live.eta_seconds : counts.pending === 0 ? 0 : null,
     items_per_second: live?.items_per_second ?? (elapsed > 0 ? Math.round((finished / elapsed) * 10) / 10 : 0),
+    cost: live?.cost ?? row.cost ?? { total: 0, by_tier: {} },
     rolled_back: row.rolled_back,
     error: row.error,
     priority: row.priority,

@@ -112,3 +112,17 @@ export const CancelBatches = z.strictObject({
   rollback: z.boolean().optional(),
 });
 export type CancelBatches = z.infer<typeof CancelBatches>;
+
+export const ReviewQuery = z.strictObject({
+  batch_id: z.string().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: Cursor.optional(),
+});
+
+export const ResolveReview = z.strictObject({ label: z.string().trim().min(1).max(50) });
+
+export const CatalogQuery = z.strictObject({
+  batch_id: z.string().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: Cursor.optional(),
+});

@@ -65,6 +65,14 @@ export const emptyCounts = (pending = 0): Counts => ({
   orphaned: 0,
 });
 
+/** What classification cost: the sum over items, and how many items each tier decided. */
+export interface Cost {
+  total: number;
+  by_tier: Record<string, number>;
+}
+
+export const emptyCost = (): Cost => ({ total: 0, by_tier: {} });
+
 /** Retry policy of one stage, in the shape config and workflow share (durations in ms). */
 export interface StageRetry {
   initialIntervalMs: number;
@@ -112,6 +120,8 @@ export interface BatchWorkflowInput {
   historyLimit?: number;
   /** A new run of a finished batch that runs its failed items again (redrive). */
   redriveFinished?: boolean;
+  /** With redriveFinished: run only items already put back in line (a resolved review), not the failed ones. */
+  keepFailed?: boolean;
 }
 
 /** What one run hands to the next at continue-as-new: bounded, whatever the batch size. */
@@ -132,12 +142,15 @@ export interface CarriedState {
   redrive?: number[];
   /** During the compensate phase: what to undo, and the next chunk (counting down). */
   compensation?: { scope: 'unfinished' | 'all'; next: number };
+  /** Absent in runs from before cost was tracked. */
+  cost?: Cost;
 }
 
 export const PAUSE_SIGNAL = 'pause';
 export const RESUME_SIGNAL = 'resume';
 export const CONFIGURE_UPDATE = 'configure';
 export const RETRY_FAILED_UPDATE = 'retryFailed';
+export const REVIEWED_UPDATE = 'reviewed';
 
 /** PATCH /v1/batches/{id}: what may change while a batch runs. */
 export interface ConfigurePatch {
@@ -187,8 +200,10 @@ export interface StageOutcome {
   needsReview: number;
   /** Items this call skipped because an earlier run of it already recorded them. */
   alreadyDone: number;
+  /** Classification cost of the chunk's items (classify only); cumulative like the tallies. */
+  cost?: Cost;
   /** The same tallies as they stood before this call touched anything (a redrive's baseline). */
-  before?: { succeeded: number; failed: number; needsReview: number };
+  before?: { succeeded: number; failed: number; needsReview: number; cost?: Cost };
   /** Items that failed transiently and are still open: dispatch again after `retryAfterMs` at least. */
   transient: number;
   retryAfterMs: number;
@@ -224,6 +239,7 @@ export interface BatchSummary {
   status: BatchStatus;
   counts: Counts;
   rolledBack: boolean;
+  cost?: Cost;
 }
 
 /** Answer of the `progress` query, in the contract's field names. */
@@ -240,6 +256,7 @@ export interface Progress {
   max_failure_ratio: number;
   rolled_back: boolean;
   started_at: string | null;
+  cost: Cost;
 }
 
 export interface CancelSignal {

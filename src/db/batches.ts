@@ -1,6 +1,6 @@
 /** Queries on batches and their items' input. */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { BatchStatus, Counts } from '../contracts/workflow';
+import type { BatchStatus, Cost, Counts } from '../contracts/workflow';
 import type { NewItem } from '../batches/submission';
 import type { BatchRow, Database, NewBatchRow } from './schema';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -110,7 +110,7 @@ export async function saveSnapshot(q: Q, batchId: string, status: BatchStatus, c
 export async function finishBatch(
   q: Q,
   batchId: string,
-  final: { status: BatchStatus; counts: Counts; rolledBack: boolean; error: { code: string; message: string } | null },
+  final: { status: BatchStatus; counts: Counts; rolledBack: boolean; error: { code: string; message: string } | null; cost?: Cost },
 ): Promise<void> {
   await q
     .updateTable('batches')
@@ -119,6 +119,7 @@ export async function finishBatch(
       counts: JSON.stringify(final.counts),
       rolled_back: final.rolledBack,
       error: final.error ? JSON.stringify(final.error) : null,
+      ...(final.cost ? { cost: JSON.stringify(final.cost) } : {}),
       completed_at: sql<Date>`coalesce(completed_at, now())`,
       updated_at: sql<Date>`now()`,
     })

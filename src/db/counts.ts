@@ -1,6 +1,6 @@
 /** The batch's counts, computed from what the activities recorded: exact, whatever happened. */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { emptyCounts, STAGES, type Counts, type Stage } from '../contracts/workflow';
+import { emptyCounts, STAGES, type Cost, type Counts, type Stage } from '../contracts/workflow';
 import type { Database } from './schema';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -57,4 +57,20 @@ export async function countItems(q: Q, batchId: string, stages: Stage[]): Promis
     where i.batch_id = ${batchId}
     group by r.stage, r.status`.execute(q);
   return countsFromTally(rows, stages);
+}
+
+/** The batch's classification cost: what every item's tiers cost, and how many items each tier decided. */
+export async function costOf(q: Q, batchId: string): Promise<Cost> {
+  const { rows } = await sql<{ tier: string; n: number; total: number }>`
+    select classification->>'tier' as tier, count(*)::int as n, coalesce(sum((classification->>'cost')::numeric), 0)::float8 as total
+    from item_results
+    where batch_id = ${batchId} and classification is not null
+    group by 1`.execute(q);
+  const cost: Cost = { total: 0, by_tier: {} };
+  for (const r of rows) {
+    cost.by_tier[r.tier] = r.n;
+    cost.total += Number(r.total);
+  }
+  cost.total = Math.round(cost.total * 1e4) / 1e4;
+  return cost;
 }

@@ -159,17 +159,23 @@ export async function listItems(
 
 /**
  * Puts a batch's failed items back to pending so they run again from the first stage (redrive),
- * and says which chunks hold them. Their refs, and so their publish idempotency keys, are unchanged.
+ * and says which chunks need running: those of the reset items, and those holding items already
+ * put back in line (a resolved review). Refs, and so publish idempotency keys, are unchanged.
+ * With `keepFailed`, failed items stay as they are.
  */
-export async function resetFailed(q: Q, batchId: string, chunkSize: number): Promise<{ items: number; chunks: number[] }> {
+export async function resetFailed(q: Q, batchId: string, chunkSize: number, keepFailed = false): Promise<{ items: number; chunks: number[] }> {
   const { rows } = await sql<{ n: number; chunks: number[] | null }>`
     with reset as (
       update item_results set status = 'pending', stage = null, error = null, attempts = 0, updated_at = now()
       -- An item whose earlier effects are still being undone is left until that is done.
-      where batch_id = ${batchId} and status = 'failed' and not staged and not published
+      where batch_id = ${batchId} and status = 'failed' and not staged and not published and not ${keepFailed}::boolean
       returning seq
+    ),
+    waiting as (
+      select seq from item_results where batch_id = ${batchId} and status = 'running'
     )
-    select count(*)::int as n, array_agg(distinct seq / ${chunkSize}::int) as chunks from reset`.execute(q);
+    select (select count(*)::int from reset) as n,
+           (select array_agg(distinct s / ${chunkSize}::int) from (select seq as s from reset union all select seq from waiting) x) as chunks`.execute(q);
   const row = rows[0];
   return { items: row?.n ?? 0, chunks: (row?.chunks ?? []).map(Number).sort((a, b) => a - b) };
 }
@@ -178,4 +184,57 @@ export async function resetFailed(q: Q, batchId: string, chunkSize: number): Pro
 export async function countFailed(q: Q, batchId: string): Promise<number> {
   const { rows } = await sql<{ n: number }>`select count(*)::int as n from item_results where batch_id = ${batchId} and status = 'failed' and not staged and not published`.execute(q);
   return rows[0]?.n ?? 0;
+}
+
+/**
+ * Records a person's label for an item waiting for review and puts it back in line for its
+ * remaining stages (or finishes it, when classify was the batch's last stage). Answers the item's
+ * seq, or undefined when no such item waits for review.
+ */
+export async function resolveReview(q: Q, batchId: string, ref: string, label: string, lastStageIsClassify: boolean): Promise<number | undefined> {
+  const { rows } = await sql<{ seq: number }>`
+    update item_results set
+      status = ${lastStageIsClassify ? 'succeeded' : 'running'},
+      classification = jsonb_build_object('label', ${label}::text, 'confidence', 1, 'tier', 'human_review',
+                                          'cost', coalesce((classification->>'cost')::numeric, 0),
+                                          'suggested', classification->>'label'),
+      updated_at = now()
+    where batch_id = ${batchId} and ref = ${ref} and status = 'needs_review'
+    returning seq`.execute(q);
+  return rows[0]?.seq;
+}
+
+export interface ReviewItem {
+  batch_id: string;
+  ref: string;
+  seq: number;
+  text: string | null;
+  classification: Classification | null;
+  updated_at: Date;
+}
+
+/** Items of a tenant waiting for a person, oldest batch first, in item order. */
+export async function listReview(
+  q: Q,
+  tenantId: string,
+  opts: { batchId?: string; limit: number; cursor?: string },
+): Promise<{ items: ReviewItem[]; nextCursor: string | null }> {
+  let after: { b: string; s: number } | undefined;
+  if (opts.cursor) {
+    after = decodeCursor(opts.cursor, (v): v is { b: string; s: number } => typeof v === 'object' && v !== null && typeof (v as { b: unknown }).b === 'string' && Number.isInteger((v as { s: unknown }).s));
+    if (!after) throw new BadCursor('cursor is not valid');
+  }
+  const { rows } = await sql<ReviewItem>`
+    select r.batch_id, r.ref, r.seq, i.text, r.classification, r.updated_at
+    from item_results r
+    join batches b on b.id = r.batch_id
+    join batch_items i on i.batch_id = r.batch_id and i.seq = r.seq
+    where b.tenant_id = ${tenantId} and r.status = 'needs_review'
+      ${opts.batchId ? sql`and r.batch_id = ${opts.batchId}` : sql``}
+      ${after ? sql`and (r.batch_id, r.seq) > (${after.b}, ${after.s})` : sql``}
+    order by r.batch_id, r.seq
+    limit ${opts.limit + 1}`.execute(q);
+  const page = rows.slice(0, opts.limit);
+  const last = page[page.length - 1];
+  return { items: page, nextCursor: rows.length > opts.limit && last ? encodeCursor({ b: last.batch_id, s: last.seq }) : null };
 }

@@ -59,7 +59,10 @@ export interface BatchItemsTable {
 export interface Classification {
   label: string;
   confidence: number;
+  /** The tier that decided: core, fallback or human_review. */
   tier: string;
+  /** What deciding this item cost: every tier consulted. */
+  cost?: number;
 }
 
 export interface ItemError {

@@ -14,6 +14,7 @@ import { ensureDevKey } from '../auth/dev-key';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
 import { createWorker } from '../worker/create-worker';
+import { classifyOptions } from '../worker/classify-options';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { connectClient, onShutdown, openDatabase } from './runtime';
 
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
       db: database.db,
       publishUrl: config.publishUrl,
       publishTimeoutMs: config.publishTimeoutMs,
+      classify: classifyOptions(config),
+      ratePerMinute: config.ratePerMinute,
     });
     const running = worker.run();
     stops.push(async () => {

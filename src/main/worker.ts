@@ -4,6 +4,7 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
 import { createWorker } from '../worker/create-worker';
+import { classifyOptions } from '../worker/classify-options';
 import { onShutdown, openDatabase } from './runtime';
 
 async function main(): Promise<void> {
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
-  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, db, publishUrl: config.publishUrl, publishTimeoutMs: config.publishTimeoutMs });
+  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, db, publishUrl: config.publishUrl, publishTimeoutMs: config.publishTimeoutMs, classify: classifyOptions(config), ratePerMinute: config.ratePerMinute });
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
   const running = worker.run();
   // shutdown() stops polling and lets running activities finish or heartbeat out; the process

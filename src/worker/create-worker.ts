@@ -2,6 +2,8 @@
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { createActivities } from '../../activities';
+import type { ClassifyOptions } from '../../activities/classify/chain';
+import type { Stage } from '../contracts/workflow';
 import type { Database } from '../db/schema';
 
 export interface WorkerDeps {
@@ -11,6 +13,10 @@ export interface WorkerDeps {
   db: Kysely<Database>;
   publishUrl?: string;
   publishTimeoutMs?: number;
+  /** The classify tiers (see classifyOptions in ./classify-options). */
+  classify?: Partial<ClassifyOptions>;
+  /** Items per minute per stage, shared by every worker (config's ratePerMinute). */
+  ratePerMinute?: Partial<Record<Stage, number>>;
   /** A prebuilt bundle; without one the workflows are bundled now (a few seconds). */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
@@ -36,7 +42,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ db: deps.db, publishUrl: deps.publishUrl, publishTimeoutMs: deps.publishTimeoutMs }),
+    activities: createActivities({ db: deps.db, publishUrl: deps.publishUrl, publishTimeoutMs: deps.publishTimeoutMs, classify: deps.classify, ratePerMinute: deps.ratePerMinute }),
     // Heartbeats are how a cancel reaches a running chunk; flushing them at least every 2 s keeps
     // "cancelled within seconds" true even with long heartbeat timeouts.
     maxHeartbeatThrottleInterval: '2 seconds',

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
+import type { ClassifyOptions } from '../../activities/classify/chain';
 import { createApp } from '../../src/api/app';
 import { createBatchService, type BatchService } from '../../src/batches/service';
 import { DEFAULT_RETRY } from '../../src/config';
@@ -43,6 +44,8 @@ export interface StackOptions {
   noWorker?: boolean;
   /** Point the API at a Temporal that is not there, to test outages. */
   temporalClient?: Client;
+  /** The classify tiers (thresholds, costs, a fallback endpoint). */
+  classify?: Partial<ClassifyOptions>;
 }
 
 /** Retries short enough for tests: the same policy shapes, seconds instead of minutes. */
@@ -77,6 +80,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       publishUrl: opts.publishUrl,
       publishTimeoutMs: 2_000,
       workflowBundle: await sharedBundle(),
+      classify: opts.classify,
     });
     running = worker.run();
   }

@@ -3,26 +3,13 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { CancelBatch, CancelBatches, ConfigureBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
 import { toSubmission } from '../../batches/submission';
-import { BatchConflict, IdempotencyMismatch, Unavailable, type BatchService } from '../../batches/service';
-import { BadCursor } from '../../db/batches';
+import type { BatchService } from '../../batches/service';
 import { readJson } from '../body';
-import { conflict, idempotencyKeyReused, notFound, unavailable, validationFailed } from '../errors';
+import { notFound, validationFailed } from '../errors';
 import { parse } from '../validate';
+import { mapped } from './mapped';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** Maps the service's domain errors onto the contract's codes. */
-async function mapped<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof BatchConflict) throw conflict(err.message);
-    if (err instanceof IdempotencyMismatch) throw idempotencyKeyReused();
-    if (err instanceof Unavailable) throw unavailable(err.message);
-    if (err instanceof BadCursor) throw validationFailed([{ path: 'cursor', issue: err.message }]);
-    throw err;
-  }
-}
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 

@@ -1,0 +1,57 @@
+/**
+ * The classify stage as a chain of tiers: the local `core` model; below its threshold, the
+ * `fallback` endpoint (when configured); below the fallback threshold, a person (`needs_review`).
+ * Every item records the tier that decided and what the tiers it consulted cost.
+ */
+import type { StageHandler, ItemResult } from '../stage-runner';
+import type { Candidate, FallbackAnswer } from './fallback';
+
+export interface CoreTier {
+  classify(text: string): { label: string; confidence: number; candidates: Candidate[] };
+}
+
+export interface ClassifyOptions {
+  core: CoreTier;
+  /** At or above this core confidence, the core tier decides. */
+  coreThreshold: number;
+  /** At or above this fallback confidence, the fallback tier decides; below, a person does. */
+  fallbackThreshold: number;
+  fallback?: (text: string, candidates: Candidate[]) => Promise<FallbackAnswer>;
+  cost: { core: number; fallback: number; human_review: number };
+}
+
+const round = (n: number): number => Math.round(n * 1e6) / 1e6;
+
+export const classifyHandler =
+  (opts: ClassifyOptions): StageHandler =>
+  async (items, ctx) => {
+    const results: ItemResult[] = [];
+    for (const item of items) {
+      if (ctx.signal.aborted) break;
+      const text = [item.text ?? '', ...Object.values(item.attributes ?? {}).filter((v) => typeof v === 'string')].join(' ').trim();
+      const core = opts.core.classify(text);
+      if (core.confidence >= opts.coreThreshold) {
+        results.push({ seq: item.seq, ok: true, classification: { label: core.label, confidence: core.confidence, tier: 'core', cost: opts.cost.core } });
+      } else {
+        let best = { label: core.label, confidence: core.confidence, cost: opts.cost.core };
+        if (opts.fallback) {
+          const answer = await opts.fallback(text, core.candidates);
+          if (!answer.ok) {
+            results.push({ seq: item.seq, ok: false, failure: { code: answer.retryable ? 'fallback_unavailable' : 'fallback_rejected', message: answer.message, retryable: answer.retryable, retryAfterMs: answer.retryAfterMs } });
+            ctx.progress();
+            continue;
+          }
+          best = { label: answer.label, confidence: answer.confidence, cost: round(opts.cost.core + opts.cost.fallback) };
+          if (answer.confidence >= opts.fallbackThreshold) {
+            results.push({ seq: item.seq, ok: true, classification: { label: answer.label, confidence: answer.confidence, tier: 'fallback', cost: best.cost } });
+            ctx.progress();
+            continue;
+          }
+        }
+        // Nobody is sure enough: a person decides. The best guess goes with it, for the reviewer.
+        results.push({ seq: item.seq, review: true, classification: { label: best.label, confidence: best.confidence, tier: 'human_review', cost: round(best.cost + opts.cost.human_review) } });
+      }
+      ctx.progress();
+    }
+    return results;
+  };
