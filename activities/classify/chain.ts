@@ -34,7 +34,8 @@ export const classifyHandler =
         results.push({ seq: item.seq, ok: true, classification: { label: core.label, confidence: core.confidence, tier: 'core', cost: opts.cost.core } });
       } else {
         let best = { label: core.label, confidence: core.confidence, cost: opts.cost.core };
-        if (opts.fallback) {
+        // With no candidate at all (text the core has never seen), the fallback has nothing to pick from.
+        if (opts.fallback && core.candidates.length > 0) {
           const answer = await opts.fallback(text, core.candidates);
           if (!answer.ok) {
             results.push({ seq: item.seq, ok: false, failure: { code: answer.retryable ? 'fallback_unavailable' : 'fallback_rejected', message: answer.message, retryable: answer.retryable, retryAfterMs: answer.retryAfterMs } });
