@@ -4,12 +4,13 @@
  * leaves the item `orphaned`, with its remote id and the error: never silent.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { CompensateInput, CompensateOutcome, CompensationScope } from '../src/contracts/workflow';
 import type { Database, ItemError } from '../src/db/schema';
 import { loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
 import { ErrorType } from './errors';
 import type { PublishResolver, Unpublisher } from './unpublish';
+import type { Unstager } from './ingest/unstage';
 
 /** Which items of the chunk the scope undoes, and the status each then ends in. */
 function target(item: WorkItem, scope: CompensationScope): 'failed' | 'compensated' | null {
@@ -35,6 +36,7 @@ export async function compensateChunk(
   db: Kysely<Database>,
   unpublish: Unpublisher,
   resolve: PublishResolver,
+  unstage: Unstager,
   input: CompensateInput,
 ): Promise<CompensateOutcome> {
   const ctx = Context.current();
@@ -73,9 +75,11 @@ export async function compensateChunk(
   const retryLater = [...undoErrors.values()].filter((e) => e.retryable);
   const stillRetrying = retryLater.length > 0 && !finalAttempt;
 
-  // Unstage every item in scope: staging is ours, so this only fails if the database does.
-  const unstage = items.filter(({ item }) => item.staged).map(({ item }) => item.ref);
-  if (unstage.length > 0) await sql`delete from staged_items where batch_id = ${input.batchId} and ref = any(${unstage}::text[])`.execute(db);
+  // Unstage every item in scope, with its chunks and any blob no other staged item uses: staging
+  // is ours, so this only fails if the database or the blob store does (and is then retried).
+  // Asked of every item in scope, not only those flagged staged: a call that staged items and then
+  // died before recording it leaves records that only the database knows about.
+  await unstage({ tenantId: input.tenantId, batchId: input.batchId }, items.map(({ item }) => item.ref));
 
   const writes: ResultWrite[] = [];
   let undone = 0;

@@ -13,6 +13,9 @@ import { perMinute, type RateLimit } from './rate-limit';
 import { classifyHandler, type ClassifyOptions } from './classify/chain';
 import { defaultCore } from './classify/default-core';
 import { ingestHandler } from './ingest';
+import { createFsBlobStore, missingBlobStore, type BlobStore } from './blobs';
+import { checkChunking, DEFAULT_CHUNKING } from './ingest/chunks';
+import { unstager } from './ingest/unstage';
 import { catalogPublisher } from './publish-catalog';
 import { httpPublisher } from './publish-http';
 import { compensateChunk } from './compensate';
@@ -27,6 +30,16 @@ export interface ActivityDeps {
   ratePerMinute?: Partial<Record<Stage, number>>;
   /** The classify tiers; defaults: the core model trained on the shipped taxonomy, no fallback. */
   classify?: Partial<ClassifyOptions>;
+  /**
+   * Where ingest writes content (and undo deletes it): `createBlobStore(config.blobs)`. Without it,
+   * an fs store under `blobDir` if given; without either, text-only batches still run and the first
+   * item with content fails its ingest call for good (`BlobStoreMissing`).
+   */
+  blobs?: BlobStore;
+  blobDir?: string;
+  /** Ingest chunking when a batch's metadata sets none; defaults 1,000 and 100 (config's defaults). */
+  chunkChars?: number;
+  chunkOverlap?: number;
 }
 
 /** The original design's thresholds and per-decision costs, when config does not say otherwise. */
@@ -34,13 +47,15 @@ const CLASSIFY_DEFAULTS = { coreThreshold: 0.85, fallbackThreshold: 0.7, cost: {
 
 export const createActivities = (deps: ActivityDeps) => {
   const { db } = deps;
+  const blobs = deps.blobs ?? (deps.blobDir ? createFsBlobStore(deps.blobDir) : missingBlobStore());
+  const chunking = checkChunking({ chars: deps.chunkChars ?? DEFAULT_CHUNKING.chars, overlap: deps.chunkOverlap ?? DEFAULT_CHUNKING.overlap });
   const limit = (stage: Stage): RateLimit | undefined => {
     const n = deps.ratePerMinute?.[stage];
     return n ? perMinute(n) : undefined;
   };
   const handlers: Record<Stage, StageHandler> = {
     classify: classifyHandler({ ...CLASSIFY_DEFAULTS, core: deps.classify?.core ?? defaultCore(), ...deps.classify }),
-    ingest: ingestHandler(db),
+    ingest: ingestHandler(db, { blobs, chunking }),
     publish: deps.publishUrl
       ? httpPublisher({ baseUrl: deps.publishUrl, timeoutMs: deps.publishTimeoutMs ?? 10_000, concurrency: 8 })
       : catalogPublisher(db),
@@ -48,6 +63,7 @@ export const createActivities = (deps: ActivityDeps) => {
   const target = { baseUrl: deps.publishUrl ?? '', timeoutMs: deps.publishTimeoutMs ?? 10_000 };
   const unpublish = deps.publishUrl ? httpUnpublisher(target) : catalogUnpublisher(db);
   const resolve = deps.publishUrl ? httpResolver(target) : catalogResolver(db);
+  const unstage = unstager(db, blobs);
 
   return {
     async classify(input: StageInput): Promise<StageOutcome> {
@@ -62,7 +78,7 @@ export const createActivities = (deps: ActivityDeps) => {
 
     /** The saga's undo step for one chunk (see compensate.ts). */
     async compensate(input: CompensateInput): Promise<CompensateOutcome> {
-      return compensateChunk(db, unpublish, resolve, input);
+      return compensateChunk(db, unpublish, resolve, unstage, input);
     },
 
     /**

@@ -58,6 +58,9 @@ export class Unavailable extends Error {}
 
 /** A progress query waits on a worker; past this the read answers from the database snapshot. */
 const QUERY_DEADLINE_MS = 3_000;
+/** The task queue of a batch of this priority. */
+export const taskQueueFor = (base: string, priority: string): string => (priority === 'express' ? `${base}-express` : base);
+
 /** How long a redrive waits for a finishing run to close before answering 409. */
 const RUN_CLOSE_DEADLINE_MS = 30_000;
 /** Rough throughput used for `estimated_seconds` before a batch has a rate of its own. */
@@ -85,7 +88,9 @@ export const createBatchService = (deps: BatchServiceDeps) => {
   async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority'>, redrive: Redrive = {}): Promise<void> {
     await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
       workflowId: workflowIdFor(row.id),
-      taskQueue: deps.taskQueue,
+      // Express batches have a task queue, and worker slots, of their own: they never wait
+      // behind normal work.
+      taskQueue: taskQueueFor(deps.taskQueue, row.priority),
       args: [workflowInput(row, redrive)],
       typedSearchAttributes: [
         { key: TenantIdKey, value: row.tenant_id },

@@ -13,7 +13,8 @@ import { migrateToLatest } from '../db/migrate';
 import { ensureDevKey } from '../auth/dev-key';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
-import { createWorker } from '../worker/create-worker';
+import { createWorkers } from '../worker/create-worker';
+import { createBlobStore } from '../../activities/blobs';
 import { classifyOptions } from '../worker/classify-options';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { connectClient, onShutdown, openDatabase } from './runtime';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
 
     const connection = await NativeConnection.connect({ address });
     stops.push(() => connection.close());
-    const worker = await createWorker({
+    const workers = await createWorkers({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
@@ -71,10 +72,13 @@ async function main(): Promise<void> {
       publishTimeoutMs: config.publishTimeoutMs,
       classify: classifyOptions(config),
       ratePerMinute: config.ratePerMinute,
+      blobs: createBlobStore(config.blobs),
+      chunkChars: config.ingest.chunkChars,
+      chunkOverlap: config.ingest.chunkOverlap,
     });
-    const running = worker.run();
+    const running = Promise.all(workers.map((w) => w.run()));
     stops.push(async () => {
-      worker.shutdown();
+      for (const w of workers) w.shutdown();
       await running;
     });
 

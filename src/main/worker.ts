@@ -3,7 +3,8 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
-import { createWorker } from '../worker/create-worker';
+import { createWorkers } from '../worker/create-worker';
+import { createBlobStore } from '../../activities/blobs';
 import { classifyOptions } from '../worker/classify-options';
 import { onShutdown, openDatabase } from './runtime';
 
@@ -16,13 +17,25 @@ async function main(): Promise<void> {
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
-  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, db, publishUrl: config.publishUrl, publishTimeoutMs: config.publishTimeoutMs, classify: classifyOptions(config), ratePerMinute: config.ratePerMinute });
-  log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
-  const running = worker.run();
+  const workers = await createWorkers({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    db,
+    publishUrl: config.publishUrl,
+    publishTimeoutMs: config.publishTimeoutMs,
+    classify: classifyOptions(config),
+    ratePerMinute: config.ratePerMinute,
+    blobs: createBlobStore(config.blobs),
+    chunkChars: config.ingest.chunkChars,
+    chunkOverlap: config.ingest.chunkOverlap,
+  });
+  log.info({ taskQueue: config.temporal.taskQueue }, 'worker running (normal and express queues)');
+  const running = Promise.all(workers.map((w) => w.run()));
   // shutdown() stops polling and lets running activities finish or heartbeat out; the process
   // exits once they have, with the connection and database closed behind them.
   onShutdown(async () => {
-    worker.shutdown();
+    for (const w of workers) w.shutdown();
     await running;
     await connection.close();
     await close();

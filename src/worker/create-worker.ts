@@ -3,6 +3,7 @@ import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSo
 import type { Kysely } from 'kysely';
 import { createActivities } from '../../activities';
 import type { ClassifyOptions } from '../../activities/classify/chain';
+import type { BlobStore } from '../../activities/blobs';
 import type { Stage } from '../contracts/workflow';
 import type { Database } from '../db/schema';
 
@@ -17,6 +18,15 @@ export interface WorkerDeps {
   classify?: Partial<ClassifyOptions>;
   /** Items per minute per stage, shared by every worker (config's ratePerMinute). */
   ratePerMinute?: Partial<Record<Stage, number>>;
+  /** Where ingested content goes: createBlobStore(config.blobs); or an fs store under blobDir (tests). */
+  blobs?: BlobStore;
+  blobDir?: string;
+  /** Ingest chunking defaults (config's ingest.chunkChars / chunkOverlap). */
+  chunkChars?: number;
+  chunkOverlap?: number;
+  /** Activity slots of the normal queue's worker (default 32); express has its own (default 16). */
+  activitySlots?: number;
+  expressActivitySlots?: number;
   /** A prebuilt bundle; without one the workflows are bundled now (a few seconds). */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
@@ -42,11 +52,22 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ db: deps.db, publishUrl: deps.publishUrl, publishTimeoutMs: deps.publishTimeoutMs, classify: deps.classify, ratePerMinute: deps.ratePerMinute }),
+    activities: createActivities({ db: deps.db, publishUrl: deps.publishUrl, publishTimeoutMs: deps.publishTimeoutMs, classify: deps.classify, ratePerMinute: deps.ratePerMinute, blobs: deps.blobs, blobDir: deps.blobDir, chunkChars: deps.chunkChars, chunkOverlap: deps.chunkOverlap }),
     // Heartbeats are how a cancel reaches a running chunk; flushing them at least every 2 s keeps
     // "cancelled within seconds" true even with long heartbeat timeouts.
     maxHeartbeatThrottleInterval: '2 seconds',
     // Chunks are the unit of work: a handful per batch in flight, several batches at once.
-    maxConcurrentActivityTaskExecutions: 32,
+    maxConcurrentActivityTaskExecutions: deps.activitySlots ?? 32,
   });
+}
+
+/**
+ * The workers a process runs: one on the normal task queue and one on the express queue, each with
+ * slots of its own, so express batches overtake queued normal work instead of waiting behind it.
+ */
+export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
+  const bundle = deps.workflowBundle ?? (await bundleWorkflows());
+  const normal = await createWorker({ ...deps, workflowBundle: bundle });
+  const express = await createWorker({ ...deps, workflowBundle: bundle, taskQueue: `${deps.taskQueue}-express`, activitySlots: deps.expressActivitySlots ?? 16 });
+  return [normal, express];
 }

@@ -7,7 +7,15 @@ import pg from 'pg';
 import { openDb, type Db } from '../../src/db/connect';
 import { migrateToLatest } from '../../src/db/migrate';
 
-export async function testDb(): Promise<Db> {
+export interface TestDb extends Db {
+  /**
+   * For another process (a worker child): DATABASE_URL with its search_path on this test's schema.
+   * Unset on PGlite, which serves one process only.
+   */
+  url?: string;
+}
+
+export async function testDb(): Promise<TestDb> {
   const url = process.env.DATABASE_URL;
   if (!url) {
     const db = await openDb({ pgliteDir: 'memory://' });
@@ -19,6 +27,7 @@ export async function testDb(): Promise<Db> {
   await migrateToLatest(db.db, schema);
   return {
     ...db,
+    url: withSearchPath(url, schema),
     close: async () => {
       await db.close();
       const admin = new pg.Client({ connectionString: url });
@@ -28,3 +37,7 @@ export async function testDb(): Promise<Db> {
     },
   };
 }
+
+/** `url` with a search_path, the way node-postgres reads it from a connection string. */
+const withSearchPath = (url: string, schema: string): string =>
+  `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;

@@ -5,6 +5,9 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -15,7 +18,7 @@ import { DEFAULT_RETRY } from '../../src/config';
 import type { RetryPolicies } from '../../src/contracts/workflow';
 import type { Db } from '../../src/db/connect';
 import { ensureTenant, putKey } from '../../src/db/keys';
-import { createWorker } from '../../src/worker/create-worker';
+import { createWorkers } from '../../src/worker/create-worker';
 import { testDb } from './db';
 import { connectTemporal, sharedBundle, uniqueTaskQueue } from './temporal';
 
@@ -28,6 +31,8 @@ export interface Stack {
   client: Client;
   namespace: string;
   taskQueue: string;
+  /** The worker's fs blob store root: a fresh temporary directory, removed by stop(). */
+  blobDir: string;
   batches: BatchService;
   /** Adds another tenant with a key, for isolation tests. */
   addTenant(): Promise<{ tenantId: string; key: string }>;
@@ -44,6 +49,8 @@ export interface StackOptions {
   noWorker?: boolean;
   /** Point the API at a Temporal that is not there, to test outages. */
   temporalClient?: Client;
+  /** Activity slots of the normal queue's worker (the express queue keeps its own). */
+  activitySlots?: number;
   /** The classify tiers (thresholds, costs, a fallback endpoint). */
   classify?: Partial<ClassifyOptions>;
 }
@@ -59,6 +66,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const client = opts.temporalClient ?? temporal.client;
   const taskQueue = uniqueTaskQueue();
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const blobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-blobs-'));
 
   const addTenant = async (): Promise<{ tenantId: string; key: string }> => {
     const tenantId = `tenant_${randomBytes(5).toString('hex')}`;
@@ -69,10 +77,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const { tenantId, key } = await addTenant();
 
-  let worker: Worker | undefined;
-  let running: Promise<void> | undefined;
+  let workers: Worker[] = [];
+  let running: Promise<unknown> | undefined;
   if (!opts.noWorker) {
-    worker = await createWorker({
+    workers = await createWorkers({
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
       taskQueue,
@@ -81,8 +89,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       publishTimeoutMs: 2_000,
       workflowBundle: await sharedBundle(),
       classify: opts.classify,
+      blobDir,
+      activitySlots: opts.activitySlots,
     });
-    running = worker.run();
+    running = Promise.all(workers.map((w) => w.run()));
   }
 
   const batches = createBatchService({
@@ -106,6 +116,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     client: temporal.client,
     namespace: temporal.namespace,
     taskQueue,
+    blobDir,
     batches,
     addTenant,
     api: (path, init = {}) => {
@@ -117,12 +128,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (worker) {
-        worker.shutdown();
-        await running;
-      }
+      for (const w of workers) w.shutdown();
+      await running;
       await temporal.close();
       await db.close();
+      fs.rmSync(blobDir, { recursive: true, force: true });
     },
   };
 }
