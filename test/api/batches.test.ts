@@ -81,6 +81,23 @@ describe('a 1,000-item batch', () => {
     await expectError(await stack.api(`/v1/batches/${batchId}`, { method: 'DELETE' }), 409, 'conflict');
   });
 
+  test('its items are in the built-in catalog, once each, and only its tenant sees them', async () => {
+    const refs: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await stack.api(`/v1/catalog?batch_id=${batchId}&limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(res.status, 200);
+      const page = (await res.json()) as { items: Array<{ ref: string; batch_id: string }>; next_cursor: string | null };
+      refs.push(...page.items.map((i) => i.ref));
+      cursor = page.next_cursor;
+    } while (cursor);
+    assert.equal(refs.length, 1000);
+    assert.equal(new Set(refs).size, 1000);
+    const other = await stack.addTenant();
+    const theirs = (await (await stack.api(`/v1/catalog?batch_id=${batchId}`, { key: other.key })).json()) as { items: unknown[] };
+    assert.equal(theirs.items.length, 0);
+  });
+
   test('is invisible to another tenant', async () => {
     const other = await stack.addTenant();
     await expectError(await stack.api(`/v1/batches/${batchId}`, { key: other.key }), 404, 'not_found');
