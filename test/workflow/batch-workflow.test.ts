@@ -18,13 +18,13 @@ import {
   type BatchOptions,
   type BatchSummary,
   type BatchWorkflowInput,
-  type Counts,
   type Progress,
   type RetryPolicies,
 } from '../../src/contracts/workflow';
 import { insertBatch } from '../../src/db/batches';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { FAST_RETRY, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
+import { allItems, eventually, getBatch, seeded, sleep, submit, type BatchBody, type ItemBody } from '../helpers/api';
 
 // The SDK logs every retried activity at WARN; the transient-failure test makes hundreds on purpose.
 // Installed before this file's first connection; TEST_SDK_LOG_LEVEL=INFO brings them back.
@@ -34,63 +34,6 @@ const TEST_TIMEOUT_MS = 180_000;
 const STAGE_ACTIVITIES = new Set<string>(STAGES);
 
 type HistoryEvent = NonNullable<History['events']>[number];
-
-interface ItemBody {
-  ref: string;
-  status: string;
-  stage: string | null;
-  published_id: string | null;
-  error: { code: string; message: string; retryable: boolean; attempts: number } | null;
-}
-
-interface BatchBody {
-  batch_id: string;
-  status: string;
-  counts: Counts;
-  error: { code: string; message: string } | null;
-  workflow_id: string;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it answers something truthy, or fails after `timeoutMs`. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-/** Submits through the HTTP API, the way a client would. */
-async function submit(stack: Stack, body: Record<string, unknown>): Promise<string> {
-  const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify(body) });
-  const json = (await res.json()) as BatchBody;
-  assert.equal(res.status, 202, JSON.stringify(json));
-  return json.batch_id;
-}
-
-async function getBatch(stack: Stack, batchId: string): Promise<BatchBody> {
-  const res = await stack.api(`/v1/batches/${batchId}`);
-  assert.equal(res.status, 200);
-  return (await res.json()) as BatchBody;
-}
-
-/** Every item of the batch, following the cursor. */
-async function allItems(stack: Stack, batchId: string): Promise<ItemBody[]> {
-  const out: ItemBody[] = [];
-  let cursor: string | null = null;
-  do {
-    const res = await stack.api(`/v1/batches/${batchId}/items?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    assert.equal(res.status, 200);
-    const page = (await res.json()) as { items: ItemBody[]; next_cursor: string | null };
-    out.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return out;
-}
 
 const byStatus = (list: ItemBody[]): Record<string, number> =>
   list.reduce<Record<string, number>>((acc, i) => ((acc[i.status] = (acc[i.status] ?? 0) + 1), acc), {});
@@ -232,18 +175,6 @@ async function assertFinalState(stack: Stack, batchId: string, total: number, ta
     assert.equal(target.items.size, succeeded.length, 'the target holds nothing else');
   }
   return { batch, list, succeeded, cancelled, failed };
-}
-
-/** A small seeded PRNG (mulberry32), so the target's faults are the same sequence every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test('a batch completes: every item published once, counts exact, progress answered while running', { timeout: TEST_TIMEOUT_MS }, async () => {

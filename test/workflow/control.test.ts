@@ -12,53 +12,12 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { PROGRESS_QUERY, workflowIdFor, type Counts, type Progress } from '../../src/contracts/workflow';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { items, startStack, waitForBatch, type Stack } from '../helpers/stack';
+import { allItems, eventually, getBatch, sleep, submit, type BatchBody, type ItemBody } from '../helpers/api';
 
 Runtime.install({ logger: new DefaultLogger((process.env.TEST_SDK_LOG_LEVEL as LogLevel | undefined) ?? 'ERROR') });
 
 const TEST_TIMEOUT_MS = 120_000;
 const FINISHED = ['completed', 'partial', 'failed', 'cancelled'];
-
-interface ItemBody {
-  ref: string;
-  status: string;
-  stage: string | null;
-  published_id: string | null;
-  error: { code: string } | null;
-}
-
-interface BatchBody {
-  batch_id: string;
-  status: string;
-  total_items: number;
-  counts: Counts;
-  progress_percent: number;
-  [k: string]: unknown;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function submit(stack: Stack, body: Record<string, unknown>, key?: string): Promise<string> {
-  const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify(body), key });
-  const json = (await res.json()) as BatchBody;
-  assert.equal(res.status, 202, JSON.stringify(json));
-  return json.batch_id;
-}
-
-async function getBatch(stack: Stack, batchId: string, key?: string): Promise<BatchBody> {
-  const res = await stack.api(`/v1/batches/${batchId}`, { key });
-  assert.equal(res.status, 200);
-  return (await res.json()) as BatchBody;
-}
 
 /** POST/PATCH without caring for the shape: answers the status and the parsed body. */
 async function call(stack: Stack, method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -70,19 +29,6 @@ async function call(stack: Stack, method: string, path: string, body?: unknown, 
 function assertError(r: { status: number; body: Record<string, unknown> }, status: number, code: string, what: string): void {
   assert.equal(r.status, status, `${what}: ${JSON.stringify(r.body)}`);
   assert.equal((r.body.error as { code?: string } | undefined)?.code, code, `${what}: ${JSON.stringify(r.body)}`);
-}
-
-async function allItems(stack: Stack, batchId: string): Promise<ItemBody[]> {
-  const out: ItemBody[] = [];
-  let cursor: string | null = null;
-  do {
-    const res = await stack.api(`/v1/batches/${batchId}/items?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    assert.equal(res.status, 200);
-    const page = (await res.json()) as { items: ItemBody[]; next_cursor: string | null };
-    out.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return out;
 }
 
 const finished = (stack: Stack, batchId: string, key?: string) => waitForBatch(stack, batchId, (b) => FINISHED.includes(b.status), 120_000, key);

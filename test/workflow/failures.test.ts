@@ -13,84 +13,18 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { emptyCounts, workflowIdFor, type Counts, type RetryPolicies } from '../../src/contracts/workflow';
+import { emptyCounts, workflowIdFor, type RetryPolicies } from '../../src/contracts/workflow';
 import { resolveTemporalCli } from '../../src/temporal/cli';
 import { startPublishTarget, type PublishTarget, type TargetFaults } from '../helpers/publish-target';
 import { FAST_RETRY, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
 import { temporalAddress } from '../helpers/temporal';
+import { allItems, eventually, getBatch, seeded, sleep, submit, type ItemBody } from '../helpers/api';
 
 // The SDK logs every retried activity at WARN; the chaos test makes many on purpose.
 Runtime.install({ logger: new DefaultLogger((process.env.TEST_SDK_LOG_LEVEL as LogLevel | undefined) ?? 'ERROR') });
 
 const TEST_TIMEOUT_MS = 240_000;
 const execFileP = promisify(execFile);
-
-interface ItemBody {
-  ref: string;
-  status: string;
-  stage: string | null;
-  published_id: string | null;
-  error: { code: string; message: string; retryable: boolean; attempts: number } | null;
-}
-
-interface BatchBody {
-  batch_id: string;
-  status: string;
-  counts: Counts;
-  rolled_back: boolean;
-  error: { code: string; message: string } | null;
-  workflow_id: string;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** A small seeded PRNG (mulberry32): the target's faults follow the same sequence every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function submit(stack: Stack, body: Record<string, unknown>): Promise<string> {
-  const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify(body) });
-  const json = (await res.json()) as BatchBody;
-  assert.equal(res.status, 202, JSON.stringify(json));
-  return json.batch_id;
-}
-
-async function getBatch(stack: Stack, batchId: string): Promise<BatchBody> {
-  const res = await stack.api(`/v1/batches/${batchId}`);
-  assert.equal(res.status, 200);
-  return (await res.json()) as BatchBody;
-}
-
-async function allItems(stack: Stack, batchId: string): Promise<ItemBody[]> {
-  const out: ItemBody[] = [];
-  let cursor: string | null = null;
-  do {
-    const res = await stack.api(`/v1/batches/${batchId}/items?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    assert.equal(res.status, 200);
-    const page = (await res.json()) as { items: ItemBody[]; next_cursor: string | null };
-    out.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return out;
-}
 
 async function cancel(stack: Stack, batchId: string, body: Record<string, unknown>): Promise<void> {
   const res = await stack.api(`/v1/batches/${batchId}/cancel`, { method: 'POST', body: JSON.stringify(body) });

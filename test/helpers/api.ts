@@ -1,0 +1,76 @@
+/** What the workflow tests share to talk to a stack's API and wait on it. */
+import assert from 'node:assert/strict';
+import type { Counts } from '../../src/contracts/workflow';
+import type { Stack } from './stack';
+
+export interface ItemBody {
+  ref: string;
+  status: string;
+  stage: string | null;
+  published_id: string | null;
+  error: { code: string; message: string; retryable: boolean; attempts: number } | null;
+}
+
+export interface BatchBody {
+  batch_id: string;
+  status: string;
+  total_items: number;
+  counts: Counts;
+  progress_percent: number;
+  rolled_back: boolean;
+  error: { code: string; message: string } | null;
+  workflow_id: string;
+  [k: string]: unknown;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it answers something truthy, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** A small seeded PRNG (mulberry32): a target's faults follow the same sequence every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function submit(stack: Stack, body: Record<string, unknown>, key?: string): Promise<string> {
+  const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify(body), key });
+  const json = (await res.json()) as BatchBody;
+  assert.equal(res.status, 202, JSON.stringify(json));
+  return json.batch_id;
+}
+
+export async function getBatch(stack: Stack, batchId: string, key?: string): Promise<BatchBody> {
+  const res = await stack.api(`/v1/batches/${batchId}`, { key });
+  assert.equal(res.status, 200);
+  return (await res.json()) as BatchBody;
+}
+
+/** Every item of the batch, through the cursor. */
+export async function allItems(stack: Stack, batchId: string): Promise<ItemBody[]> {
+  const out: ItemBody[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await stack.api(`/v1/batches/${batchId}/items?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(res.status, 200);
+    const page = (await res.json()) as { items: ItemBody[]; next_cursor: string | null };
+    out.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return out;
+}
