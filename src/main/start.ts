@@ -14,8 +14,7 @@ import { ensureDevKey } from '../auth/dev-key';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
 import { createWorkers } from '../worker/create-worker';
-import { createBlobStore } from '../../activities/blobs';
-import { classifyOptions } from '../worker/classify-options';
+import { workerOptions } from '../worker/options';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { connectClient, onShutdown, openDatabase } from './runtime';
 
@@ -63,19 +62,7 @@ async function main(): Promise<void> {
 
     const connection = await NativeConnection.connect({ address });
     stops.push(() => connection.close());
-    const workers = await createWorkers({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      db: database.db,
-      publishUrl: config.publishUrl,
-      publishTimeoutMs: config.publishTimeoutMs,
-      classify: classifyOptions(config),
-      ratePerMinute: config.ratePerMinute,
-      blobs: createBlobStore(config.blobs),
-      chunkChars: config.ingest.chunkChars,
-      chunkOverlap: config.ingest.chunkOverlap,
-    });
+    const workers = await createWorkers({ ...workerOptions(config), connection, db: database.db });
     const running = Promise.all(workers.map((w) => w.run()));
     stops.push(async () => {
       for (const w of workers) w.shutdown();

@@ -4,8 +4,7 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
 import { createWorkers } from '../worker/create-worker';
-import { createBlobStore } from '../../activities/blobs';
-import { classifyOptions } from '../worker/classify-options';
+import { workerOptions } from '../worker/options';
 import { onShutdown, openDatabase } from './runtime';
 
 async function main(): Promise<void> {
@@ -17,19 +16,7 @@ async function main(): Promise<void> {
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
-  const workers = await createWorkers({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    db,
-    publishUrl: config.publishUrl,
-    publishTimeoutMs: config.publishTimeoutMs,
-    classify: classifyOptions(config),
-    ratePerMinute: config.ratePerMinute,
-    blobs: createBlobStore(config.blobs),
-    chunkChars: config.ingest.chunkChars,
-    chunkOverlap: config.ingest.chunkOverlap,
-  });
+  const workers = await createWorkers({ ...workerOptions(config), connection, db });
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker running (normal and express queues)');
   const running = Promise.all(workers.map((w) => w.run()));
   // shutdown() stops polling and lets running activities finish or heartbeat out; the process

@@ -14,7 +14,7 @@ export interface WorkerDeps {
   db: Kysely<Database>;
   publishUrl?: string;
   publishTimeoutMs?: number;
-  /** The classify tiers (see classifyOptions in ./classify-options). */
+  /** The classify tiers (see classifyOptions in ./options). */
   classify?: Partial<ClassifyOptions>;
   /** Items per minute per stage, shared by every worker (config's ratePerMinute). */
   ratePerMinute?: Partial<Record<Stage, number>>;

@@ -1,3 +1,4 @@
+/** What the worker takes from config: the classify tiers, and the options of a whole worker process. */
 /**
  * The classify tiers as configured: thresholds, costs, the taxonomy and the fallback endpoint.
  * An operator's taxonomy (CLASSIFY_TAXONOMY) is trained here, at worker start, so a bad file stops
@@ -8,6 +9,8 @@ import { createFallback } from '../../activities/classify/fallback';
 import { trainCore } from '../../activities/classify/core';
 import { loadTaxonomy } from '../../activities/classify/taxonomy';
 import type { Config } from '../config';
+import { createBlobStore } from '../../activities/blobs';
+import type { WorkerDeps } from './create-worker';
 
 export function classifyOptions(config: Config): Partial<ClassifyOptions> {
   const c = config.classify;
@@ -17,5 +20,20 @@ export function classifyOptions(config: Config): Partial<ClassifyOptions> {
     fallbackThreshold: c.fallbackThreshold,
     cost: c.cost,
     ...(c.fallback ? { fallback: createFallback(c.fallback) } : {}),
+  };
+}
+
+/** Everything a process's workers take from config; the caller adds the connection and database. */
+export function workerOptions(config: Config): Omit<WorkerDeps, 'connection' | 'db'> {
+  return {
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    publishUrl: config.publishUrl,
+    publishTimeoutMs: config.publishTimeoutMs,
+    classify: classifyOptions(config),
+    ratePerMinute: config.ratePerMinute,
+    blobs: createBlobStore(config.blobs),
+    chunkChars: config.ingest.chunkChars,
+    chunkOverlap: config.ingest.chunkOverlap,
   };
 }
