@@ -150,13 +150,20 @@ async function assertFinalState(stack: Stack, batchId: string, total: number, ta
   const succeeded = list.filter((i) => i.status === 'succeeded');
   const cancelled = list.filter((i) => i.status === 'cancelled');
   const failed = list.filter((i) => i.status === 'failed');
-  assert.equal(succeeded.length + cancelled.length + failed.length, total, `every item ended succeeded, cancelled or failed: ${JSON.stringify(statuses)}`);
+  // With a cancel that keeps what finished, items caught between stages are undone (compensated).
+  const compensated = list.filter((i) => i.status === 'compensated');
+  assert.equal(
+    succeeded.length + cancelled.length + failed.length + compensated.length,
+    total,
+    `every item ended succeeded, cancelled, failed or compensated: ${JSON.stringify(statuses)}`,
+  );
 
   const c = batch.counts;
   assert.equal(c.pending, 0);
   assert.equal(c.published, succeeded.length, 'counts.published = succeeded items');
   assert.equal(c.cancelled, cancelled.length, 'counts.cancelled = cancelled items');
   assert.equal(c.failed, failed.length, 'counts.failed = failed items');
+  assert.equal(c.compensated, compensated.length, 'counts.compensated = compensated items');
   assert.equal(c.needs_review, 0);
   for (const i of succeeded) assert.ok(i.published_id, `succeeded ${i.ref} has a published_id`);
 
@@ -170,7 +177,7 @@ async function assertFinalState(stack: Stack, batchId: string, total: number, ta
       assert.equal(byRef.get(i.ref), 1, `target holds ${i.ref} exactly once`);
       assert.equal(idByRef.get(i.ref), i.published_id, `${i.ref}'s published_id is the target's id`);
     }
-    const stray = [...cancelled, ...failed].filter((i) => byRef.has(i.ref)).map((i) => `${i.ref} (${i.status})`);
+    const stray = [...cancelled, ...failed, ...compensated].filter((i) => byRef.has(i.ref)).map((i) => `${i.ref} (${i.status})`);
     assert.deepEqual(stray, [], 'the target holds nothing for items that did not succeed');
     assert.equal(target.items.size, succeeded.length, 'the target holds nothing else');
   }
