@@ -1,5 +1,6 @@
 /** What the workflow tests share to talk to a stack's API and wait on it. */
 import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Counts } from '../../src/contracts/workflow';
 import type { Stack } from './stack';
 
@@ -73,4 +74,18 @@ export async function allItems(stack: Stack, batchId: string): Promise<ItemBody[
     cursor = page.next_cursor;
   } while (cursor);
   return out;
+}
+
+/** The execution ended CANCELLED, as a cancel from the Temporal UI or CLI must leave it. */
+export async function assertExecutionCancelled(handle: WorkflowHandle): Promise<void> {
+  await assert.rejects(handle.result(), (err: Error) => {
+    assert.equal(err.name, 'WorkflowFailedError');
+    assert.equal((err.cause as Error | undefined)?.name, 'CancelledFailure');
+    return true;
+  });
+  const description = await eventually('the execution to close', async () => {
+    const d = await handle.describe();
+    return d.status.name !== 'RUNNING' ? d : undefined;
+  });
+  assert.equal(description.status.name, 'CANCELLED');
 }

@@ -24,7 +24,7 @@ import {
 import { insertBatch } from '../../src/db/batches';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { FAST_RETRY, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
-import { allItems, eventually, getBatch, seeded, sleep, submit, type BatchBody, type ItemBody } from '../helpers/api';
+import { allItems, assertExecutionCancelled, eventually, getBatch, seeded, sleep, submit, type BatchBody, type ItemBody } from '../helpers/api';
 
 // The SDK logs every retried activity at WARN; the transient-failure test makes hundreds on purpose.
 // Installed before this file's first connection; TEST_SDK_LOG_LEVEL=INFO brings them back.
@@ -368,16 +368,7 @@ test('cancel from outside (Temporal UI/CLI): batch cancelled, execution CANCELLE
     t.diagnostic(`cancel latency (cancel request → status cancelled): ${((Date.now() - cancelledAt) / 1000).toFixed(2)} s`);
     assert.equal(ended.status, 'cancelled');
 
-    await assert.rejects(handle.result(), (err: Error) => {
-      assert.equal(err.name, 'WorkflowFailedError');
-      assert.equal((err.cause as Error | undefined)?.name, 'CancelledFailure');
-      return true;
-    });
-    const description = await eventually('the execution to close', async () => {
-      const d = await handle.describe();
-      return d.status.name !== 'RUNNING' ? d : undefined;
-    });
-    assert.equal(description.status.name, 'CANCELLED');
+    await assertExecutionCancelled(handle);
 
     const { batch, succeeded, cancelled } = await assertFinalState(stack, batchId, total, target);
     assert.equal(batch.status, 'cancelled');

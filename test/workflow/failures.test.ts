@@ -18,7 +18,7 @@ import { resolveTemporalCli } from '../../src/temporal/cli';
 import { startPublishTarget, type PublishTarget, type TargetFaults } from '../helpers/publish-target';
 import { FAST_RETRY, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
 import { temporalAddress } from '../helpers/temporal';
-import { allItems, eventually, getBatch, seeded, sleep, submit, type ItemBody } from '../helpers/api';
+import { allItems, assertExecutionCancelled, eventually, getBatch, seeded, sleep, submit, type ItemBody } from '../helpers/api';
 
 // The SDK logs every retried activity at WARN; the chaos test makes many on purpose.
 Runtime.install({ logger: new DefaultLogger((process.env.TEST_SDK_LOG_LEVEL as LogLevel | undefined) ?? 'ERROR') });
@@ -341,16 +341,7 @@ test('cancel from the Temporal CLI (temporal workflow cancel) behaves like the s
     assert.equal(ended.status, 'cancelled');
 
     const handle = stack.client.workflow.getHandle(workflowId);
-    await assert.rejects(handle.result(), (err: Error) => {
-      assert.equal(err.name, 'WorkflowFailedError');
-      assert.equal((err.cause as Error | undefined)?.name, 'CancelledFailure');
-      return true;
-    });
-    const description = await eventually('the execution to close', async () => {
-      const d = await handle.describe();
-      return d.status.name !== 'RUNNING' ? d : undefined;
-    });
-    assert.equal(description.status.name, 'CANCELLED');
+    await assertExecutionCancelled(handle);
 
     const { tally } = await assertKept(stack, batchId, total, target);
     t.diagnostic(`ended: ${JSON.stringify(tally)}`);
