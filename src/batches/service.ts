@@ -66,6 +66,15 @@ const RUN_CLOSE_DEADLINE_MS = 30_000;
 /** Rough throughput used for `estimated_seconds` before a batch has a rate of its own. */
 const ESTIMATED_ITEMS_PER_SECOND = 200;
 
+/** What identifies a request for Idempotency-Key checks: a digest of its body (JSON or file, plus options). */
+export const hashRequest = (raw: unknown): string => createHash('sha256').update(typeof raw === 'string' ? raw : JSON.stringify(raw)).digest('hex');
+
+/** How a submission arrived: its body's digest and, when given, its Idempotency-Key. */
+export interface SubmitRequest {
+  requestHash: string;
+  idempotencyKey?: string;
+}
+
 export interface Submitted {
   body: BatchBody & { poll_url: string; events_url: string; estimated_seconds: number };
   replayed: boolean;
@@ -126,8 +135,8 @@ export const createBatchService = (deps: BatchServiceDeps) => {
      * rows are deleted again, so a failed submission leaves nothing. (Should this process die
      * between the two, `resumeQueued` starts the workflow later: the id is derived from the batch.)
      */
-    async submit(tenantId: string, submission: Submission, rawBody: unknown, idempotencyKey?: string): Promise<Submitted> {
-      const hash = createHash('sha256').update(JSON.stringify(rawBody)).digest('hex');
+    async submit(tenantId: string, submission: Submission, request: SubmitRequest): Promise<Submitted> {
+      const { requestHash: hash, idempotencyKey } = request;
       if (idempotencyKey) {
         const replay = await replayIdempotent(tenantId, idempotencyKey, hash);
         if (replay) return replay;

@@ -18,7 +18,7 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
 import type { KyselyPlugin, RootOperationNode } from 'kysely';
 import pino from 'pino';
-import { createBatchService } from '../../src/batches/service';
+import { createBatchService, hashRequest } from '../../src/batches/service';
 import { toSubmission } from '../../src/batches/submission';
 import { SubmitBatch } from '../../src/contracts/http';
 import { ensureTenant } from '../../src/db/keys';
@@ -85,7 +85,7 @@ test('two workers with a publish limit of 30 a minute: no 60-second window holds
     });
     const submission = toSubmission(body);
     assert.ok(submission.ok);
-    const submitted = await batches.submit(tenantId, submission.value, body);
+    const submitted = await batches.submit(tenantId, submission.value, { requestHash: hashRequest(body) });
     const handle = temporal.client.workflow.getHandle(submitted.body.workflow_id);
     const summary = (await within('the batch', handle.result(), BATCH_DEADLINE_MS, () => workers?.output() ?? '')) as { status: string };
     assert.equal(summary.status, 'completed', workers.output());

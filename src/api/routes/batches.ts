@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { CancelBatch, CancelBatches, ConfigureBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
 import { toSubmission } from '../../batches/submission';
-import type { BatchService } from '../../batches/service';
+import { hashRequest, type BatchService } from '../../batches/service';
 import { readJson } from '../body';
 import { notFound, validationFailed } from '../errors';
 import { parse } from '../validate';
@@ -25,7 +25,7 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
     const body = parse(SubmitBatch, raw);
     const submission = toSubmission(body);
     if (!submission.ok) throw validationFailed(submission.problems);
-    const result = await mapped(() => service.submit(tenant(ctx), submission.value, raw, idempotencyKey));
+    const result = await mapped(() => service.submit(tenant(ctx), submission.value, { requestHash: hashRequest(raw), idempotencyKey }));
     ctx.status = result.replayed ? 200 : 202;
     if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.body = result.body;
