@@ -21,9 +21,9 @@ export function reviewRoutes(service: BatchService, db: Kysely<Database>, opts: 
     ctx.body = await mapped(() => service.reviewQueue(tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor }));
   });
 
-  router.post('/review/:batchId/:ref', async (ctx) => {
+  router.post('/review/:batch_id/:ref', async (ctx) => {
     const { label } = parse(ResolveReview, await readJson(ctx, opts.maxBodyBytes));
-    const body = await mapped(() => service.resolveReview(tenant(ctx), ctx.params.batchId!, ctx.params.ref!, label));
+    const body = await mapped(() => service.resolveReview(tenant(ctx), ctx.params.batch_id!, ctx.params.ref!, label));
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;
