@@ -1,0 +1,59 @@
+/**
+ * The classify design: `POST /api/v1/classify/bulk` submits a classify-only batch, and
+ * `GET /api/v1/jobs/{job_id}` reports it with a result per product. The job id is the batch id.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { ClassifyBulk } from '../../../contracts/compat';
+import type { BatchService } from '../../../batches/service';
+import { readJson } from '../../body';
+import { notFound } from '../../errors';
+import { parse } from '../../validate';
+import { classifyJobStatus, toClassifyJob } from './shapes';
+import { idempotencyKeyOf, renamer, submitCompat } from './submit';
+
+/** Results in one report: twice the design's 500-product ceiling, so its jobs always fit. */
+const RESULTS_PER_REPORT = 1_000;
+
+const tenant = (ctx: Context): string => ctx.state.tenantId as string;
+
+export function classifyBulkRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
+  router.post('/api/v1/classify/bulk', async (ctx) => {
+    const raw = await readJson(ctx, opts.maxBodyBytes);
+    const body = parse(ClassifyBulk, raw);
+    const result = await submitCompat(ctx, service, {
+      route: 'classify/bulk',
+      raw,
+      idempotencyKey: idempotencyKeyOf(ctx),
+      renamePath: renamer('products', { ref: 'product_id', text: 'description', attributes: '' }),
+      v1: {
+        stages: ['classify'],
+        priority: body.priority === 'high' || body.priority === 'express' ? 'express' : 'normal',
+        ...(body.callback_url !== undefined ? { callback_url: body.callback_url } : {}),
+        metadata: body.corridor !== undefined ? { corridor: body.corridor } : {},
+        items: body.products.map((p) => ({
+          ref: p.product_id,
+          text: p.description,
+          ...(p.origin_country !== undefined || p.image_url !== undefined
+            ? { attributes: { ...(p.origin_country !== undefined ? { origin_country: p.origin_country } : {}), ...(p.image_url !== undefined ? { image_url: p.image_url } : {}) } }
+            : {}),
+        })),
+      },
+    });
+    ctx.status = result.replayed ? 200 : 202;
+    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+    const jobId = result.body.batch_id;
+    // A replay reports where the job is now; a new job is always queued.
+    ctx.body = { job_id: jobId, status: result.replayed ? classifyJobStatus(result.body.status) : 'queued', estimated_seconds: result.body.estimated_seconds, poll_url: `/api/v1/jobs/${jobId}` };
+  });
+
+  router.get('/api/v1/jobs/:jobId', async (ctx) => {
+    const id = ctx.params.jobId!;
+    const batch = await service.get(tenant(ctx), id);
+    if (!batch) throw notFound('job');
+    const page = await service.items(tenant(ctx), id, { limit: RESULTS_PER_REPORT });
+    if (!page) throw notFound('job');
+    const more = page.next_cursor ? `/v1/batches/${id}/items?limit=${RESULTS_PER_REPORT}&cursor=${encodeURIComponent(page.next_cursor)}` : null;
+    ctx.body = toClassifyJob(batch, page.items, more);
+  });
+}
