@@ -1,0 +1,104 @@
+/**
+ * The completion webhook's activities: `prepareWebhook` fixes the body once, `deliverWebhook` is
+ * one attempt (Temporal retries it with the policy the worker's config gives), `webhookGaveUp`
+ * records the end of a delivery that never got its 2xx. Every attempt is recorded on the batch row.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Kysely } from 'kysely';
+import {
+  DEFAULT_WEBHOOK_RETRY,
+  WebhookErrorType,
+  type DeliverWebhookInput,
+  type WebhookDeliveryInput,
+  type WebhookOutcome,
+  type WebhookPlan,
+  type WebhookRetry,
+} from '../src/contracts/webhook';
+import { getBatchById } from '../src/db/batches';
+import type { Database } from '../src/db/schema';
+import { failDelivery, isOpenDelivery, recordAttempt, startDelivery } from '../src/db/webhooks';
+import { checkCallbackUrl, type ResolveHost } from '../src/net/ssrf';
+import { postSigned } from './webhook-send';
+
+export interface WebhookOptions {
+  /** The HMAC key (WEBHOOK_SECRET). Without one nothing is sent unsigned: deliveries fail, saying why. */
+  secret?: string;
+  /** ALLOW_PRIVATE_CALLBACKS: deliveries may reach private and loopback addresses. */
+  allowPrivate?: boolean;
+  /** Over DEFAULT_WEBHOOK_RETRY. */
+  retry?: Partial<WebhookRetry>;
+  /** The resolver the SSRF check uses (tests give their own). */
+  resolve?: ResolveHost;
+}
+
+/** Error types of one attempt that Temporal retries. */
+const NOT_ACCEPTED = 'WebhookNotAccepted';
+
+export const webhookActivities = (db: Kysely<Database>, opts: WebhookOptions = {}) => {
+  const retry: WebhookRetry = { ...DEFAULT_WEBHOOK_RETRY, ...opts.retry };
+
+  return {
+    /**
+     * Takes over the batch's delivery record and builds the body, once: every attempt then sends
+     * the same bytes, whatever happens to the row meanwhile. Null when the batch has no callback.
+     */
+    async prepareWebhook(input: WebhookDeliveryInput): Promise<WebhookPlan | null> {
+      const row = await getBatchById(db, input.batchId);
+      if (!row?.callback_url) return null;
+      await startDelivery(db, input.batchId, input.deliveryId);
+      const body = JSON.stringify({
+        event: 'batch.finished',
+        batch_id: input.batchId,
+        status: input.status,
+        counts: input.counts,
+        cost: input.cost,
+        rolled_back: input.rolledBack,
+        items_url: `/v1/batches/${input.batchId}/items`,
+        // A redrive may already have reopened the row: then the workflow's clock says when.
+        finished_at: row.completed_at ? row.completed_at.toISOString() : input.finishedAt,
+      });
+      return { url: row.callback_url, body, retry };
+    },
+
+    /**
+     * One attempt: check the URL's addresses again (they may have changed since submission),
+     * then POST over a connection pinned to them. A 2xx delivers; anything else is retried; an
+     * address now refused fails the delivery for good.
+     */
+    async deliverWebhook(input: DeliverWebhookInput): Promise<WebhookOutcome> {
+      const { attempt } = Context.current().info;
+      const { batchId, deliveryId } = input;
+      if (!(await isOpenDelivery(db, batchId, deliveryId))) return { status: 'skipped', attempts: attempt - 1, lastError: null };
+      const fail = async (type: string, error: string): Promise<never> => {
+        await recordAttempt(db, batchId, deliveryId, { status: 'failed', attempts: attempt, lastError: error });
+        throw ApplicationFailure.create({ type, message: error, nonRetryable: true });
+      };
+      if (!opts.secret) return fail(WebhookErrorType.NoSecret, 'not sent: the worker has no WEBHOOK_SECRET to sign with');
+
+      const check = await checkCallbackUrl(input.url, { allowPrivate: opts.allowPrivate ?? false, resolve: opts.resolve });
+      let error: string;
+      if (!check.ok) {
+        if (!check.retryable) return fail(WebhookErrorType.Refused, `refused: callback_url ${check.reason}`);
+        error = check.reason;
+      } else {
+        try {
+          const res = await postSigned({ url: check.url, addresses: check.addresses, body: input.body, secret: opts.secret, deliveryId, timeoutMs: retry.attemptTimeoutMs });
+          if (res.status >= 200 && res.status < 300) {
+            await recordAttempt(db, batchId, deliveryId, { status: 'delivered', attempts: attempt, lastError: null });
+            return { status: 'delivered', attempts: attempt, lastError: null };
+          }
+          error = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+        } catch (err) {
+          error = (err as Error).message;
+        }
+      }
+      await recordAttempt(db, batchId, deliveryId, { status: 'pending', attempts: attempt, lastError: error });
+      throw ApplicationFailure.create({ type: NOT_ACCEPTED, message: error });
+    },
+
+    /** The delivery ended without a 2xx: its record says failed. Answers the record. */
+    async webhookGaveUp(input: { batchId: string; deliveryId: string; error: string }): Promise<WebhookOutcome> {
+      return failDelivery(db, input.batchId, input.deliveryId, input.error);
+    },
+  };
+};
