@@ -12,13 +12,60 @@ export async function ensureTenant(db: Kysely<Database>, id: string, name = id):
   await db.insertInto('tenants').values({ id, name }).onConflict((oc) => oc.column('id').doNothing()).execute();
 }
 
-/** Stores a key (by hash) under `id`, replacing that id's earlier key. */
-export async function putKey(db: Kysely<Database>, id: string, tenantId: string, key: string, label: string | null): Promise<void> {
+/** A new key id: not secret (it is how operators name a key to revoke it), and not the key. */
+export const newKeyId = (): string => `key_${randomBytes(8).toString('hex')}`;
+
+/**
+ * Stores a key (by hash) under `id`, replacing that id's earlier key. `limits` are the key's
+ * overrides of the operator's defaults (see src/auth/limits.ts); on replacement they are kept
+ * unless given.
+ */
+export async function putKey(
+  db: Kysely<Database>,
+  id: string,
+  tenantId: string,
+  key: string,
+  label: string | null,
+  limits?: Record<string, number>,
+): Promise<void> {
   await db
     .insertInto('api_keys')
-    .values({ id, tenant_id: tenantId, key_hash: hashKey(key), label, limits: '{}' })
-    .onConflict((oc) => oc.column('id').doUpdateSet({ key_hash: hashKey(key), tenant_id: tenantId, revoked_at: null }))
+    .values({ id, tenant_id: tenantId, key_hash: hashKey(key), label, limits: JSON.stringify(limits ?? {}) })
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet({ key_hash: hashKey(key), tenant_id: tenantId, revoked_at: null, ...(limits ? { limits: JSON.stringify(limits) } : {}) }),
+    )
     .execute();
+}
+
+/** Mints a key for `tenantId` (creating the tenant if missing); the clear key is returned once and never stored. */
+export async function createKey(
+  db: Kysely<Database>,
+  opts: { tenantId: string; label?: string; limits?: Record<string, number> },
+): Promise<{ id: string; key: string }> {
+  const id = newKeyId();
+  const key = newKey();
+  await db.transaction().execute(async (tx) => {
+    await ensureTenant(tx, opts.tenantId);
+    await putKey(tx, id, opts.tenantId, key, opts.label ?? null, opts.limits ?? {});
+  });
+  return { id, key };
+}
+
+/** What operators may see of a key: never its hash, never the key. */
+export interface KeyInfo {
+  id: string;
+  tenantId: string;
+  label: string | null;
+  limits: Record<string, number>;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export async function listKeys(db: Kysely<Database>, tenantId?: string): Promise<KeyInfo[]> {
+  let q = db.selectFrom('api_keys').select(['id', 'tenant_id', 'label', 'limits', 'created_at', 'revoked_at']);
+  if (tenantId) q = q.where('tenant_id', '=', tenantId);
+  const rows = await q.orderBy('created_at').orderBy('id').execute();
+  return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, label: r.label, limits: r.limits, createdAt: r.created_at, revokedAt: r.revoked_at }));
 }
 
 export interface KeyOwner {

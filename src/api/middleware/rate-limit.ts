@@ -1,0 +1,92 @@
+/**
+ * Per-key request rates in three buckets (submissions, reads, exports), counted in the database so
+ * that every API process shares one count per key.
+ *
+ * The store is rate-limiter-flexible's RateLimiterPostgres, fed through Kysely rather than a pg
+ * Pool: its SQL is plain PostgreSQL, so the same limiter runs on PostgreSQL (one count across all
+ * API processes) and on embedded PGlite (a single process by construction). The table comes from
+ * migration 0005_rate_limits, so the library never issues DDL (`tableCreated: true`).
+ */
+import type { Context, Middleware } from 'koa';
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Database } from '../../db/schema';
+import type { Bucket, Rate } from '../../auth/limits';
+import { rateLimited, unavailable } from '../errors';
+import type { AuthedKey } from './auth';
+
+const TABLE = 'rate_limits';
+
+/** The routes that create a batch: the contract's POST /v1/batches and the compatibility adapters. */
+const SUBMIT_PATHS = new Set(['/v1/batches', '/api/v1/classify/bulk', '/batch/jobs', '/api/bulk-search', '/api/bulk-publish']);
+
+/**
+ * Which bucket a request draws on. Control actions (cancel, pause, resume, PATCH, retry-failed,
+ * cleanup, review decisions) are cheap signals, not new work, so they share the reads bucket:
+ * limited, but never starved by the 20-an-hour submissions.
+ */
+export function bucketOf(method: string, path: string): Bucket {
+  const p = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  if (method === 'POST' && SUBMIT_PATHS.has(p)) return 'submissions';
+  if ((method === 'GET' || method === 'HEAD') && /^\/v1\/batches\/[^/]+\/export$/.test(p)) return 'exports';
+  return 'reads';
+}
+
+/** The query() that RateLimiterPostgres calls, answered by Kysely (pg Pool or PGlite underneath). */
+const storeClient = (db: Kysely<Database>) => ({
+  async query(q: { text: string; values?: unknown[] }): Promise<{ rows: unknown[]; rowCount: number }> {
+    const r = await db.executeQuery(CompiledQuery.raw(q.text, q.values ?? []));
+    return { rows: r.rows, rowCount: r.rows.length || Number(r.numAffectedRows ?? 0) };
+  },
+});
+
+export function rateLimit(deps: { db: Kysely<Database>; log: Logger }): Middleware {
+  const client = storeClient(deps.db);
+  // One limiter per distinct (bucket, rate): keys with the same limits share an instance; the
+  // stored count is per `<bucket>:<key id>` whichever instance reads it.
+  const limiters = new Map<string, RateLimiterPostgres>();
+  const limiterFor = (bucket: Bucket, rate: Rate): RateLimiterPostgres => {
+    const id = `${bucket}:${rate.points}:${rate.windowSeconds}`;
+    let limiter = limiters.get(id);
+    if (!limiter) {
+      limiter = new RateLimiterPostgres({
+        storeClient: client,
+        storeType: 'client',
+        tableName: TABLE,
+        tableCreated: true,
+        keyPrefix: bucket,
+        points: rate.points,
+        duration: rate.windowSeconds,
+        // Expired rows are deleted every 5 minutes; one instance doing it is enough.
+        clearExpiredByTimeout: limiters.size === 0,
+      });
+      limiters.set(id, limiter);
+    }
+    return limiter;
+  };
+
+  return async (ctx: Context, next) => {
+    const key = ctx.state.key as AuthedKey;
+    const bucket = bucketOf(ctx.method, ctx.path);
+    const rate = key.limits[bucket];
+    let res: RateLimiterRes;
+    let limited = false;
+    try {
+      res = await limiterFor(bucket, rate).consume(key.id);
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) {
+        deps.log.warn({ err, requestId: ctx.state.requestId }, 'rate limit store failed');
+        throw unavailable('the database');
+      }
+      res = err;
+      limited = true;
+    }
+    const resetMs = Date.now() + Math.max(res.msBeforeNext, 0);
+    ctx.set('X-RateLimit-Limit', String(rate.points));
+    ctx.set('X-RateLimit-Remaining', String(res.remainingPoints));
+    ctx.set('X-RateLimit-Reset', String(Math.ceil(resetMs / 1000)));
+    if (limited) throw rateLimited(bucket, rate.points, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+    await next();
+  };
+}
