@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
 import * as http from '../contracts/http';
 import * as res from '../contracts/responses';
+import { morePaths } from './openapi-more';
 
 const BatchId = z.object({ id: z.string().meta({ description: 'the batch id', example: 'b_01JC6Q0Z8T5J4W5V8M9N2K3P4R' }) });
 
@@ -61,6 +62,7 @@ function paths(): ZodOpenApiPathsObject {
         tags: ['batches'],
         requestParams: {
           header: z.object({ 'Idempotency-Key': z.string().max(255).optional().meta({ description: 'same key and body → 200 with the same batch; another body → 422' }) }),
+          query: http.SubmitBatchQuery,
         },
         requestBody: {
           content: {
@@ -170,7 +172,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
         bearer: { type: 'http', scheme: 'bearer' },
       },
     },
-    paths: paths(),
+    paths: { ...paths(), ...morePaths() },
   });
   return cached;
 }

@@ -47,8 +47,8 @@ export function classifyBulkRoutes(router: Router, service: BatchService, opts: 
     ctx.body = { job_id: jobId, status: result.replayed ? classifyJobStatus(result.body.status) : 'queued', estimated_seconds: result.body.estimated_seconds, poll_url: `/api/v1/jobs/${jobId}` };
   });
 
-  router.get('/api/v1/jobs/:jobId', async (ctx) => {
-    const id = ctx.params.jobId!;
+  router.get('/api/v1/jobs/:job_id', async (ctx) => {
+    const id = ctx.params.job_id!;
     const batch = await service.get(tenant(ctx), id);
     if (!batch) throw notFound('job');
     const page = await service.items(tenant(ctx), id, { limit: RESULTS_PER_REPORT });
