@@ -20,6 +20,8 @@ import { catalogPublisher } from './publish-catalog';
 import { httpPublisher } from './publish-http';
 import { compensateChunk } from './compensate';
 import { catalogResolver, catalogUnpublisher, httpResolver, httpUnpublisher } from './unpublish';
+import { retentionActivities } from './retention';
+import { webhookActivities, type WebhookOptions } from './webhook';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
@@ -40,6 +42,8 @@ export interface ActivityDeps {
   /** Ingest chunking when a batch's metadata sets none; defaults 1,000 and 100 (config's defaults). */
   chunkChars?: number;
   chunkOverlap?: number;
+  /** Completion webhooks: the signing secret, private addresses allowed or not, the retry policy. */
+  webhook?: WebhookOptions;
 }
 
 /** The original design's thresholds and per-decision costs, when config does not say otherwise. */
@@ -66,6 +70,12 @@ export const createActivities = (deps: ActivityDeps) => {
   const unstage = unstager(db, blobs);
 
   return {
+    /** Retention: deletes a page of finished batches past their age (see retention.ts). */
+    ...retentionActivities(db, blobs),
+
+    /** Completion webhooks (see webhook.ts). */
+    ...webhookActivities(db, deps.webhook),
+
     async classify(input: StageInput): Promise<StageOutcome> {
       return runStage(db, input, handlers.classify, limit('classify'));
     },

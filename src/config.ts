@@ -5,6 +5,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { RetryPolicies, StageRetry } from './contracts/workflow';
+import { DEFAULT_WEBHOOK_RETRY, type WebhookRetry } from './contracts/webhook';
+import type { KeyLimits } from './auth/limits';
+import { MAX_ITEMS } from './contracts/http';
 
 const bool = z
   .enum(['true', 'false', '1', '0', ''])
@@ -24,6 +27,15 @@ const EnvSchema = z.object({
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
   ALLOW_PRIVATE_CALLBACKS: bool,
+  /** The HMAC key that signs completion webhooks. Unset: `npm start` makes one and keeps it in the data dir. */
+  WEBHOOK_SECRET: z.string().min(16, 'WEBHOOK_SECRET must be at least 16 characters').optional(),
+  /** Completion webhook retries (defaults in src/contracts/webhook.ts): first interval, ceiling, attempts (0: no limit), window. */
+  WEBHOOK_RETRY_INITIAL_MS: z.coerce.number().int().positive().default(DEFAULT_WEBHOOK_RETRY.initialIntervalMs),
+  WEBHOOK_RETRY_MAX_INTERVAL_MS: z.coerce.number().int().positive().default(DEFAULT_WEBHOOK_RETRY.maximumIntervalMs),
+  WEBHOOK_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).default(DEFAULT_WEBHOOK_RETRY.maximumAttempts),
+  WEBHOOK_RETRY_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_WEBHOOK_RETRY.windowMs),
+  /** One attempt's deadline: connect, send, and the receiver's status line. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_WEBHOOK_RETRY.attemptTimeoutMs),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** JSON overrides of the stage retry policies, e.g. {"publish":{"maximumAttempts":8}}. */
   STAGE_RETRY_JSON: z.string().optional(),
@@ -47,6 +59,16 @@ const EnvSchema = z.object({
   CLASSIFY_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
   INGEST_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
   PUBLISH_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
+  /** Every key's defaults (shared/API.md "Limits"); a key's own limits override them. */
+  MAX_ITEMS_PER_BATCH: z.coerce.number().int().min(1).max(MAX_ITEMS).default(MAX_ITEMS),
+  MAX_ACTIVE_BATCHES: z.coerce.number().int().positive().default(3),
+  RATE_LIMIT_SUBMISSIONS_PER_HOUR: z.coerce.number().int().positive().default(20),
+  RATE_LIMIT_READS_PER_HOUR: z.coerce.number().int().positive().default(1_000),
+  RATE_LIMIT_EXPORTS_PER_HOUR: z.coerce.number().int().positive().default(10),
+  /** A queued or running batch older than this is reported stale (never failed for it). */
+  STALE_BATCH_MINUTES: z.coerce.number().positive().default(120),
+  /** Finished batches are deleted this many days after they finished. */
+  BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -99,6 +121,8 @@ export interface Config {
   publishTimeoutMs: number;
   maxBodyBytes: number;
   allowPrivateCallbacks: boolean;
+  /** Completion webhooks: the signing secret (WEBHOOK_SECRET) and the delivery's retry policy. */
+  webhook: { secret: string | undefined; retry: WebhookRetry };
   logLevel: Env['LOG_LEVEL'];
   retry: RetryPolicies;
   devApiKey: string | undefined;
@@ -113,6 +137,12 @@ export interface Config {
   ingest: { chunkChars: number; chunkOverlap: number };
   /** Items per minute per stage, across every worker together; absent means unlimited. */
   ratePerMinute: Partial<Record<'classify' | 'ingest' | 'publish', number>>;
+  /** Every API key's default limits (MAX_ITEMS_PER_BATCH, MAX_ACTIVE_BATCHES, RATE_LIMIT_*_PER_HOUR). */
+  limits: KeyLimits;
+  /** STALE_BATCH_MINUTES: when a queued or running batch counts as stale. */
+  staleBatchMinutes: number;
+  /** BATCH_RETENTION_DAYS: the retention schedule deletes batches finished longer ago than this. */
+  retentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -158,6 +188,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     publishTimeoutMs: env.PUBLISH_TIMEOUT_MS,
     maxBodyBytes: env.MAX_BODY_BYTES,
     allowPrivateCallbacks: env.ALLOW_PRIVATE_CALLBACKS,
+    webhook: {
+      secret: env.WEBHOOK_SECRET,
+      retry: {
+        ...DEFAULT_WEBHOOK_RETRY,
+        initialIntervalMs: env.WEBHOOK_RETRY_INITIAL_MS,
+        maximumIntervalMs: env.WEBHOOK_RETRY_MAX_INTERVAL_MS,
+        maximumAttempts: env.WEBHOOK_RETRY_MAX_ATTEMPTS,
+        windowMs: env.WEBHOOK_RETRY_WINDOW_MS,
+        attemptTimeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      },
+    },
     logLevel: env.LOG_LEVEL,
     retry,
     devApiKey: env.BATCHFLOW_DEV_API_KEY,
@@ -177,5 +218,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ...(env.INGEST_RATE_PER_MINUTE ? { ingest: env.INGEST_RATE_PER_MINUTE } : {}),
       ...(env.PUBLISH_RATE_PER_MINUTE ? { publish: env.PUBLISH_RATE_PER_MINUTE } : {}),
     },
+    limits: {
+      maxItems: env.MAX_ITEMS_PER_BATCH,
+      maxActiveBatches: env.MAX_ACTIVE_BATCHES,
+      submissions: { points: env.RATE_LIMIT_SUBMISSIONS_PER_HOUR, windowSeconds: 3_600 },
+      reads: { points: env.RATE_LIMIT_READS_PER_HOUR, windowSeconds: 3_600 },
+      exports: { points: env.RATE_LIMIT_EXPORTS_PER_HOUR, windowSeconds: 3_600 },
+    },
+    staleBatchMinutes: env.STALE_BATCH_MINUTES,
+    retentionDays: env.BATCH_RETENTION_DAYS,
   };
 }

@@ -20,6 +20,8 @@ import { insertBatch } from '../src/db/batches';
 import { startPublishTarget, type PublishTarget } from './helpers/publish-target';
 import { FAST_RETRY, items, startStack, waitForBatch, type Stack } from './helpers/stack';
 import { stopOwnServer } from './helpers/temporal';
+import { startWebhookReceiver } from './helpers/webhook-receiver';
+import { webhookWorkflowIdFor } from '../src/contracts/webhook';
 
 // Recordings do not depend on which database ran the activities; PGlite needs nothing installed.
 delete process.env.DATABASE_URL;
@@ -344,6 +346,32 @@ const SAGA: Record<string, Scenario> = {
       check('redrive-finished', runInput(h).redriveFinished === true, 'the latest run was not started with redriveFinished');
       await save('redrive-finished', h, completedEvent);
     }),
+
+  // A batch with a callback_url (patch `webhook-v1`): its end starts the delivery workflow, a
+  // child abandoned on close. Writes webhook-delivered.json (the batch's run) and
+  // webhook-delivery.json (the delivery's own history: a 500, then delivered on the retry).
+  'webhook-delivered': async () => {
+    const receiver = await startWebhookReceiver((n) => (n === 0 ? 500 : 200));
+    const stack = await startStack({ allowPrivateCallbacks: true, webhook: { secret: 'recorder-webhook-secret', retry: { initialIntervalMs: 100, maximumIntervalMs: 200, maximumAttempts: 5 } } });
+    try {
+      const batchId = await submit(stack, { items: items(8), stages: ['classify'], chunk_size: 4, max_parallel_chunks: 2, callback_url: receiver.url });
+      await closed(stack, batchId);
+      const ended = await waitForBatch(stack, batchId);
+      check('webhook-delivered', ended.status === 'completed', `ended ${ended.status}`);
+      const { runId } = await stack.client.workflow.getHandle(workflowIdFor(batchId)).describe();
+      const delivery = stack.client.workflow.getHandle(webhookWorkflowIdFor(batchId, runId));
+      const outcome = (await delivery.result()) as { status: string; attempts: number };
+      check('webhook-delivered', outcome.status === 'delivered' && outcome.attempts === 2, `delivery ${JSON.stringify(outcome)}`);
+      const h = await fetchRun(stack.client, workflowIdFor(batchId));
+      check('webhook-delivered', runInput(h).webhook === true, 'the run was not started with webhook: true');
+      check('webhook-delivered', (h.events ?? []).some((e) => !!e.startChildWorkflowExecutionInitiatedEventAttributes), 'no child workflow started');
+      await save('webhook-delivered', h, completedEvent);
+      await save('webhook-delivery', await fetchRun(stack.client, delivery.workflowId), completedEvent);
+    } finally {
+      await stack.stop();
+      await receiver.close();
+    }
+  },
 };
 
 const USAGE = `usage: npx tsx test/record-histories.ts [--all | NAME...]

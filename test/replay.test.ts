@@ -24,6 +24,8 @@ const EXPECTED = [
   // Recorded with the saga, control signals and updates.
   'saga-item-rejected', 'failure-ratio-rollback', 'cancelled-rollback', 'cancelled-keep-compensated', 'rollback-orphaned',
   'paused-resumed', 'configured', 'redrive-running', 'redrive-finished', 'transient-retried', 'cancelled-externally-saga',
+  // Recorded with completion webhooks (`webhook-v1`): the batch run that starts the delivery, and the delivery.
+  'webhook-delivered', 'webhook-delivery',
 ];
 
 

@@ -36,6 +36,8 @@ import {
   type StageRetry,
 } from '../src/contracts/workflow';
 import { BatchStatusKey, FailedCountKey } from '../src/temporal/search-attributes';
+import { webhookWorkflowIdFor } from '../src/contracts/webhook';
+import { deliverWebhookWorkflow } from './webhook';
 
 export const cancelSignal = wf.defineSignal<[CancelSignal]>(CANCEL_SIGNAL);
 export const pauseSignal = wf.defineSignal(PAUSE_SIGNAL);
@@ -58,6 +60,9 @@ const HISTORY_SOFT_LIMIT = 5_000;
  * recorded before it replay without it.
  */
 const SAGA_PATCH = 'saga-v1';
+
+/** Completion webhooks came after the recorded histories: runs from before start no delivery. */
+const WEBHOOK_PATCH = 'webhook-v1';
 
 /** Undo gets its own patient policy: giving up means an orphaned remote item. */
 const COMPENSATION_ATTEMPTS = 8;
@@ -411,8 +416,31 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     ]);
     return { batchId, status: final, counts, rolledBack, cost: state.cost } satisfies BatchSummary;
   });
+  if (input.webhook && wf.patched(WEBHOOK_PATCH)) await notify(summary);
   if (state.cancelRequested?.external) throw new wf.CancelledFailure('batch cancelled');
   return summary;
+
+  /**
+   * Starts the completion webhook's delivery as a workflow of its own (abandoned on close): this
+   * run ends now, however long the receiver takes. One delivery per run that finishes, so a
+   * redrive that finishes again notifies again. Not cancellable: a batch cancelled from the UI
+   * still reports its end.
+   */
+  async function notify(s: BatchSummary): Promise<void> {
+    const workflowId = webhookWorkflowIdFor(batchId, wf.workflowInfo().runId);
+    try {
+      await wf.CancellationScope.nonCancellable(() =>
+        wf.startChild(deliverWebhookWorkflow, {
+          workflowId,
+          args: [{ batchId, deliveryId: workflowId, status: s.status, counts: s.counts, cost: s.cost ?? emptyCost(), rolledBack: s.rolledBack, finishedAt: new Date().toISOString() }],
+          parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+        }),
+      );
+    } catch (err) {
+      // The batch's end is recorded either way; a delivery that could not start is only logged.
+      wf.log.error('could not start the completion webhook', { batchId, workflowId, error: (err as Error).message });
+    }
+  }
 
   /** Hands over to a fresh run with the tallies: the history starts again from empty. */
   async function continueAsNew(): Promise<never> {

@@ -7,10 +7,17 @@ import type { Database } from '../db/schema';
 import type { BatchService } from '../batches/service';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
-import { authenticate } from './middleware/auth';
+import { guardApi } from './middleware/auth';
+import type { KeyLimits } from '../auth/limits';
 import { batchRoutes } from './routes/batches';
 import { healthRoutes } from './routes/health';
+import { docsRoutes } from './routes/docs';
 import { reviewRoutes } from './routes/review';
+import { exportRoutes } from './routes/export';
+import { compatRoutes } from './routes/compat';
+import { createLiveHub, type LiveHub } from './live/hub';
+import { registerLive } from './live/ws';
+import { liveRoutes } from './routes/live';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -18,11 +25,24 @@ export interface AppDeps {
   batches: BatchService;
   log: Logger;
   maxBodyBytes: number;
+  /** Every key's default limits (config); a key's own overrides win. Default: the contract's. */
+  limits?: KeyLimits;
+  /** Live progress (SSE and WebSocket watchers); default: a hub of this app's own. */
+  live?: LiveHub;
 }
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
+  const live = deps.live ?? createLiveHub({ batches: deps.batches, db: deps.db, log: deps.log });
+  app.context.live = live;
+  registerLive(app, { live, db: deps.db, log: deps.log });
   app.proxy = true;
+  // A client that hangs up mid-stream (an export, an event stream) is not a server error.
+  const HUNG_UP = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+  app.on('error', (err: Error & { code?: string }, ctx?: { state?: { requestId?: string } }) => {
+    if (err.code && HUNG_UP.has(err.code)) return;
+    deps.log.error({ err, requestId: ctx?.state?.requestId }, 'unhandled error in a response');
+  });
   app.use(requestId());
   app.use(async (ctx, next) => {
     const started = performance.now();
@@ -34,13 +54,19 @@ export function createApp(deps: AppDeps): Koa {
 
   const health = healthRoutes(deps);
   app.use(health.routes());
+  app.use(docsRoutes().routes());
 
   const v1 = batchRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes });
-  app.use(async (ctx, next) => (ctx.path.startsWith('/v1/') || ctx.path === '/v1' ? authenticate(deps.db)(ctx, next) : next()));
+  app.use(guardApi({ db: deps.db, log: deps.log, limits: deps.limits }));
+  app.use(liveRoutes(live, deps.db).routes());
   app.use(v1.routes());
   app.use(v1.allowedMethods({ throw: false }));
   const review = reviewRoutes(deps.batches, deps.db, { maxBodyBytes: deps.maxBodyBytes });
   app.use(review.routes());
   app.use(review.allowedMethods({ throw: false }));
+  app.use(exportRoutes(deps.db, deps.log).routes());
+  const compat = compatRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes, live });
+  app.use(compat.routes());
+  app.use(compat.allowedMethods({ throw: false }));
   return app;
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import {
@@ -37,7 +37,12 @@ import type { BatchRow, Database } from '../db/schema';
 import type { batchWorkflow } from '../../workflows/batch';
 import { ItemCountKey, PriorityKey, TenantIdKey, BatchStatusKey } from '../temporal/search-attributes';
 import type { Submission } from './submission';
+import { checkCallbackUrl } from '../net/ssrf';
+import type { KeyLimits } from '../auth/limits';
+import { countActiveBatches, lockTenantSubmissions } from '../db/limits';
 import { toBatchBody, type BatchBody } from './view';
+import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
+import { runRetention } from '../temporal/schedule';
 
 export interface BatchServiceDeps {
   db: Kysely<Database>;
@@ -47,6 +52,10 @@ export interface BatchServiceDeps {
   namespace: string;
   uiUrl: string;
   retry: RetryPolicies;
+  /** ALLOW_PRIVATE_CALLBACKS: accept callback URLs on private and loopback addresses (default false). */
+  allowPrivateCallbacks?: boolean;
+  /** STALE_BATCH_MINUTES: a queued or running batch older than this is reported stale (default 120). */
+  staleAfterMinutes?: number;
 }
 
 /** Thrown when a batch's state forbids the action (the contract's 409). */
@@ -55,6 +64,8 @@ export class BatchConflict extends Error {}
 export class IdempotencyMismatch extends Error {}
 /** Thrown when Temporal or the database cannot be reached; nothing was left behind. */
 export class Unavailable extends Error {}
+/** Thrown when a callback_url may not be called back (not http(s), or not a public address): the contract's 400. */
+export class CallbackRefused extends Error {}
 
 /** A progress query waits on a worker; past this the read answers from the database snapshot. */
 const QUERY_DEADLINE_MS = 3_000;
@@ -73,6 +84,23 @@ export const hashRequest = (raw: unknown): string => createHash('sha256').update
 export interface SubmitRequest {
   requestHash: string;
   idempotencyKey?: string;
+  /** The calling key's batch limits; absent (internal callers) means none are checked. */
+  limits?: Pick<KeyLimits, 'maxItems' | 'maxActiveBatches'>;
+}
+
+/** Thrown when a batch has more items than the key allows (the contract's 400 naming `items`). */
+export class TooManyItems extends Error {
+  constructor(readonly limit: number) {
+    super(`at most ${limit} items per batch for this key`);
+  }
+}
+/** Thrown when the tenant already has the key's maximum of active batches (the contract's 429). */
+export class TooManyActiveBatches extends Error {
+  /** Batches live for minutes: asking again sooner than this is wasted. */
+  readonly retryAfter = 30;
+  constructor(readonly limit: number) {
+    super(`at most ${limit} active batches`);
+  }
 }
 
 export interface Submitted {
@@ -82,19 +110,21 @@ export interface Submitted {
 
 export const createBatchService = (deps: BatchServiceDeps) => {
   const { db, client, log } = deps;
-  const ui = { base: deps.uiUrl, namespace: deps.namespace };
+  const staleAfterMs = (deps.staleAfterMinutes ?? DEFAULT_STALE_AFTER_MS / 60_000) * 60_000;
+  const ui = { base: deps.uiUrl, namespace: deps.namespace, staleAfterMs };
 
   type Redrive = { redriveFinished: true; keepFailed?: boolean } | Record<string, never>;
-  const workflowInput = (row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options'>, redrive: Redrive): BatchWorkflowInput => ({
+  const workflowInput = (row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'callback_url'>, redrive: Redrive): BatchWorkflowInput => ({
     batchId: row.id,
     tenantId: row.tenant_id,
     totalItems: row.total_items,
     options: row.options as unknown as BatchOptions,
     retry: deps.retry,
+    ...(row.callback_url ? { webhook: true } : {}),
     ...redrive,
   });
 
-  async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority'>, redrive: Redrive = {}): Promise<void> {
+  async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority' | 'callback_url'>, redrive: Redrive = {}): Promise<void> {
     await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
       workflowId: workflowIdFor(row.id),
       // Express batches have a task queue, and worker slots, of their own: they never wait
@@ -136,10 +166,17 @@ export const createBatchService = (deps: BatchServiceDeps) => {
      * between the two, `resumeQueued` starts the workflow later: the id is derived from the batch.)
      */
     async submit(tenantId: string, submission: Submission, request: SubmitRequest): Promise<Submitted> {
-      const { requestHash: hash, idempotencyKey } = request;
+      const { requestHash: hash, idempotencyKey, limits } = request;
       if (idempotencyKey) {
         const replay = await replayIdempotent(tenantId, idempotencyKey, hash);
         if (replay) return replay;
+      }
+      if (limits && submission.items.length > limits.maxItems) throw new TooManyItems(limits.maxItems);
+      // Checked before anything is written. A host that does not resolve now is let through: every
+      // delivery checks its addresses again before it connects.
+      if (submission.callbackUrl && !deps.allowPrivateCallbacks) {
+        const check = await checkCallbackUrl(submission.callbackUrl, { allowPrivate: false });
+        if (!check.ok && !check.retryable) throw new CallbackRefused(check.reason);
       }
       const id = `b_${ulid()}`;
       const row = {
@@ -157,8 +194,21 @@ export const createBatchService = (deps: BatchServiceDeps) => {
         request_hash: idempotencyKey ? hash : null,
         workflow_id: workflowIdFor(id),
       };
+      // The active-batch limit is counted under a per-tenant lock inside the insert's transaction,
+      // so parallel submissions cannot all see room. A replay is looked for first, under the same
+      // lock: repeating an accepted request is never refused for the limit it helped reach.
+      const earlier: { row?: BatchRow } = {};
+      const guard = limits
+        ? async (tx: Transaction<Database>): Promise<boolean> => {
+            await lockTenantSubmissions(tx, tenantId);
+            if (idempotencyKey) earlier.row = await batches.findByIdempotencyKey(tx, tenantId, idempotencyKey);
+            if (earlier.row) return false;
+            if ((await countActiveBatches(tx, tenantId)) >= limits.maxActiveBatches) throw new TooManyActiveBatches(limits.maxActiveBatches);
+            return true;
+          }
+        : undefined;
       try {
-        await batches.insertBatch(db, row, submission.items);
+        await batches.insertBatch(db, row, submission.items, guard);
       } catch (err) {
         // Two requests with one key at the same moment: the unique constraint lets one win.
         if (idempotencyKey && (err as { code?: string }).code === '23505') {
@@ -166,6 +216,10 @@ export const createBatchService = (deps: BatchServiceDeps) => {
           if (replay) return replay;
         }
         throw err;
+      }
+      if (earlier.row) {
+        if (earlier.row.request_hash !== hash) throw new IdempotencyMismatch();
+        return submittedBody(earlier.row, true);
       }
       try {
         await startWorkflow({ ...row, options: submission.options as unknown as Record<string, unknown> });
@@ -184,9 +238,23 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       return toBatchBody(row, isTerminal(row.status) ? null : await queryProgress(row), ui);
     },
 
-    async list(tenantId: string, opts: { status?: BatchStatus; limit: number; cursor?: string }) {
-      const { rows, nextCursor } = await batches.listBatches(db, tenantId, opts);
+    async list(tenantId: string, opts: { status?: BatchStatus; limit: number; cursor?: string; stale?: boolean }) {
+      const { rows, nextCursor } = await batches.listBatches(db, tenantId, { ...opts, staleBefore: new Date(Date.now() - staleAfterMs) });
       return { batches: rows.map((r) => toBatchBody(r, null, ui)), next_cursor: nextCursor };
+    },
+
+    /**
+     * Offset paging, newest first, with the total: what the part-number design's clients page
+     * with (`GET /api/batches`). Cursors (`list`) stay the way for everything else.
+     */
+    async listByOffset(tenantId: string, opts: { status?: BatchStatus; limit: number; offset: number }) {
+      let query = db.selectFrom('batches').where('tenant_id', '=', tenantId);
+      if (opts.status) query = query.where('status', '=', opts.status);
+      const [rows, total] = await Promise.all([
+        query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).offset(opts.offset).execute(),
+        query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { batches: rows.map((r) => toBatchBody(r, null, ui)), total: Number(total.n) };
     },
 
     async items(tenantId: string, batchId: string, opts: { status?: ItemStatus; limit: number; cursor?: string }) {
@@ -300,6 +368,19 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       await waitForRunToClose(row);
       await startRedrive(row, { redriveFinished: true, keepFailed: true });
       return { batch_id: row.id, ref, label, status: 'pending' };
+    },
+
+    /**
+     * Runs retention now for the tenant (the schedule's workflow, on the normal task queue) and
+     * answers how many batches it deleted.
+     */
+    async cleanup(tenantId: string, olderThanDays: number): Promise<{ deleted: number }> {
+      try {
+        return await runRetention(client, { taskQueue: deps.taskQueue, tenantId, olderThanDays });
+      } catch (err) {
+        log.error({ err, tenantId }, 'cleanup failed');
+        throw new Unavailable('the cleanup could not finish; batches it had deleted stay deleted');
+      }
     },
 
     /** Cancels every batch of the tenant in `status`; answers the ids it signalled. */

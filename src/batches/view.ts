@@ -1,6 +1,7 @@
 /** The contract's batch body, from the database row and, while the batch runs, its live progress. */
 import type { BatchOptions, BatchStatus, Cost, Counts, Progress } from '../contracts/workflow';
 import type { BatchRow } from '../db/schema';
+import { DEFAULT_STALE_AFTER_MS, isStale } from '../db/retention';
 
 export interface BatchBody {
   batch_id: string;
@@ -17,6 +18,10 @@ export interface BatchBody {
   priority: string;
   options: Record<string, unknown>;
   metadata: Record<string, unknown>;
+  /** Queued or running for longer than the stale age (STALE_BATCH_MINUTES): reported, never failed for it. */
+  stale: boolean;
+  /** The completion webhook's latest delivery; null without a callback_url. */
+  webhook: { status: 'pending' | 'delivered' | 'failed'; attempts: number; last_error: string | null } | null;
   created_at: string;
   started_at: string | null;
   completed_at: string | null;
@@ -27,14 +32,16 @@ export interface BatchBody {
 export const temporalUiUrl = (base: string, namespace: string, workflowId: string): string =>
   `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 
-export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: string; namespace: string }): BatchBody {
+/** `ui` says how to present a batch: the Temporal UI's base and namespace, and the stale age (default 120 minutes). */
+export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: string; namespace: string; staleAfterMs?: number }): BatchBody {
+  const status = live?.status ?? row.status;
   const counts = live?.counts ?? row.counts;
   const finished = row.total_items - counts.pending;
   const started = row.started_at ?? (live?.started_at ? new Date(live.started_at) : null);
   const elapsed = started && row.completed_at ? (row.completed_at.getTime() - started.getTime()) / 1000 : 0;
   return {
     batch_id: row.id,
-    status: live?.status ?? row.status,
+    status,
     total_items: row.total_items,
     counts,
     progress_percent: live?.progress_percent ?? Math.round((finished / row.total_items) * 1000) / 10,
@@ -47,6 +54,8 @@ export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: st
     priority: row.priority,
     options: optionsBody(row.options as unknown as BatchOptions, row.callback_url, live),
     metadata: row.metadata,
+    stale: isStale(status, row.created_at, ui.staleAfterMs ?? DEFAULT_STALE_AFTER_MS),
+    webhook: row.callback_url ? { status: row.webhook_status ?? 'pending', attempts: row.webhook_attempts ?? 0, last_error: row.webhook_last_error ?? null } : null,
     created_at: row.created_at.toISOString(),
     started_at: started ? started.toISOString() : null,
     completed_at: row.completed_at ? row.completed_at.toISOString() : null,

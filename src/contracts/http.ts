@@ -69,6 +69,58 @@ export const SubmitBatch = BatchOptionsInput.extend({
   });
 export type SubmitBatch = z.infer<typeof SubmitBatch>;
 
+/** The media types of a file submission (the batch options then travel as query parameters). */
+export const UPLOAD_MEDIA_TYPES = { csv: 'text/csv', ndjson: 'application/x-ndjson' } as const;
+
+const commaList = (s: string): string[] =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+
+const jsonValue = z.string().transform((s, ctx) => {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"corridor":"MX_US"}' });
+    return z.NEVER;
+  }
+});
+
+const option = BatchOptionsInput.shape;
+/**
+ * POST /v1/batches with a file body (`text/csv`, `application/x-ndjson`): the batch options as query
+ * parameters. Each parameter pipes into the JSON body's own schema for that field, so both forms
+ * accept exactly the same values; BatchOptionsInput then fills the defaults.
+ */
+export const SubmitBatchQuery = z.strictObject({
+  stages: z
+    .string()
+    .transform(commaList)
+    .pipe(Stages)
+    .optional()
+    .describe('Comma-separated subset of classify,ingest,publish, in that order (default all three).'),
+  chunk_size: z.coerce.number().pipe(option.chunk_size.unwrap()).optional().describe('Items per chunk, 1..500 (default 25).'),
+  max_parallel_chunks: z.coerce
+    .number()
+    .pipe(option.max_parallel_chunks.unwrap())
+    .optional()
+    .describe('Chunks in flight at once, 1..64 (default 4).'),
+  priority: option.priority.unwrap().optional().describe('normal (default) or express.'),
+  callback_url: option.callback_url.describe('http(s) URL that receives the completion webhook.'),
+  on_cancel: option.on_cancel.unwrap().optional().describe('keep (default) or rollback.'),
+  max_failure_ratio: z.coerce
+    .number()
+    .pipe(option.max_failure_ratio.unwrap())
+    .optional()
+    .describe('0..1 (default 1): past this share of failed items the batch stops and rolls back.'),
+  metadata: jsonValue
+    .pipe(option.metadata.unwrap())
+    .optional()
+    .describe('The batch metadata as a URL-encoded JSON object, e.g. metadata=%7B%22corridor%22%3A%22MX_US%22%7D.'),
+});
+export type SubmitBatchQuery = z.infer<typeof SubmitBatchQuery>;
+
 /** Splits part-number style input: refs separated by newlines, commas, semicolons or tabs. */
 export function refsFromText(text: string): string[] {
   return text
@@ -85,6 +137,11 @@ const Cursor = z.string().min(1).max(200);
 
 export const ListBatchesQuery = z.strictObject({
   status: z.enum(BATCH_STATUSES).optional(),
+  stale: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .describe('true: only batches queued or running for longer than STALE_BATCH_MINUTES; false: only the others'),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: Cursor.optional(),
 });
@@ -113,6 +170,14 @@ export const CancelBatches = z.strictObject({
 });
 export type CancelBatches = z.infer<typeof CancelBatches>;
 
+/** POST /v1/batches/cleanup: runs retention now for the tenant. */
+export const CleanupBatches = z
+  .strictObject({
+    older_than_days: z.number().min(0).max(36_500).describe('delete finished batches that finished longer ago than this many days (0: every finished batch)'),
+  })
+  .describe('Deletes the tenant\'s finished batches (items, staged records, audit events, blobs); running batches are never touched');
+export type CleanupBatches = z.infer<typeof CleanupBatches>;
+
 export const ReviewQuery = z.strictObject({
   batch_id: z.string().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -125,4 +190,11 @@ export const CatalogQuery = z.strictObject({
   batch_id: z.string().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: Cursor.optional(),
+});
+
+/** GET /v1/batches/{id}/export. csv is the default: the first of the contract's formats, and what a download opens in. */
+export const EXPORT_FORMATS = ['csv', 'ndjson', 'json', 'parquet'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export const ExportQuery = z.strictObject({
+  format: z.enum(EXPORT_FORMATS).default('csv'),
 });

@@ -122,6 +122,8 @@ export interface BatchWorkflowInput {
   redriveFinished?: boolean;
   /** With redriveFinished: run only items already put back in line (a resolved review), not the failed ones. */
   keepFailed?: boolean;
+  /** The batch has a callback_url: each run that finishes starts a completion webhook delivery. */
+  webhook?: boolean;
 }
 
 /** What one run hands to the next at continue-as-new: bounded, whatever the batch size. */

@@ -4,6 +4,7 @@ import type { BatchStatus, Cost, Counts } from '../contracts/workflow';
 import type { NewItem } from '../batches/submission';
 import type { BatchRow, Database, NewBatchRow } from './schema';
 import { decodeCursor, encodeCursor } from './cursor';
+import { staleCondition } from './retention';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -31,11 +32,17 @@ export async function insertItems(q: Q, batchId: string, items: NewItem[]): Prom
   }
 }
 
-/** Inserts the batch row and all its items in one transaction: both exist, or neither does. */
-export async function insertBatch(db: Kysely<Database>, row: NewBatchRow, items: NewItem[]): Promise<void> {
-  await db.transaction().execute(async (tx) => {
+/**
+ * Inserts the batch row and all its items in one transaction: both exist, or neither does.
+ * `guard` runs first in that transaction (the per-key limits take their lock there); when it
+ * answers false nothing is inserted, and neither is returned.
+ */
+export async function insertBatch(db: Kysely<Database>, row: NewBatchRow, items: NewItem[], guard?: (tx: Transaction<Database>) => Promise<boolean>): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    if (guard && !(await guard(tx))) return false;
     await tx.insertInto('batches').values(row).execute();
     await insertItems(tx, row.id, items);
+    return true;
   });
 }
 
@@ -69,10 +76,15 @@ export class BadCursor extends Error {}
 export async function listBatches(
   q: Q,
   tenantId: string,
-  opts: { status?: BatchStatus; limit: number; cursor?: string },
+  opts: { status?: BatchStatus; limit: number; cursor?: string; stale?: boolean; staleBefore?: Date },
 ): Promise<{ rows: BatchRow[]; nextCursor: string | null }> {
   let query = q.selectFrom('batches').selectAll().where('tenant_id', '=', tenantId);
   if (opts.status) query = query.where('status', '=', opts.status);
+  // stale: only the batches unfinished since before staleBefore; stale=false: only the others.
+  if (opts.stale !== undefined && opts.staleBefore) {
+    const stale = staleCondition(opts.staleBefore);
+    query = query.where(opts.stale ? stale : sql<boolean>`not ${stale}`);
+  }
   if (opts.cursor) {
     const c = decodeCursor(opts.cursor, isBatchCursor);
     if (!c) throw new BadCursor('cursor is not valid');

@@ -238,3 +238,29 @@ export async function listReview(
   const last = page[page.length - 1];
   return { items: page, nextCursor: rows.length > opts.limit && last ? encodeCursor({ b: last.batch_id, s: last.seq }) : null };
 }
+
+/**
+ * The lowest seq at or after `fromSeq` of an item not yet final (no result, pending or running), or
+ * `undefined` when every item from there on is final. Live progress reports failed items only
+ * below it, in seq order, so that no lower item can fail after a higher one was reported.
+ */
+export async function firstUnfinished(q: Q, batchId: string, fromSeq: number): Promise<number | undefined> {
+  const { rows } = await sql<{ seq: number }>`
+    select i.seq from batch_items i
+    left join item_results r on r.batch_id = i.batch_id and r.seq = i.seq
+    where i.batch_id = ${batchId} and i.seq >= ${fromSeq} and (r.seq is null or r.status in ('pending', 'running'))
+    order by i.seq
+    limit 1`.execute(q);
+  return rows[0]?.seq;
+}
+
+/** Failed items with `fromSeq <= seq < toSeq`, in seq order: a keyset page for live progress. */
+export async function listFailedBetween(q: Q, batchId: string, fromSeq: number, toSeq: number, limit: number): Promise<ItemView[]> {
+  const { rows } = await sql<ItemView>`
+    select seq, ref, status, stage, classification, published_id, error
+    from item_results
+    where batch_id = ${batchId} and status = 'failed' and seq >= ${fromSeq} and seq < ${toSeq}
+    order by seq
+    limit ${limit}`.execute(q);
+  return rows;
+}

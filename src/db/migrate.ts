@@ -3,11 +3,15 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import * as m0001 from './migrations/0001_initial';
 import * as m0002 from './migrations/0002_item_effects';
 import * as m0003 from './migrations/0003_stages';
+import * as m0004 from './migrations/0004_webhooks';
+import * as m0005 from './migrations/0005_rate_limits';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_item_effects': m0002,
   '0003_stages': m0003,
+  '0004_webhooks': m0004,
+  '0005_rate_limits': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

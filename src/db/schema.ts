@@ -43,6 +43,11 @@ export interface BatchesTable {
   updated_at: Timestamp;
   /** The classification cost at the end: `{total, by_tier}`. */
   cost: Json<{ total: number; by_tier: Record<string, number> } | null>;
+  /** The completion webhook's latest delivery (0004): one per run that finished with a callback_url. */
+  webhook_delivery_id: string | null;
+  webhook_status: 'pending' | 'delivered' | 'failed' | null;
+  webhook_attempts: Generated<number>;
+  webhook_last_error: string | null;
 }
 
 export interface BatchItemsTable {

@@ -4,6 +4,7 @@ import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
+import { attachWebSockets } from '../api/live/ws';
 import { ensureDevKey } from '../auth/dev-key';
 import { connectClient, onShutdown, openDatabase } from './runtime';
 
@@ -14,13 +15,16 @@ async function main(): Promise<void> {
   await assertMigrated(db);
   if (config.devApiKey) await ensureDevKey(db, { dataDir: config.dataDir, fixed: config.devApiKey });
   const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace);
-  const batches = createBatchService({ db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl, retry: config.retry });
-  const server = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes }).listen(config.port);
+  const batches = createBatchService({ db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
+  const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
+  const server = app.listen(config.port);
+  const live = attachWebSockets(server, app);
   const resume = setInterval(() => void batches.resumeQueued().catch((err: unknown) => log.error({ err }, 'resumeQueued failed')), 60_000);
   void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
   log.info({ port: config.port }, 'api listening');
   onShutdown(async () => {
     clearInterval(resume);
+    await live.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await client.connection.close();
     await close();

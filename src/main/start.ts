@@ -11,12 +11,15 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { migrateToLatest } from '../db/migrate';
 import { ensureDevKey } from '../auth/dev-key';
+import { ensureWebhookSecret } from '../auth/webhook-secret';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
+import { attachWebSockets } from '../api/live/ws';
 import { createWorkers } from '../worker/create-worker';
 import { workerOptions } from '../worker/options';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { connectClient, onShutdown, openDatabase } from './runtime';
+import { installRetentionSchedule } from '../temporal/schedule';
 
 const DEV_SERVER_PORT = 7233;
 const DEV_UI_PORT = 8233;
@@ -62,7 +65,9 @@ async function main(): Promise<void> {
 
     const connection = await NativeConnection.connect({ address });
     stops.push(() => connection.close());
-    const workers = await createWorkers({ ...workerOptions(config), connection, db: database.db });
+    // Made once and kept in the data dir: receivers verify with it, so it outlives restarts.
+    const webhookSecret = ensureWebhookSecret({ dataDir: config.dataDir, fixed: config.webhook.secret });
+    const workers = await createWorkers({ ...workerOptions({ ...config, webhook: { ...config.webhook, secret: webhookSecret.secret } }), connection, db: database.db });
     const running = Promise.all(workers.map((w) => w.run()));
     stops.push(async () => {
       for (const w of workers) w.shutdown();
@@ -71,15 +76,23 @@ async function main(): Promise<void> {
 
     const client = await connectClient(address, config.temporal.namespace);
     stops.push(() => client.connection.close());
-    const batches = createBatchService({ db: database.db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl, retry: config.retry });
+    const batches = createBatchService({ db: database.db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
+    const schedule = await installRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
+    if (schedule.outcome === 'failed') say(`could not install the retention schedule (${String(schedule.error)}); batches run, old ones stay`);
     void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
-    const http: Server = createApp({ db: database.db, client, batches, log, maxBodyBytes: config.maxBodyBytes }).listen(config.port);
+    const app = createApp({ db: database.db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
+    const http: Server = app.listen(config.port);
     await new Promise<void>((resolve, reject) => http.once('listening', resolve).once('error', reject));
     stops.push(() => new Promise<void>((resolve) => http.close(() => resolve())));
+    // Live streams end before the server closes: they would hold it open.
+    const live = attachWebSockets(http, app);
+    stops.push(() => live.close());
 
     say(`API          http://localhost:${config.port}`);
     say(`Temporal UI  ${uiUrl}`);
     say(`dev API key  ${devKey}   (also in ${path.join(config.dataDir, 'dev-api-key')})`);
+    // On the console only, like the dev key: the structured log never carries a secret.
+    say(webhookSecret.source === 'env' ? 'webhook key  from WEBHOOK_SECRET' : `webhook key  ${webhookSecret.secret}   (signs completion webhooks; also in ${webhookSecret.file})`);
     say(`database     ${database.kind}${database.kind === 'pglite' ? ` in ${path.join(config.dataDir, 'pglite')}` : ''}`);
     say('press Ctrl-C to stop');
     await running;

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { createActivities } from '../../activities';
 import type { ClassifyOptions } from '../../activities/classify/chain';
 import type { BlobStore } from '../../activities/blobs';
+import type { WebhookOptions } from '../../activities/webhook';
 import type { Stage } from '../contracts/workflow';
 import type { Database } from '../db/schema';
 
@@ -24,6 +25,8 @@ export interface WorkerDeps {
   /** Ingest chunking defaults (config's ingest.chunkChars / chunkOverlap). */
   chunkChars?: number;
   chunkOverlap?: number;
+  /** Completion webhooks: secret, private addresses allowed, retry policy (workerOptions in ./options). */
+  webhook?: WebhookOptions;
   /** Activity slots of the normal queue's worker (default 32); express has its own (default 16). */
   activitySlots?: number;
   expressActivitySlots?: number;
@@ -52,7 +55,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ db: deps.db, publishUrl: deps.publishUrl, publishTimeoutMs: deps.publishTimeoutMs, classify: deps.classify, ratePerMinute: deps.ratePerMinute, blobs: deps.blobs, blobDir: deps.blobDir, chunkChars: deps.chunkChars, chunkOverlap: deps.chunkOverlap }),
+    activities: createActivities({ db: deps.db, publishUrl: deps.publishUrl, publishTimeoutMs: deps.publishTimeoutMs, classify: deps.classify, ratePerMinute: deps.ratePerMinute, blobs: deps.blobs, blobDir: deps.blobDir, chunkChars: deps.chunkChars, chunkOverlap: deps.chunkOverlap, webhook: deps.webhook }),
     // Heartbeats are how a cancel reaches a running chunk; flushing them at least every 2 s keeps
     // "cancelled within seconds" true even with long heartbeat timeouts.
     maxHeartbeatThrottleInterval: '2 seconds',

@@ -35,5 +35,6 @@ export function workerOptions(config: Config): Omit<WorkerDeps, 'connection' | '
     blobs: createBlobStore(config.blobs),
     chunkChars: config.ingest.chunkChars,
     chunkOverlap: config.ingest.chunkOverlap,
+    webhook: { secret: config.webhook.secret, allowPrivate: config.allowPrivateCallbacks, retry: config.webhook.retry },
   };
 }

@@ -12,7 +12,10 @@ import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import type { ClassifyOptions } from '../../activities/classify/chain';
+import type { WebhookOptions } from '../../activities/webhook';
 import { createApp } from '../../src/api/app';
+import { createLiveHub, type LiveHub, type LiveHubDeps } from '../../src/api/live/hub';
+import { attachWebSockets } from '../../src/api/live/ws';
 import { createBatchService, type BatchService } from '../../src/batches/service';
 import { DEFAULT_RETRY } from '../../src/config';
 import type { RetryPolicies } from '../../src/contracts/workflow';
@@ -34,8 +37,11 @@ export interface Stack {
   /** The worker's fs blob store root: a fresh temporary directory, removed by stop(). */
   blobDir: string;
   batches: BatchService;
-  /** Adds another tenant with a key, for isolation tests. */
-  addTenant(): Promise<{ tenantId: string; key: string }>;
+  /**
+   * Adds another tenant with a key, for isolation tests; `limits` (the stored form, e.g.
+   * `{"max_active_batches": 3}`) replace the stack's generous ones; `{}` means the contract defaults.
+   */
+  addTenant(limits?: Record<string, number>): Promise<{ tenantId: string; key: string; keyId: string }>;
   /** fetch() against the stack with this stack's key. */
   api(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
   stop(): Promise<void>;
@@ -53,7 +59,22 @@ export interface StackOptions {
   activitySlots?: number;
   /** The classify tiers (thresholds, costs, a fallback endpoint). */
   classify?: Partial<ClassifyOptions>;
+  /**
+   * The stored limits of the stack's own key (api_keys.limits). Default GENEROUS_LIMITS, so tests
+   * that submit many batches are not stopped by the contract's 3 active / 20 an hour; `{}` gives
+   * the contract's defaults.
+   */
+  limits?: Record<string, number>;
+  /** ALLOW_PRIVATE_CALLBACKS, for the API's check and the worker's (unless `webhook.allowPrivate` says otherwise). */
+  allowPrivateCallbacks?: boolean;
+  /** The worker's completion webhook options: secret, retry policy. */
+  webhook?: WebhookOptions;
+  /** Builds the API's live-progress hub (e.g. over a BatchService that counts its calls). */
+  live?: (deps: LiveHubDeps) => LiveHub;
 }
+
+/** Limits no ordinary test reaches; tests of the limits ask for their own. */
+export const GENEROUS_LIMITS: Record<string, number> = { max_active_batches: 1_000, submissions: 100_000, reads: 1_000_000, exports: 100_000 };
 
 /** Retries short enough for tests: the same policy shapes, seconds instead of minutes. */
 export const FAST_RETRY: RetryPolicies = Object.fromEntries(
@@ -68,12 +89,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const blobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-blobs-'));
 
-  const addTenant = async (): Promise<{ tenantId: string; key: string }> => {
+  const addTenant = async (limits = opts.limits ?? GENEROUS_LIMITS): Promise<{ tenantId: string; key: string; keyId: string }> => {
     const tenantId = `tenant_${randomBytes(5).toString('hex')}`;
     const key = `bf_test_${randomBytes(16).toString('hex')}`;
     await ensureTenant(db.db, tenantId);
-    await putKey(db.db, `key_${tenantId}`, tenantId, key, 'test');
-    return { tenantId, key };
+    await putKey(db.db, `key_${tenantId}`, tenantId, key, 'test', limits);
+    return { tenantId, key, keyId: `key_${tenantId}` };
   };
   const { tenantId, key } = await addTenant();
 
@@ -91,6 +112,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       classify: opts.classify,
       blobDir,
       activitySlots: opts.activitySlots,
+      webhook: { allowPrivate: opts.allowPrivateCallbacks, ...opts.webhook },
     });
     running = Promise.all(workers.map((w) => w.run()));
   }
@@ -103,8 +125,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     namespace: temporal.namespace,
     uiUrl: 'http://localhost:8233',
     retry: opts.retry ?? FAST_RETRY,
+    allowPrivateCallbacks: opts.allowPrivateCallbacks,
   });
-  const server: Server = createApp({ db: db.db, client, batches, log, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024 }).listen(0, '127.0.0.1');
+  const live = (opts.live ?? createLiveHub)({ batches, db: db.db, log });
+  const app = createApp({ db: db.db, client, batches, log, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024, live });
+  const server: Server = app.listen(0, '127.0.0.1');
+  const sockets = attachWebSockets(server, app);
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -127,6 +153,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return fetch(`${baseUrl}${path}`, { ...init, headers });
     },
     stop: async () => {
+      await sockets.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       for (const w of workers) w.shutdown();
       await running;

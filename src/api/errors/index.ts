@@ -14,3 +14,7 @@ export const unsupportedMediaType = (expected: string): AppError => new AppError
 export const idempotencyKeyReused = (): AppError =>
   new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different body');
 export const unavailable = (what: string): AppError => new AppError(503, 'unavailable', `${what} is unreachable; the request had no effect`, undefined, 5);
+export const rateLimited = (bucket: string, limit: number, retryAfter: number): AppError =>
+  new AppError(429, 'rate_limited', `this key's ${bucket} limit (${limit} per window) is used up; retry after ${retryAfter} s`, undefined, retryAfter);
+export const tooManyActiveBatches = (limit: number, retryAfter: number): AppError =>
+  new AppError(429, 'too_many_active_batches', `at most ${limit} batches may be queued, running, paused or cancelling at once; retry after one finishes`, undefined, retryAfter);

@@ -1,17 +1,26 @@
 /** The /v1/batches routes: thin HTTP over the batch service. */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { CancelBatch, CancelBatches, ConfigureBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
-import { toSubmission } from '../../batches/submission';
+import { CancelBatch, CancelBatches, CleanupBatches, ConfigureBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
+import { toSubmission, type Submission } from '../../batches/submission';
 import { hashRequest, type BatchService } from '../../batches/service';
 import { readJson } from '../body';
 import { notFound, validationFailed } from '../errors';
 import { parse } from '../validate';
 import { mapped } from './mapped';
+import { readUpload, submitFormat } from '../upload';
+import { keyOf } from '../middleware/auth';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
+
+async function readJsonSubmission(ctx: Context, maxBodyBytes: number): Promise<{ submission: Submission; requestHash: string }> {
+  const raw = await readJson(ctx, maxBodyBytes);
+  const submission = toSubmission(parse(SubmitBatch, raw));
+  if (!submission.ok) throw validationFailed(submission.problems);
+  return { submission: submission.value, requestHash: hashRequest(raw) };
+}
 
 export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number }): Router {
   const router = new Router({ prefix: '/v1/batches' });
@@ -21,11 +30,13 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw validationFailed([{ path: 'Idempotency-Key', issue: 'must be 1..255 printable ASCII characters' }]);
     }
-    const raw = await readJson(ctx, opts.maxBodyBytes);
-    const body = parse(SubmitBatch, raw);
-    const submission = toSubmission(body);
-    if (!submission.ok) throw validationFailed(submission.problems);
-    const result = await mapped(() => service.submit(tenant(ctx), submission.value, { requestHash: hashRequest(raw), idempotencyKey }));
+    // JSON, or a CSV / NDJSON file streamed with its options in the query (src/api/upload).
+    const format = submitFormat(ctx);
+    const { submission, requestHash } =
+      format === 'json'
+        ? await readJsonSubmission(ctx, opts.maxBodyBytes)
+        : await readUpload(ctx, format, { maxBodyBytes: opts.maxBodyBytes, maxItems: keyOf(ctx).limits.maxItems });
+    const result = await mapped(() => service.submit(tenant(ctx), submission, { requestHash, idempotencyKey, limits: keyOf(ctx).limits }));
     ctx.status = result.replayed ? 200 : 202;
     if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.body = result.body;
@@ -37,6 +48,12 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
     const cancelled = await mapped(() => service.cancelAll(tenant(ctx), body.status, body.rollback));
     ctx.status = 202;
     ctx.body = { cancelled };
+  });
+
+  // Also before '/:id…'. Runs retention now for the tenant and waits for it: {"deleted": N}.
+  router.post('/cleanup', async (ctx) => {
+    const body = parse(CleanupBatches, await readJson(ctx, opts.maxBodyBytes));
+    ctx.body = await mapped(() => service.cleanup(tenant(ctx), body.older_than_days));
   });
 
   router.get('/', async (ctx) => {
