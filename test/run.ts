@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startDevServer } from '../src/temporal/dev-server';
+import { ensureChromium } from './helpers/browser';
 
 function testFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -19,6 +20,7 @@ function testFiles(dir: string): string[] {
 async function main(): Promise<void> {
   const started = Date.now();
   const log = (line: string): void => console.error(`[test] ${line}`);
+  ensureChromium(log);
   const server = await startDevServer({ log });
   const args = process.argv.slice(2);
   const files = args.length > 0 ? args : testFiles(path.join(__dirname)).sort();
