@@ -1,6 +1,7 @@
 /** The contract's batch body, from the database row and, while the batch runs, its live progress. */
 import type { BatchOptions, BatchStatus, Cost, Counts, Progress } from '../contracts/workflow';
 import type { BatchRow } from '../db/schema';
+import type { ItemView } from '../db/items';
 import { DEFAULT_STALE_AFTER_MS, isStale } from '../db/retention';
 
 export interface BatchBody {
@@ -28,6 +29,16 @@ export interface BatchBody {
   workflow_id: string;
   temporal_ui_url: string;
 }
+
+/** One item result as the contract shows it (GET …/items, and the live `item_failed` events). */
+export const itemBody = (i: ItemView) => ({
+  ref: i.ref,
+  status: i.status,
+  stage: i.stage,
+  classification: i.classification,
+  published_id: i.published_id,
+  error: i.error,
+});
 
 export const temporalUiUrl = (base: string, namespace: string, workflowId: string): string =>
   `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;

@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { toSubmission } from '../../src/batches/submission';
 import { hashRequest } from '../../src/batches/service';
 import { SubmitBatch } from '../../src/contracts/http';
-import { eventually, sleep } from '../helpers/api';
+import { eventually, sleep, terminateRunning } from '../helpers/api';
 import { expectError } from '../helpers/errors';
 import { items, startStack, type Stack } from '../helpers/stack';
 
@@ -19,9 +19,7 @@ before(async () => {
   stack = await startStack({ noWorker: true });
 });
 after(async () => {
-  for await (const wf of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"` })) {
-    await stack.client.workflow.getHandle(wf.workflowId).terminate('test over');
-  }
+  await terminateRunning(stack);
   await stack.stop();
 });
 

@@ -12,7 +12,7 @@ import { createApp } from '../../src/api/app';
 import { openDb, type Db } from '../../src/db/connect';
 import { putKey } from '../../src/db/keys';
 import { CONTRACT_LIMITS } from '../../src/auth/limits';
-import { eventually, sleep } from '../helpers/api';
+import { eventually, sleep, terminateRunning } from '../helpers/api';
 import { assertRetryAfter, expectError } from '../helpers/errors';
 import { items, startStack, type Stack } from '../helpers/stack';
 
@@ -22,10 +22,7 @@ before(async () => {
   stack = await startStack({ noWorker: true });
 });
 after(async () => {
-  // The queued workflows have no worker; end them so they do not linger on the suite's server.
-  for await (const wf of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"` })) {
-    await stack.client.workflow.getHandle(wf.workflowId).terminate('test over');
-  }
+  await terminateRunning(stack);
   await stack.stop();
 });
 

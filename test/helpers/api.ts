@@ -89,3 +89,10 @@ export async function assertExecutionCancelled(handle: WorkflowHandle): Promise<
   });
   assert.equal(description.status.name, 'CANCELLED');
 }
+
+/** Ends the stack's still-running workflows (a stack without a worker leaves them queued on the suite's server). */
+export async function terminateRunning(stack: Stack): Promise<void> {
+  for await (const wf of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"` })) {
+    await stack.client.workflow.getHandle(wf.workflowId).terminate('test over');
+  }
+}

@@ -9,7 +9,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { BatchService } from '../../batches/service';
-import type { BatchBody } from '../../batches/view';
+import { itemBody, type BatchBody } from '../../batches/view';
 import { isTerminal } from '../../contracts/workflow';
 import { getBatch } from '../../db/batches';
 import { firstUnfinished, listFailedBetween, type ItemView } from '../../db/items';
@@ -69,15 +69,7 @@ interface Watcher {
   joined: boolean;
 }
 
-const itemData = (batchId: string, i: ItemView): Record<string, unknown> => ({
-  batch_id: batchId,
-  ref: i.ref,
-  status: i.status,
-  stage: i.stage,
-  classification: i.classification,
-  published_id: i.published_id,
-  error: i.error,
-});
+const itemData = (batchId: string, i: ItemView): Record<string, unknown> => ({ batch_id: batchId, ...itemBody(i) });
 
 /**
  * Numbers `found` for a watcher at `pos` and advances it; undefined when the watcher already has it
