@@ -1,0 +1,20 @@
+/**
+ * GET /metrics: Prometheus text. An operations route like /healthz: no API key. It names no tenant
+ * and no secret, but it is for the scraper on the private network, not for the internet: keep it
+ * off the public ingress.
+ */
+import Router from '@koa/router';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema';
+import { createScraper } from '../../metrics/scrape';
+
+export function metricsRoutes(deps: { db: Kysely<Database>; coreMetricsUrl?: string }): Router {
+  const router = new Router();
+  const scraper = createScraper({ db: deps.db, coreUrl: deps.coreMetricsUrl });
+  router.get('/metrics', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = scraper.contentType;
+    ctx.body = await scraper.text();
+  });
+  return router;
+}

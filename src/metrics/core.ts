@@ -1,0 +1,60 @@
+/**
+ * The Temporal Core runtime's own metrics (poll latencies, task slots, sticky cache, …). Core can
+ * only export them on a Prometheus port of its own, once per process, at Runtime.install; we bind
+ * it to loopback and append it to our /metrics, so one scrape target per process shows both.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { TelemetryOptions } from '@temporalio/worker';
+import type { Config } from '../config';
+import type { Scraper } from './scrape';
+
+export interface CoreMetrics {
+  /** For Runtime.install({ telemetryOptions }). */
+  telemetryOptions: TelemetryOptions;
+  /** Where the exporter answers, for createScraper / createApp's coreMetricsUrl. */
+  url: string;
+}
+
+/** Core's exporter settings per config; undefined when TEMPORAL_CORE_METRICS=off. */
+export async function coreMetrics(config: Pick<Config, 'metrics'>): Promise<CoreMetrics | undefined> {
+  const m = config.metrics;
+  if (m && !m.core) return undefined;
+  const port = m?.corePort || (await freeLoopbackPort());
+  return {
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } },
+    url: `http://127.0.0.1:${port}/metrics`,
+  };
+}
+
+/** A port nothing listens on right now (Core binds it a moment later). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A worker process's own /metrics (WORKER_METRICS_PORT): it has no HTTP API to hang it on.
+ * Anything but GET /metrics is a 404.
+ */
+export async function serveMetrics(scraper: Scraper, port: number, host: string): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    scraper.text().then(
+      (body) => res.writeHead(200, { 'content-type': scraper.contentType, 'cache-control': 'no-store' }).end(body),
+      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`scrape failed: ${(err as Error).message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
+  return server;
+}
