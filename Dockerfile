@@ -1,18 +1,40 @@
-# The API and worker image. (The visibility issue turns this into a multi-stage build with a
-# prebuilt workflow bundle; for now the worker bundles its workflows at start, in a few seconds.)
+# The API and worker image: one image, two commands (compose runs src/main/api.ts and
+# src/main/worker.ts). TypeScript runs through tsx, as in development; the workflows are bundled
+# here, once, so a worker starts without webpack and every replica runs the same workflow code.
+
+# 1. Production dependencies (tsx runs the code; @temporalio/worker brings the bundler).
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+# 2. The prebuilt workflow bundle: the same bundleWorkflows() the worker would run at start.
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
+RUN npm run build:workflows -- dist/workflow-bundle.js
+
+# 3. Runtime: sources, dependencies and the bundle; runs as the image's unprivileged `node` user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    BATCHFLOW_DATA_DIR=/app/.data \
+    WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json tsconfig.json ./
+COPY src ./src
+COPY workflows ./workflows
+COPY activities ./activities
+COPY --from=build /app/dist/workflow-bundle.js ./dist/workflow-bundle.js
+# The only directory the processes write to (fs blobs, PGlite, the dev key when configured).
+RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 EXPOSE 3000
+# No HEALTHCHECK here: the image runs the API or a worker, which are checked differently; the
+# compose file gives each service its own. node is PID 1 and handles SIGTERM itself (graceful
+# shutdown: src/main/runtime.ts onShutdown).
 CMD ["node", "--import", "tsx", "src/main/api.ts"]
