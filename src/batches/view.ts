@@ -60,7 +60,8 @@ export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: st
     eta_seconds: live ? live.eta_seconds : counts.pending === 0 ? 0 : null,
     items_per_second: live?.items_per_second ?? (elapsed > 0 ? Math.round((finished / elapsed) * 10) / 10 : 0),
     cost: live?.cost ?? row.cost ?? { total: 0, by_tier: {} },
-    rolled_back: row.rolled_back,
+    // The live answer: a batch that has just finished says so before its row has caught up.
+    rolled_back: live?.rolled_back ?? row.rolled_back,
     error: row.error,
     priority: row.priority,
     options: optionsBody(row.options as unknown as BatchOptions, row.callback_url, live),
