@@ -372,6 +372,28 @@ const SAGA: Record<string, Scenario> = {
       await receiver.close();
     }
   },
+
+  // Patch `visibility-v1`: the search attributes follow the batch (paused, running again, the
+  // failed count as it grows), and stage activities carry summaries for the Temporal UI.
+  'visibility-kept-current': () =>
+    withStack({ latencyMs: 200, rejectRefs: new Set(['sku-1']) }, async (stack, target) => {
+      const batchId = await submit(stack, { items: items(16), chunk_size: 4, max_parallel_chunks: 1 });
+      await until('a first published item', () => target!.items.size > 0);
+      await post(stack, `/v1/batches/${batchId}/pause`);
+      await until('in-flight work to end', () => target!.inFlight === 0);
+      await sleep(1_000);
+      await post(stack, `/v1/batches/${batchId}/resume`);
+      await closed(stack, batchId);
+      const ended = await waitForBatch(stack, batchId);
+      check('visibility-kept-current', ended.status === 'partial', `ended ${ended.status}`);
+      const h = await fetchRun(stack.client, workflowIdFor(batchId));
+      const upserts = (h.events ?? []).filter((e) => !!e.upsertWorkflowSearchAttributesEventAttributes).length;
+      // paused, running, FailedCount 1, and the final one.
+      check('visibility-kept-current', upserts >= 4, `${upserts} search attribute upserts`);
+      const summaries = (h.events ?? []).filter((e) => !!e.activityTaskScheduledEventAttributes && !!e.userMetadata?.summary).length;
+      check('visibility-kept-current', summaries >= 12, `${summaries} activities with a summary`);
+      await save('visibility-kept-current', h, completedEvent);
+    }),
 };
 
 const USAGE = `usage: npx tsx test/record-histories.ts [--all | NAME...]

@@ -26,6 +26,8 @@ const EXPECTED = [
   'paused-resumed', 'configured', 'redrive-running', 'redrive-finished', 'transient-retried', 'cancelled-externally-saga',
   // Recorded with completion webhooks (`webhook-v1`): the batch run that starts the delivery, and the delivery.
   'webhook-delivered', 'webhook-delivery',
+  // Recorded with `visibility-v1`: BatchStatus and FailedCount upserted as they change, activity summaries.
+  'visibility-kept-current',
 ];
 
 

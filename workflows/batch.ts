@@ -36,6 +36,7 @@ import {
   type StageRetry,
 } from '../src/contracts/workflow';
 import { BatchStatusKey, FailedCountKey } from '../src/temporal/search-attributes';
+import { batchCurrentDetails, batchStaticSummary, chunkActivitySummary } from '../src/temporal/user-metadata';
 import { webhookWorkflowIdFor } from '../src/contracts/webhook';
 import { deliverWebhookWorkflow } from './webhook';
 
@@ -63,6 +64,12 @@ const SAGA_PATCH = 'saga-v1';
 
 /** Completion webhooks came after the recorded histories: runs from before start no delivery. */
 const WEBHOOK_PATCH = 'webhook-v1';
+
+/**
+ * Keeping the BatchStatus and FailedCount search attributes current while the batch runs came
+ * after the recorded histories: runs from before only set them at the end.
+ */
+const VISIBILITY_PATCH = 'visibility-v1';
 
 /** Undo gets its own patient policy: giving up means an orphaned remote item. */
 const COMPENSATION_ATTEMPTS = 8;
@@ -107,6 +114,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
   const stages = options.stages;
   const chunkCount = Math.ceil(totalItems / options.chunkSize);
   const saga = wf.patched(SAGA_PATCH);
+  const visible = wf.patched(VISIBILITY_PATCH);
   const callStage = Object.fromEntries(stages.map((s) => [s, stageActivity(s, input.retry[s])])) as Record<Stage, ReturnType<typeof stageActivity>>;
   const state: CarriedState = input.carried ?? {
     nextChunk: input.redriveFinished ? chunkCount : 0,
@@ -137,9 +145,16 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     if (state.cancelRequested) return;
     state.cancelRequested = { rollback: signal.rollback ?? options.onCancel === 'rollback' };
     dispatch.cancel();
+    report();
   });
-  wf.setHandler(pauseSignal, () => void (state.paused = true));
-  wf.setHandler(resumeSignal, () => void (state.paused = false));
+  wf.setHandler(pauseSignal, () => {
+    state.paused = true;
+    report();
+  });
+  wf.setHandler(resumeSignal, () => {
+    state.paused = false;
+    report();
+  });
   wf.setHandler(progressQuery, (): Progress => progress());
   wf.setHandler(
     configureUpdate,
@@ -166,6 +181,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       state.counts.failed -= reset.items;
       state.counts.pending += reset.items;
       for (const c of reset.chunks) if (!state.redrive!.includes(c)) state.redrive!.push(c);
+      report();
       return { retried: reset.items, chunks: reset.chunks.length };
     },
     {
@@ -196,6 +212,41 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     if (state.cancelRequested) return 'cancelling';
     if (state.paused && state.phase === 'run') return 'paused';
     return 'running';
+  }
+
+  /** The status as the Temporal UI shows it: the API's, plus the undo phase. */
+  function uiStatus(): string {
+    if (!finalStatus && state.phase === 'compensate') return 'compensating';
+    return status();
+  }
+
+  /**
+   * Tells the Temporal UI where the batch stands: the current details (no history event), and the
+   * search attributes when they changed (one upsert event at most). Called on each chunk's end and
+   * on each change of status, never per item, so a run's history grows by at most one event a chunk.
+   */
+  function report(): void {
+    wf.setCurrentDetails(
+      batchCurrentDetails({
+        status: uiStatus(),
+        phase: state.phase ?? 'run',
+        paused: state.paused,
+        cancelRequested: state.cancelRequested,
+        failureRatioExceeded: state.failureRatioExceeded === true,
+        totalItems,
+        counts: state.counts,
+        chunks: { total: chunkCount, done: chunksDone, inFlight: inFlight.size },
+        maxParallelChunks: state.maxParallelChunks,
+        runs: state.runs,
+        summary: state.runs > 1 ? batchStaticSummary({ batchId, tenantId, totalItems, options }) : undefined,
+      }),
+    );
+    if (!visible || finalStatus) return;
+    const shown = wf.workflowInfo().typedSearchAttributes;
+    const changed: Parameters<typeof wf.upsertSearchAttributes>[0] = [];
+    if (shown.get(BatchStatusKey) !== uiStatus()) changed.push({ key: BatchStatusKey, value: uiStatus() });
+    if (shown.get(FailedCountKey) !== state.counts.failed) changed.push({ key: FailedCountKey, value: state.counts.failed });
+    if (changed.length > 0) wf.upsertSearchAttributes(changed);
   }
 
   function progress(): Progress {
@@ -249,8 +300,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
   }
 
   async function compensateFailed(range: { from: number; to: number }): Promise<void> {
+    const summary = chunkActivitySummary('undo', Math.floor(range.from / options.chunkSize), chunkCount, range.to - range.from, 1, 'its failed items');
     const out = await wf.CancellationScope.nonCancellable(() =>
-      undo({ batchId, tenantId, range, scope: 'failed', maxAttempts: COMPENSATION_ATTEMPTS }),
+      undo.executeWithOptions({ summary }, [{ batchId, tenantId, range, scope: 'failed', maxAttempts: COMPENSATION_ATTEMPTS }]),
     );
     state.counts.failed -= out.orphaned;
     state.counts.orphaned += out.orphaned;
@@ -272,9 +324,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
         const maxAttempts = r.maximumAttempts > 0 ? r.maximumAttempts : Number.MAX_SAFE_INTEGER;
         let outcome: StageOutcome | null = null;
         for (let attempt = 1; ; attempt++) {
-          const next: StageOutcome = await callStage[stage]({
-            batchId, tenantId, stage, previousStage: i === 0 ? null : stages[i - 1]!, lastStage: last, range, chunkIndex: index, chunkCount, attempt, maxAttempts,
-          });
+          const next: StageOutcome = await callStage[stage].executeWithOptions({ summary: chunkActivitySummary(stage, index, chunkCount, range.to - range.from, attempt) }, [
+            { batchId, tenantId, stage, previousStage: i === 0 ? null : stages[i - 1]!, lastStage: last, range, chunkIndex: index, chunkCount, attempt, maxAttempts },
+          ]);
           tally(stage, next, outcome ?? (redriven ? (next.before ?? null) : null), last);
           outcome = next;
           // Items that failed transiently come back after a durable backoff; the others wait.
@@ -304,6 +356,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     } finally {
       inFlight.delete(index);
       chunksDone++;
+      report();
     }
   }
 
@@ -339,6 +392,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
           await book.markBatchStarted(batchId);
         }
       }
+      report();
       await dispatch.run(async () => {
         for (;;) {
           await wf.condition(
@@ -362,12 +416,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       const scope: CompensationScope = state.cancelRequested && !state.cancelRequested.rollback ? 'unfinished' : 'all';
       state.phase = 'compensate';
       state.compensation = { scope: scope as 'unfinished' | 'all', next: state.nextChunk - 1 };
+      report();
     }
   }
 
   // ---- phase 2: compensate, last chunk first -----------------------------------------------
   if (state.phase === 'compensate') {
     const comp = state.compensation!;
+    report();
     // Not cancellable: once undo has begun, a second cancel must not leave it half done.
     await wf.CancellationScope.nonCancellable(async () => {
       while (comp.next >= 0) {
@@ -377,11 +433,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
           inFlight.set(index, 'undo');
           try {
             const range = { from: index * options.chunkSize, to: Math.min(totalItems, (index + 1) * options.chunkSize) };
-            const out = await undo({ batchId, tenantId, range, scope: comp.scope, maxAttempts: COMPENSATION_ATTEMPTS });
+            const out = await undo.executeWithOptions({ summary: chunkActivitySummary('undo', index, chunkCount, range.to - range.from, 1, comp.scope === 'all' ? 'rollback' : 'its unfinished items') }, [
+              { batchId, tenantId, range, scope: comp.scope, maxAttempts: COMPENSATION_ATTEMPTS },
+            ]);
             state.counts.orphaned += out.orphaned;
             state.counts.compensated += out.undone;
           } finally {
             inFlight.delete(index);
+            report();
           }
         });
       }
@@ -410,6 +469,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
     // The row takes the same answer through finishBatch, which sees the same counts.
     rolledBack = rolledBack && counts.orphaned === 0;
     finalStatus = final;
+    report();
     wf.upsertSearchAttributes([
       { key: BatchStatusKey, value: final },
       { key: FailedCountKey, value: counts.failed },
