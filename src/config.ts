@@ -69,6 +69,22 @@ const EnvSchema = z.object({
   STALE_BATCH_MINUTES: z.coerce.number().positive().default(120),
   /** Finished batches are deleted this many days after they finished. */
   BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  /** A worker process serves its own GET /metrics here (0: none). The API serves /metrics on PORT. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  WORKER_METRICS_HOST: z.string().default('0.0.0.0'),
+  /** Temporal Core's Prometheus exporter, on loopback, proxied into /metrics (0: a free port; off: none). */
+  TEMPORAL_CORE_METRICS: z.enum(['on', 'off']).default('on'),
+  TEMPORAL_CORE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Tracing: `otlp` exports spans over OTLP/HTTP; unset, it is on when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  BATCHFLOW_TRACING: z.enum(['otlp', 'off']).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().optional(),
+  OTEL_SERVICE_NAME: z.string().default('batchflow'),
+  /** A prebuilt workflow bundle (`npm run build:workflows`); unset, the worker bundles at start. */
+  WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  /** On SIGTERM, how long running activities may finish before they are cancelled (and retried elsewhere). */
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** On SIGTERM, how long the API lets in-flight requests finish before it closes their connections. */
+  API_SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(10_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -143,6 +159,14 @@ export interface Config {
   staleBatchMinutes: number;
   /** BATCH_RETENTION_DAYS: the retention schedule deletes batches finished longer ago than this. */
   retentionDays: number;
+  /** WORKER_METRICS_*, TEMPORAL_CORE_METRICS*: where the worker's /metrics and Core's exporter listen (src/metrics). */
+  metrics?: { workerPort: number; workerHost: string; core: boolean; corePort: number };
+  /** BATCHFLOW_TRACING / OTEL_EXPORTER_OTLP_ENDPOINT: OpenTelemetry tracing (src/tracing), off by default. */
+  tracing?: { enabled: boolean; endpoint: string | undefined; serviceName: string };
+  /** WORKFLOW_BUNDLE_PATH: the worker loads this prebuilt bundle instead of bundling at start. */
+  workflowBundlePath: string | undefined;
+  /** WORKER_SHUTDOWN_GRACE_MS and API_SHUTDOWN_DRAIN_MS: what a SIGTERM waits for. */
+  shutdown: { workerGraceMs: number; apiDrainMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -227,5 +251,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     staleBatchMinutes: env.STALE_BATCH_MINUTES,
     retentionDays: env.BATCH_RETENTION_DAYS,
+    metrics: { workerPort: env.WORKER_METRICS_PORT, workerHost: env.WORKER_METRICS_HOST, core: env.TEMPORAL_CORE_METRICS === 'on', corePort: env.TEMPORAL_CORE_METRICS_PORT },
+    tracing: {
+      enabled: env.BATCHFLOW_TRACING ? env.BATCHFLOW_TRACING === 'otlp' : Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT),
+      endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: env.OTEL_SERVICE_NAME,
+    },
+    workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
+    shutdown: { workerGraceMs: env.WORKER_SHUTDOWN_GRACE_MS, apiDrainMs: env.API_SHUTDOWN_DRAIN_MS },
   };
 }

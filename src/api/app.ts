@@ -12,12 +12,15 @@ import type { KeyLimits } from '../auth/limits';
 import { batchRoutes } from './routes/batches';
 import { healthRoutes } from './routes/health';
 import { docsRoutes } from './routes/docs';
+import { consoleRoutes } from './routes/console';
 import { reviewRoutes } from './routes/review';
 import { exportRoutes } from './routes/export';
 import { compatRoutes } from './routes/compat';
 import { createLiveHub, type LiveHub } from './live/hub';
 import { registerLive } from './live/ws';
 import { liveRoutes } from './routes/live';
+import { batchIdOf, httpMetrics } from './middleware/metrics';
+import { metricsRoutes } from './routes/metrics';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -29,6 +32,8 @@ export interface AppDeps {
   limits?: KeyLimits;
   /** Live progress (SSE and WebSocket watchers); default: a hub of this app's own. */
   live?: LiveHub;
+  /** Temporal Core's Prometheus endpoint on loopback, appended to GET /metrics (src/metrics/core.ts). */
+  coreMetricsUrl?: string;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -44,17 +49,20 @@ export function createApp(deps: AppDeps): Koa {
     deps.log.error({ err, requestId: ctx?.state?.requestId }, 'unhandled error in a response');
   });
   app.use(requestId());
+  app.use(httpMetrics());
   app.use(async (ctx, next) => {
     const started = performance.now();
     await next();
     // Keys never reach the log: only method, path, status and timing.
-    deps.log.info({ requestId: ctx.state.requestId, tenant: ctx.state.tenantId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+    deps.log.info({ requestId: ctx.state.requestId, tenant: ctx.state.tenantId, batchId: batchIdOf(ctx), method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
   });
   app.use(errorHandler(deps.log));
 
   const health = healthRoutes(deps);
   app.use(health.routes());
+  app.use(metricsRoutes({ db: deps.db, coreMetricsUrl: deps.coreMetricsUrl }).routes());
   app.use(docsRoutes().routes());
+  app.use(consoleRoutes().routes());
 
   const v1 = batchRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes });
   app.use(guardApi({ db: deps.db, log: deps.log, limits: deps.limits }));

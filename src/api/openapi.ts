@@ -147,11 +147,29 @@ function paths(): ZodOpenApiPathsObject {
       },
     },
     '/healthz': { get: { summary: 'The process is alive', tags: ['operations'], security: [], responses: { '200': { description: 'alive' } } } },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics of this process (no key; keep it off the public network)',
+        tags: ['operations'],
+        security: [],
+        responses: { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
     '/readyz': {
       get: { summary: 'Temporal and the database are reachable', tags: ['operations'], security: [], responses: { '200': { description: 'ready' }, '503': { description: 'a dependency is unreachable' } } },
     },
     '/openapi.json': { get: { summary: 'This document', tags: ['operations'], security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
     '/docs': { get: { summary: 'This document, rendered', tags: ['operations'], security: [], responses: { '200': { description: 'HTML' } } } },
+    '/': { get: { summary: 'The web console (it asks for the key and calls /v1 with it)', tags: ['console'], security: [], responses: { '200': { description: 'HTML' } } } },
+    '/console/{file}': {
+      get: {
+        summary: "The console's scripts and style sheet",
+        tags: ['console'],
+        security: [],
+        requestParams: { path: z.object({ file: z.string().meta({ example: 'app.js' }) }) },
+        responses: { '200': { description: 'JavaScript or CSS' }, '404': { description: 'no such file' } },
+      },
+    },
   };
 }
 

@@ -35,12 +35,13 @@ import * as batches from '../db/batches';
 import { listItems } from '../db/items';
 import type { BatchRow, Database } from '../db/schema';
 import type { batchWorkflow } from '../../workflows/batch';
-import { ItemCountKey, PriorityKey, TenantIdKey, BatchStatusKey } from '../temporal/search-attributes';
+import { ItemCountKey, PriorityKey, TenantIdKey, BatchStatusKey, FailedCountKey } from '../temporal/search-attributes';
+import { batchStaticDetails, batchStaticSummary } from '../temporal/user-metadata';
 import type { Submission } from './submission';
 import { checkCallbackUrl } from '../net/ssrf';
 import type { KeyLimits } from '../auth/limits';
 import { countActiveBatches, lockTenantSubmissions } from '../db/limits';
-import { toBatchBody, type BatchBody } from './view';
+import { itemBody, toBatchBody, type BatchBody } from './view';
 import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
 import { runRetention } from '../temporal/schedule';
 
@@ -124,7 +125,14 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     ...redrive,
   });
 
-  async function startWorkflow(row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority' | 'callback_url'>, redrive: Redrive = {}): Promise<void> {
+  async function startWorkflow(
+    // `metadata` is the stored row's object, or the JSON text of a row about to be inserted.
+    row: Pick<BatchRow, 'id' | 'tenant_id' | 'total_items' | 'options' | 'priority' | 'callback_url'> & { metadata?: Record<string, unknown> | string | null },
+    redrive: Redrive = {},
+  ): Promise<void> {
+    // What the Temporal UI shows for the batch: a line in the list, markdown on its page.
+    const metadata = typeof row.metadata === 'string' ? (JSON.parse(row.metadata) as Record<string, unknown>) : row.metadata;
+    const described = { batchId: row.id, tenantId: row.tenant_id, totalItems: row.total_items, options: row.options as unknown as BatchOptions, metadata, redrive: redrive.redriveFinished === true };
     await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
       workflowId: workflowIdFor(row.id),
       // Express batches have a task queue, and worker slots, of their own: they never wait
@@ -136,7 +144,11 @@ export const createBatchService = (deps: BatchServiceDeps) => {
         { key: PriorityKey, value: row.priority },
         { key: ItemCountKey, value: row.total_items },
         { key: BatchStatusKey, value: 'running' },
+        // A redrive's workflow sets its own once it has reset the failed items.
+        ...(redrive.redriveFinished ? [] : [{ key: FailedCountKey, value: 0 }]),
       ],
+      staticSummary: batchStaticSummary(described),
+      staticDetails: batchStaticDetails(described),
     });
   }
 
@@ -262,14 +274,7 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       if (!row) return undefined;
       const page = await listItems(db, batchId, opts);
       return {
-        items: page.items.map((i) => ({
-          ref: i.ref,
-          status: i.status,
-          stage: i.stage,
-          classification: i.classification,
-          published_id: i.published_id,
-          error: i.error,
-        })),
+        items: page.items.map(itemBody),
         next_cursor: page.nextCursor,
       };
     },

@@ -6,28 +6,35 @@ import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
 import { attachWebSockets } from '../api/live/ws';
 import { ensureDevKey } from '../auth/dev-key';
-import { connectClient, onShutdown, openDatabase } from './runtime';
+import { tracingFromConfig } from '../tracing';
+import { connectClient, drainHttp, onShutdown, openDatabase } from './runtime';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'api');
+  const tracing = tracingFromConfig(config, `${config.tracing?.serviceName ?? 'batchflow'}-api`);
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
   if (config.devApiKey) await ensureDevKey(db, { dataDir: config.dataDir, fixed: config.devApiKey });
-  const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace);
+  const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace, Boolean(tracing));
   const batches = createBatchService({ db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
   const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
   const server = app.listen(config.port);
   const live = attachWebSockets(server, app);
   const resume = setInterval(() => void batches.resumeQueued().catch((err: unknown) => log.error({ err }, 'resumeQueued failed')), 60_000);
   void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
-  log.info({ port: config.port }, 'api listening');
+  await once(server, 'listening');
+  // The port actually bound (PORT=0 picks a free one).
+  log.info({ port: (server.address() as AddressInfo).port }, 'api listening');
   onShutdown(async () => {
     clearInterval(resume);
-    await live.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Live streams end first (they would hold the server open); other requests get API_SHUTDOWN_DRAIN_MS.
+    await drainHttp(server, () => live.close(), config.shutdown.apiDrainMs);
     await client.connection.close();
     await close();
+    await tracing?.shutdown();
   }, (m) => log.info(m));
 }
 

@@ -1,17 +1,20 @@
 /** Start-up steps that the embedded stack, the API process and the worker process share. */
 import path from 'node:path';
+import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { openDb, type Db } from '../db/connect';
 import type { Config } from '../config';
+import { clientInterceptors } from '../tracing';
 
 /** PostgreSQL when configured; otherwise the embedded PGlite under the data dir. */
 export async function openDatabase(config: Config): Promise<Db> {
   return openDb({ url: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
 }
 
-export async function connectClient(address: string, namespace: string): Promise<Client> {
+/** `traced`: the client's workflow starts and signals open spans (src/tracing; off by default). */
+export async function connectClient(address: string, namespace: string, traced = false): Promise<Client> {
   const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, ...(traced ? { interceptors: clientInterceptors() } : {}) });
 }
 
 /**
@@ -34,4 +37,25 @@ export function onShutdown(stop: () => Promise<void>, log: (msg: string) => void
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+}
+
+/**
+ * Stops an HTTP server without cutting anyone off mid-answer: it stops accepting connections, ends
+ * the live streams (`endStreams`: SSE ended, WebSockets closed with 1001; clients reconnect to
+ * another instance and resume from their last event id), closes idle keep-alive connections, and
+ * gives requests still running `drainMs` before their connections are closed too.
+ */
+export async function drainHttp(server: Server, endStreams: () => Promise<void>, drainMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  await endStreams();
+  server.closeIdleConnections();
+  const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
+  // An idle keep-alive connection that sends one more request gets its answer and then is idle again.
+  const sweep = setInterval(() => server.closeIdleConnections(), 250);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(deadline);
+    clearInterval(sweep);
+  }
 }

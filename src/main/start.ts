@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { migrateToLatest } from '../db/migrate';
@@ -18,8 +18,10 @@ import { attachWebSockets } from '../api/live/ws';
 import { createWorkers } from '../worker/create-worker';
 import { workerOptions } from '../worker/options';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
-import { connectClient, onShutdown, openDatabase } from './runtime';
+import { connectClient, drainHttp, onShutdown, openDatabase } from './runtime';
 import { installRetentionSchedule } from '../temporal/schedule';
+import { installRuntime } from '../metrics/runtime';
+import { tracingFromConfig } from '../tracing';
 
 const DEV_SERVER_PORT = 7233;
 const DEV_UI_PORT = 8233;
@@ -28,8 +30,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   // The SDK's own chatter (bundler progress, poller state) only matters when something is wrong.
   // Signals are ours: shutdown stops the API before the worker, and the worker before the database.
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const log = createLogger(config.logLevel, 'batchflow');
+  // One process, one /metrics: the API's answer includes the worker's families and Core's metrics.
+  const coreMetricsUrl = await installRuntime(config, log);
+  const tracing = tracingFromConfig(config);
   const say = (line: string): void => console.error(`[batchflow] ${line}`);
   fs.mkdirSync(config.dataDir, { recursive: true });
 
@@ -39,6 +43,8 @@ async function main(): Promise<void> {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => say(`while stopping: ${String(err)}`));
   };
   onShutdown(stopAll, say);
+  // Stopped last: the spans of everything else's shutdown are flushed.
+  if (tracing) stops.push(() => tracing.shutdown());
 
   try {
     let address = config.temporal.address;
@@ -67,26 +73,32 @@ async function main(): Promise<void> {
     stops.push(() => connection.close());
     // Made once and kept in the data dir: receivers verify with it, so it outlives restarts.
     const webhookSecret = ensureWebhookSecret({ dataDir: config.dataDir, fixed: config.webhook.secret });
-    const workers = await createWorkers({ ...workerOptions({ ...config, webhook: { ...config.webhook, secret: webhookSecret.secret } }), connection, db: database.db });
+    const workers = await createWorkers({
+      ...workerOptions({ ...config, webhook: { ...config.webhook, secret: webhookSecret.secret } }),
+      connection,
+      db: database.db,
+      ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
+      shutdownGraceMs: config.shutdown.workerGraceMs,
+      tracing,
+    });
     const running = Promise.all(workers.map((w) => w.run()));
     stops.push(async () => {
       for (const w of workers) w.shutdown();
       await running;
     });
 
-    const client = await connectClient(address, config.temporal.namespace);
+    const client = await connectClient(address, config.temporal.namespace, Boolean(tracing));
     stops.push(() => client.connection.close());
     const batches = createBatchService({ db: database.db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
     const schedule = await installRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
     if (schedule.outcome === 'failed') say(`could not install the retention schedule (${String(schedule.error)}); batches run, old ones stay`);
     void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
-    const app = createApp({ db: database.db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
+    const app = createApp({ db: database.db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits, coreMetricsUrl });
     const http: Server = app.listen(config.port);
     await new Promise<void>((resolve, reject) => http.once('listening', resolve).once('error', reject));
-    stops.push(() => new Promise<void>((resolve) => http.close(() => resolve())));
-    // Live streams end before the server closes: they would hold it open.
+    // Live streams end before the server closes (they would hold it open); other requests get API_SHUTDOWN_DRAIN_MS.
     const live = attachWebSockets(http, app);
-    stops.push(() => live.close());
+    stops.push(() => drainHttp(http, () => live.close(), config.shutdown.apiDrainMs));
 
     say(`API          http://localhost:${config.port}`);
     say(`Temporal UI  ${uiUrl}`);

@@ -1,5 +1,6 @@
 /** `npm run worker`: the production worker process. Scale by running more of them. */
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import fs from 'node:fs';
+import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
@@ -8,34 +9,58 @@ import { workerOptions } from '../worker/options';
 import { onShutdown, openDatabase } from './runtime';
 import { Client } from '@temporalio/client';
 import { installRetentionSchedule } from '../temporal/schedule';
+import { installRuntime } from '../metrics/runtime';
+import { serveMetrics } from '../metrics/core';
+import { createScraper } from '../metrics/scrape';
+import { tracingFromConfig } from '../tracing';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   // The SDK's own chatter (bundler progress, poller state) only matters when something is wrong.
   // Signals are ours: shutdown stops the API before the worker, and the worker before the database.
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const log = createLogger(config.logLevel, 'worker');
+  const coreMetricsUrl = await installRuntime(config, log);
+  const tracing = tracingFromConfig(config, `${config.tracing?.serviceName ?? 'batchflow'}-worker`);
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
-  const workers = await createWorkers({ ...workerOptions(config), connection, db });
-  log.info({ taskQueue: config.temporal.taskQueue }, 'worker running (normal and express queues)');
+  const workflowBundle = config.workflowBundlePath ? prebuiltBundle(config.workflowBundlePath) : undefined;
+  // A prebuilt bundle carries the workflow interceptors it was built with, whatever the config says now.
+  if (workflowBundle && tracing) log.warn({ workflowBundle: workflowBundle.codePath }, 'tracing is on: workflow spans need a bundle built with `npm run build:workflows -- --tracing`');
+  const workers = await createWorkers({ ...workerOptions(config), connection, db, workflowBundle, shutdownGraceMs: config.shutdown.workerGraceMs, tracing });
+  log.info({ taskQueue: config.temporal.taskQueue, workflowBundle: workflowBundle?.codePath ?? 'bundled at start' }, 'worker running (normal and express queues)');
   // Not fatal: batches without a callback_url need no secret. Nothing is ever sent unsigned; each
   // delivery fails, and GET /v1/batches/{id} says why.
   if (!config.webhook.secret) log.warn('WEBHOOK_SECRET is not set: completion webhooks will not be sent until it is');
   const schedule = await installRetentionSchedule(new Client({ connection, namespace: config.temporal.namespace }), { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
   if (schedule.outcome === 'failed') log.warn({ err: schedule.error, scheduleId: schedule.scheduleId }, 'could not install the retention schedule; batches run, old ones stay');
   else log.info({ scheduleId: schedule.scheduleId, outcome: schedule.outcome, retentionDays: config.retentionDays }, 'retention schedule');
+  // This process's /metrics (activity, item and compensation counters, Core's metrics): it has no API to serve them.
+  const metricsPort = config.metrics?.workerPort ?? 0;
+  const metricsServer = metricsPort > 0 ? await serveMetrics(createScraper({ coreUrl: coreMetricsUrl }), metricsPort, config.metrics?.workerHost ?? '0.0.0.0') : undefined;
+  if (metricsServer) log.info({ port: metricsPort }, 'worker metrics on /metrics');
   const running = Promise.all(workers.map((w) => w.run()));
-  // shutdown() stops polling and lets running activities finish or heartbeat out; the process
-  // exits once they have, with the connection and database closed behind them.
+  // shutdown() stops polling at once and gives running activities WORKER_SHUTDOWN_GRACE_MS to
+  // finish; then they are cancelled: a chunk records the items it did, fails its attempt, and
+  // another worker retries the rest. The process exits once they have, with the connection and
+  // database closed behind them.
   onShutdown(async () => {
+    log.info({ graceMs: config.shutdown.workerGraceMs }, 'worker stopping: no new tasks; running activities get the grace time');
     for (const w of workers) w.shutdown();
     await running;
+    log.info('worker stopped');
     await connection.close();
     await close();
+    metricsServer?.close();
+    await tracing?.shutdown();
   }, (m) => log.info(m));
   await running;
+}
+
+/** WORKFLOW_BUNDLE_PATH, checked now: a missing file is a deployment mistake, not a reason to bundle. */
+function prebuiltBundle(codePath: string): { codePath: string } {
+  if (!fs.existsSync(codePath)) throw new Error(`WORKFLOW_BUNDLE_PATH: no file at ${codePath} (build it with \`npm run build:workflows\`)`);
+  return { codePath };
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,8 @@ import type { BlobStore } from '../../activities/blobs';
 import type { WebhookOptions } from '../../activities/webhook';
 import type { Stage } from '../contracts/workflow';
 import type { Database } from '../db/schema';
+import { metricsInterceptors } from '../metrics/activity-interceptor';
+import { workerTracing, workflowInterceptorsModule, type Tracing } from '../tracing';
 
 export interface WorkerDeps {
   connection: NativeConnection;
@@ -30,14 +32,25 @@ export interface WorkerDeps {
   /** Activity slots of the normal queue's worker (default 32); express has its own (default 16). */
   activitySlots?: number;
   expressActivitySlots?: number;
-  /** A prebuilt bundle; without one the workflows are bundled now (a few seconds). */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /**
+   * A prebuilt bundle, in memory or as a file (`{ codePath }`, from `npm run build:workflows`);
+   * without one the workflows are bundled now (a few seconds).
+   */
+  workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string };
+  /** After shutdown(), how long running activities may finish before they are cancelled (default 30 s). */
+  shutdownGraceMs?: number;
+  /**
+   * OpenTelemetry tracing (src/tracing), off when absent. The workflow spans need a bundle made
+   * with bundleWorkflows({ tracing: true }); without a prebuilt bundle createWorkers makes one.
+   */
+  tracing?: Tracing;
 }
 
 export const workflowsPath = require.resolve('../../workflows');
 
 /** Bundles workflow code once, e.g. for a test suite that starts many workers. */
-export const bundleWorkflows = (): Promise<WorkflowBundleWithSourceMap> => bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+export const bundleWorkflows = (opts: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> =>
+  bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger, ...(opts.tracing ? { workflowInterceptorModules: [workflowInterceptorsModule] } : {}) });
 
 // The bundler reports webpack's progress at info level; only problems are worth showing.
 const quietBundlerLogger = {
@@ -50,6 +63,7 @@ const quietBundlerLogger = {
 };
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  const traced = deps.tracing ? workerTracing(deps.tracing) : undefined;
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
@@ -61,6 +75,11 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     maxHeartbeatThrottleInterval: '2 seconds',
     // Chunks are the unit of work: a handful per batch in flight, several batches at once.
     maxConcurrentActivityTaskExecutions: deps.activitySlots ?? 32,
+    // A chunk cancelled by shutdown records what it did and fails its attempt; another worker retries the rest.
+    shutdownGraceTime: deps.shutdownGraceMs ?? 30_000,
+    // Metrics and log attributes (batchId, stage, chunk) of every activity call; spans when tracing.
+    interceptors: { activity: traced ? [metricsInterceptors, traced.activity] : [metricsInterceptors] },
+    ...(traced ? { sinks: traced.sinks } : {}),
   });
 }
 
@@ -69,7 +88,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
  * slots of its own, so express batches overtake queued normal work instead of waiting behind it.
  */
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
-  const bundle = deps.workflowBundle ?? (await bundleWorkflows());
+  const bundle = deps.workflowBundle ?? (await bundleWorkflows({ tracing: Boolean(deps.tracing) }));
   const normal = await createWorker({ ...deps, workflowBundle: bundle });
   const express = await createWorker({ ...deps, workflowBundle: bundle, taskQueue: `${deps.taskQueue}-express`, activitySlots: deps.expressActivitySlots ?? 16 });
   return [normal, express];

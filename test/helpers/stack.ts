@@ -21,7 +21,8 @@ import { DEFAULT_RETRY } from '../../src/config';
 import type { RetryPolicies } from '../../src/contracts/workflow';
 import type { Db } from '../../src/db/connect';
 import { ensureTenant, putKey } from '../../src/db/keys';
-import { createWorkers } from '../../src/worker/create-worker';
+import { bundleWorkflows, createWorkers } from '../../src/worker/create-worker';
+import type { Tracing } from '../../src/tracing';
 import { testDb } from './db';
 import { connectTemporal, sharedBundle, uniqueTaskQueue } from './temporal';
 
@@ -48,6 +49,8 @@ export interface Stack {
 }
 
 export interface StackOptions {
+  /** The Temporal UI base in the API's temporal_ui_url (default http://localhost:8233). */
+  uiUrl?: string;
   publishUrl?: string;
   retry?: RetryPolicies;
   maxBodyBytes?: number;
@@ -69,8 +72,12 @@ export interface StackOptions {
   allowPrivateCallbacks?: boolean;
   /** The worker's completion webhook options: secret, retry policy. */
   webhook?: WebhookOptions;
+  /** The worker's workflow bundle as a file (`npm run build:workflows`); default the suite's shared in-memory bundle. */
+  workflowBundle?: { codePath: string };
   /** Builds the API's live-progress hub (e.g. over a BatchService that counts its calls). */
   live?: (deps: LiveHubDeps) => LiveHub;
+  /** OpenTelemetry tracing for the worker (its workflows bundled with the tracing interceptors). */
+  tracing?: Tracing;
 }
 
 /** Limits no ordinary test reaches; tests of the limits ask for their own. */
@@ -108,7 +115,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       db: db.db,
       publishUrl: opts.publishUrl,
       publishTimeoutMs: 2_000,
-      workflowBundle: await sharedBundle(),
+      workflowBundle: opts.workflowBundle ?? (opts.tracing ? await bundleWorkflows({ tracing: true }) : await sharedBundle()),
+      tracing: opts.tracing,
       classify: opts.classify,
       blobDir,
       activitySlots: opts.activitySlots,
@@ -123,7 +131,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log,
     taskQueue,
     namespace: temporal.namespace,
-    uiUrl: 'http://localhost:8233',
+    uiUrl: opts.uiUrl ?? 'http://localhost:8233',
     retry: opts.retry ?? FAST_RETRY,
     allowPrivateCallbacks: opts.allowPrivateCallbacks,
   });
