@@ -145,16 +145,6 @@ function maxInWindow(sorted: number[], windowMs: number): number {
   return best;
 }
 
-/** Resolves once every named worker is among the task queue's activity pollers. */
-async function bothPolling(client: Client, namespace: string, taskQueue: string, names: string[]): Promise<void> {
-  for (;;) {
-    const res = await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: 2 /* ACTIVITY */ });
-    const polling = new Set((res.pollers ?? []).map((p) => p.identity));
-    if (names.every((n) => polling.has(n))) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** The production worker, twice, as child processes configured by environment only. */
 async function workerProcesses(databaseUrl: string, taskQueue: string, target: PublishTarget): Promise<WorkerPair> {
   const { address, namespace } = await temporalAddress();
@@ -199,17 +189,6 @@ async function workerProcesses(databaseUrl: string, taskQueue: string, target: P
   }
   // Started activities name the worker that ran them: `pid@host` by default.
   const names = children.map(({ child }) => `${child.pid}@${os.hostname()}`);
-  // "running" is logged before the first poll reaches the server; on a busy machine one worker
-  // could take every chunk before the other polls. Wait until both poll for activities.
-  const temporal = await connectTemporal();
-  try {
-    await within('both workers polling for activities', bothPolling(temporal.client, namespace, taskQueue, names), WORKER_START_DEADLINE_MS, output);
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    await temporal.close();
-  }
   return {
     kind: `two processes (pids ${children.map(({ child }) => child.pid).join(', ')})`,
     names,
