@@ -1,0 +1,74 @@
+/** Small measuring helpers: percentiles, peak RSS sampling, history sizes of every run of a workflow. */
+import fs from 'node:fs';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** The Temporal dev server: the `temporal` child of this process, for its RSS. */
+function devServerPid(): number | undefined {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === process.pid && stat.includes('(temporal')) return Number(entry);
+    } catch {
+      // the process ended between readdir and read
+    }
+  }
+  return undefined;
+}
+
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples this process's RSS (API + worker, in-process) and the dev server's every 100 ms; peaks only. */
+export function sampleRss(): { stop(): { self: number; devServer: number } } {
+  const server = devServerPid();
+  let self = process.memoryUsage.rss();
+  let devServer = server ? rssOf(server) : 0;
+  const timer = setInterval(() => {
+    self = Math.max(self, process.memoryUsage.rss());
+    if (server) devServer = Math.max(devServer, rssOf(server));
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return { self: Math.max(self, process.memoryUsage.rss()), devServer };
+    },
+  };
+}
+
+export interface RunHistory {
+  runId: string;
+  events: number;
+  bytes: number;
+}
+
+/**
+ * Every run of `workflowId`, newest first: fetchHistory of the latest run, then each run's
+ * predecessor (continuedExecutionRunId) until the first. Bytes are the history's protobuf encoding.
+ */
+export async function runHistories(client: Client, workflowId: string): Promise<RunHistory[]> {
+  const runs: RunHistory[] = [];
+  let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
+  while (runId) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    runs.push({ runId, events: events.length, bytes: temporal.api.history.v1.History.encode(history).finish().length });
+    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+    if (runId === '') runId = undefined;
+  }
+  return runs;
+}
