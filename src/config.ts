@@ -81,6 +81,8 @@ const EnvSchema = z.object({
   OTEL_SERVICE_NAME: z.string().default('batchflow'),
   /** A prebuilt workflow bundle (`npm run build:workflows`); unset, the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  /** Activities one worker process runs at once on the main task queue; size it to the process's CPU and memory. */
+  WORKER_ACTIVITY_SLOTS: z.coerce.number().int().positive().default(32),
   /** On SIGTERM, how long running activities may finish before they are cancelled (and retried elsewhere). */
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   /** On SIGTERM, how long the API lets in-flight requests finish before it closes their connections. */
@@ -167,6 +169,8 @@ export interface Config {
   workflowBundlePath: string | undefined;
   /** WORKER_SHUTDOWN_GRACE_MS and API_SHUTDOWN_DRAIN_MS: what a SIGTERM waits for. */
   shutdown: { workerGraceMs: number; apiDrainMs: number };
+  /** WORKER_ACTIVITY_SLOTS: concurrent activities per worker process on the main task queue. */
+  activitySlots: number;
 }
 
 export class ConfigError extends Error {}
@@ -259,5 +263,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
     shutdown: { workerGraceMs: env.WORKER_SHUTDOWN_GRACE_MS, apiDrainMs: env.API_SHUTDOWN_DRAIN_MS },
+    activitySlots: env.WORKER_ACTIVITY_SLOTS,
   };
 }

@@ -18,6 +18,18 @@ function testFiles(dir: string): string[] {
   });
 }
 
+/**
+ * The fault suite restarts PostgreSQL and dev servers and kills processes, which would break
+ * whatever else runs beside it; it runs on its own (`npm run test:faults`), never in `npm test`.
+ */
+const OWN_RUN_ONLY = [path.join(__dirname, 'faults')];
+
+/** Files and directories named on the command line, directories expanded to their test files. */
+function selectedFiles(args: string[]): string[] {
+  if (args.length === 0) return testFiles(__dirname).filter((f) => !OWN_RUN_ONLY.some((dir) => f.startsWith(dir + path.sep))).sort();
+  return args.flatMap((arg) => (fs.statSync(arg).isDirectory() ? testFiles(arg).sort() : [arg]));
+}
+
 /** A port nothing listens on right now: the OS picks it, then it is released for the UI. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,10 +48,12 @@ async function main(): Promise<void> {
   ensureChromium(log);
   // The Temporal UI too, on a free port, for the browser tests (TEMPORAL_TEST_UI_URL).
   const server = await startDevServer({ log, ui: true, uiPort: await freePort() });
-  const args = process.argv.slice(2);
-  const files = args.length > 0 ? args : testFiles(path.join(__dirname)).sort();
+  // --concurrency=N: test files run at once (default 2, one per core here).
+  const argv = process.argv.slice(2);
+  const concurrency = argv.find((a) => a.startsWith('--concurrency='))?.split('=')[1] ?? '2';
+  const files = selectedFiles(argv.filter((a) => !a.startsWith('--concurrency=')));
   log(`database: ${process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : 'PGlite (in memory)'}; ${files.length} test files`);
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
     stdio: 'inherit',
     env: { ...process.env, TEMPORAL_TEST_ADDRESS: server.address, TEMPORAL_TEST_NAMESPACE: server.namespace, TEMPORAL_TEST_UI_URL: server.uiUrl ?? '' },
   });

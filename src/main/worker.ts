@@ -21,6 +21,11 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel, 'worker');
   const coreMetricsUrl = await installRuntime(config, log);
   const tracing = tracingFromConfig(config, `${config.tracing?.serviceName ?? 'batchflow'}-worker`);
+  // This process's /metrics (activity, item and compensation counters, Core's metrics): it has no
+  // API to serve them. Bound first, so a port already taken stops the process before it says it runs.
+  const metricsPort = config.metrics?.workerPort ?? 0;
+  const metricsServer = metricsPort > 0 ? await serveMetrics(createScraper({ coreUrl: coreMetricsUrl }), metricsPort, config.metrics?.workerHost ?? '0.0.0.0') : undefined;
+  if (metricsServer) log.info({ port: metricsPort }, 'worker metrics on /metrics');
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
@@ -35,10 +40,6 @@ async function main(): Promise<void> {
   const schedule = await installRetentionSchedule(new Client({ connection, namespace: config.temporal.namespace }), { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
   if (schedule.outcome === 'failed') log.warn({ err: schedule.error, scheduleId: schedule.scheduleId }, 'could not install the retention schedule; batches run, old ones stay');
   else log.info({ scheduleId: schedule.scheduleId, outcome: schedule.outcome, retentionDays: config.retentionDays }, 'retention schedule');
-  // This process's /metrics (activity, item and compensation counters, Core's metrics): it has no API to serve them.
-  const metricsPort = config.metrics?.workerPort ?? 0;
-  const metricsServer = metricsPort > 0 ? await serveMetrics(createScraper({ coreUrl: coreMetricsUrl }), metricsPort, config.metrics?.workerHost ?? '0.0.0.0') : undefined;
-  if (metricsServer) log.info({ port: metricsPort }, 'worker metrics on /metrics');
   const running = Promise.all(workers.map((w) => w.run()));
   // shutdown() stops polling at once and gives running activities WORKER_SHUTDOWN_GRACE_MS to
   // finish; then they are cancelled: a chunk records the items it did, fails its attempt, and

@@ -32,6 +32,7 @@ export function workerOptions(config: Config): Omit<WorkerDeps, 'connection' | '
     publishTimeoutMs: config.publishTimeoutMs,
     classify: classifyOptions(config),
     ratePerMinute: config.ratePerMinute,
+    activitySlots: config.activitySlots,
     blobs: createBlobStore(config.blobs),
     chunkChars: config.ingest.chunkChars,
     chunkOverlap: config.ingest.chunkOverlap,

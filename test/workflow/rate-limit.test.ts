@@ -33,9 +33,13 @@ Runtime.install({ logger: new DefaultLogger((process.env.TEST_SDK_LOG_LEVEL as L
 const LIMIT_PER_MINUTE = 30;
 const WINDOW_MS = 60_000;
 const ITEMS = 70;
-// 4 does not divide 30, so some grants are partial and a chunk goes through in slices; and 18
-// chunk calls make it all but certain that both workers get some.
+// 4 does not divide 30, so some grants are partial and a chunk goes through in slices.
 const CHUNK_SIZE = 4;
+const PARALLEL_CHUNKS = 4;
+// A publish waiting for its grant holds its activity slot. With 2 slots per worker and 4 chunks
+// in flight, one worker cannot hold them all, so both take part even when one of them is slow to
+// poll on a busy machine (seen in CI: one worker took all 18 chunk calls).
+const SLOTS_PER_WORKER = 2;
 // 70 items at 30 a minute: three waves, the last about two minutes after the first.
 const BATCH_DEADLINE_MS = 200_000;
 // Each worker process compiles the TypeScript, trains the classifier and bundles the workflows;
@@ -81,7 +85,7 @@ test('two workers with a publish limit of 30 a minute: no 60-second window holds
       items: Array.from({ length: ITEMS }, (_, i) => ({ ref: `sku-${i}`, text: `part ${i}` })),
       stages: ['publish'],
       chunk_size: CHUNK_SIZE,
-      max_parallel_chunks: 4,
+      max_parallel_chunks: PARALLEL_CHUNKS,
     });
     const submission = toSubmission(body);
     assert.ok(submission.ok);
@@ -157,6 +161,9 @@ async function workerProcesses(databaseUrl: string, taskQueue: string, target: P
     PUBLISH_URL: target.url,
     PUBLISH_TIMEOUT_MS: '2000',
     PUBLISH_RATE_PER_MINUTE: String(LIMIT_PER_MINUTE),
+    WORKER_ACTIVITY_SLOTS: String(SLOTS_PER_WORKER),
+    // Two workers on one host cannot share the default metrics port (the second would exit).
+    WORKER_METRICS_PORT: '0',
     LOG_LEVEL: 'info',
   };
   // The test runner marks its own children; a worker is not one of them.
@@ -251,6 +258,7 @@ async function workersInProcess(db: TestDb, taskQueue: string, target: PublishTa
         publishUrl: target.url,
         publishTimeoutMs: 2_000,
         ratePerMinute: { publish: LIMIT_PER_MINUTE },
+        activitySlots: SLOTS_PER_WORKER,
         workflowBundle: bundle,
       });
     }
