@@ -53,6 +53,11 @@ async function openPostgres(url: string, schema: string | undefined, max: number
   });
   // An idle client that loses its server emits 'error'; without a listener that would crash the process.
   pool.on('error', () => undefined);
+  // The pool's listener is off a client while it is checked out (in a transaction, or between a
+  // query and its release), and a server restart then crashed the process with an unhandled
+  // 'error'. The statement in flight fails by itself (the caller retries) and the pool drops the
+  // broken client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', close: () => db.destroy() };
 }
