@@ -52,7 +52,9 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const concurrency = argv.find((a) => a.startsWith('--concurrency='))?.split('=')[1] ?? '2';
   const files = selectedFiles(argv.filter((a) => !a.startsWith('--concurrency=')));
-  log(`database: ${process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : 'PGlite (in memory)'}; ${files.length} test files`);
+  const faults = files.some((f) => path.resolve(f).startsWith(OWN_RUN_ONLY[0]! + path.sep));
+  const database = process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : faults ? 'PostgreSQL at 127.0.0.1:5432 (the fault suite needs separate processes)' : 'PGlite (in memory)';
+  log(`database: ${database}; ${files.length} test files`);
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
     stdio: 'inherit',
     env: { ...process.env, TEMPORAL_TEST_ADDRESS: server.address, TEMPORAL_TEST_NAMESPACE: server.namespace, TEMPORAL_TEST_UI_URL: server.uiUrl ?? '' },
