@@ -1,7 +1,7 @@
 /** Reads request bodies with the contract's answers for oversized, mistyped and broken input. */
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
-import { malformedJson, payloadTooLarge, unsupportedMediaType } from './errors';
+import { malformedJson, payloadTooLarge, unsupportedMediaType, validationFailed } from './errors';
 
 /** Reads and parses a JSON body. An empty body reads as `{}` (e.g. a cancel without options). */
 export async function readJson(ctx: Context, limit: number): Promise<unknown> {
@@ -15,6 +15,9 @@ export async function readJson(ctx: Context, limit: number): Promise<unknown> {
     raw = await getRawBody(ctx.req, { limit, encoding: 'utf8' });
   } catch (err) {
     if ((err as { type?: string }).type === 'entity.too.large') throw payloadTooLarge(limit);
+    // The client hung up (or the server's request timeout ended it) mid-body: nobody reads the
+    // answer, but it is no server fault either.
+    if ((err as { type?: string }).type === 'request.aborted') throw validationFailed([{ path: 'body', issue: 'the request ended before its body did' }]);
     throw err;
   }
   if (raw.trim() === '') return {};

@@ -50,6 +50,17 @@ export function toSubmission(body: SubmitBatch): { ok: true; value: Submission }
     if (first === undefined) firstSeen.set(item.ref, i);
     else problems.push({ path: fromText ? `items_text.${i}` : `items.${i}.ref`, issue: `duplicate ref "${item.ref}" (first at ${field}.${first})` });
   });
+  if (problems.length === 0) {
+    items.forEach((item, i) => {
+      const at = fromText ? `items_text.${i}` : `items.${i}`;
+      for (const [name, value] of [['ref', item.ref], ['text', item.text], ['content_type', item.contentType], ['attributes', item.attributes]] as const) {
+        const problem = unstorable(value, fromText ? at : `${at}.${name}`);
+        if (problem) problems.push(problem);
+      }
+    });
+    const problem = unstorable(body.metadata, 'metadata');
+    if (problem) problems.push(problem);
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   return {
@@ -68,4 +79,35 @@ export function toSubmission(body: SubmitBatch): { ok: true; value: Submission }
       items,
     },
   };
+}
+
+/** A UTF-16 code unit of a surrogate pair standing alone: it has no UTF-8 form. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * How deep attributes and metadata may nest. Deeper values are refused: they serve no catalog, and
+ * the recursive work on them (this check, JSON.stringify, PostgreSQL's jsonb parser) would
+ * overflow a stack well before the body limit is reached.
+ */
+export const MAX_NESTING = 64;
+
+/**
+ * Why a value cannot be stored as sent, if it cannot: PostgreSQL's text and jsonb hold no NUL
+ * character, and jsonb refuses a lone surrogate (`"\ud800"`), which text would silently turn into
+ * U+FFFD. Both are refused here, naming the path, rather than failing the insert (a 5xx) or
+ * storing something other than what the client sent. Walks objects and arrays, keys included.
+ */
+function unstorable(value: unknown, path: string, depth = 0): Problem | undefined {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return { path, issue: 'must not contain the NUL character (\\u0000)' };
+    if (LONE_SURROGATE.test(value)) return { path, issue: 'must be well-formed Unicode (it holds a lone surrogate)' };
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  if (depth >= MAX_NESTING) return { path, issue: `nests deeper than ${MAX_NESTING} levels` };
+  for (const [key, inner] of Object.entries(value)) {
+    const problem = unstorable(key, path) ?? unstorable(inner, `${path}.${key}`, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
 }

@@ -4,6 +4,7 @@ import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
+import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
 import { ensureDevKey } from '../auth/dev-key';
 import { tracingFromConfig } from '../tracing';
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace, Boolean(tracing));
   const batches = createBatchService({ db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
   const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
-  const server = app.listen(config.port);
+  const server = createServer(app).listen(config.port);
   const live = attachWebSockets(server, app);
   const resume = setInterval(() => void batches.resumeQueued().catch((err: unknown) => log.error({ err }, 'resumeQueued failed')), 60_000);
   void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));

@@ -14,6 +14,7 @@ import { ensureDevKey } from '../auth/dev-key';
 import { ensureWebhookSecret } from '../auth/webhook-secret';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
+import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
 import { createWorkers } from '../worker/create-worker';
 import { workerOptions } from '../worker/options';
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     if (schedule.outcome === 'failed') say(`could not install the retention schedule (${String(schedule.error)}); batches run, old ones stay`);
     void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
     const app = createApp({ db: database.db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits, coreMetricsUrl });
-    const http: Server = app.listen(config.port);
+    const http: Server = createServer(app).listen(config.port);
     await new Promise<void>((resolve, reject) => http.once('listening', resolve).once('error', reject));
     // Live streams end before the server closes (they would hold it open); other requests get API_SHUTDOWN_DRAIN_MS.
     const live = attachWebSockets(http, app);

@@ -13,6 +13,12 @@ export const errorHandler =
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+      // The routers' allowedMethods answer a known path with another method 405 (and a method no
+      // route knows, e.g. PROPFIND, 501) without a body: the same "no route", with the Allow header kept.
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
+        const allow = ctx.response.get('Allow');
+        throw new AppError(405, 'not_found', `no route for ${ctx.method} ${ctx.path}${allow ? ` (allowed: ${allow})` : ''}`);
+      }
     } catch (err) {
       const requestId = ctx.state.requestId as string;
       const appError =
