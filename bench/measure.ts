@@ -24,7 +24,7 @@ function devServerPid(): number | undefined {
   return undefined;
 }
 
-function rssOf(pid: number): number {
+export function rssOf(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
@@ -33,19 +33,25 @@ function rssOf(pid: number): number {
   }
 }
 
-/** Samples this process's RSS (API + worker, in-process) and the dev server's every 100 ms; peaks only. */
-export function sampleRss(): { stop(): { self: number; devServer: number } } {
-  const server = devServerPid();
-  let self = process.memoryUsage.rss();
-  let devServer = server ? rssOf(server) : 0;
-  const timer = setInterval(() => {
-    self = Math.max(self, process.memoryUsage.rss());
-    if (server) devServer = Math.max(devServer, rssOf(server));
-  }, 100);
+/** The dev server's RSS now (0 when it is not found). */
+export function devServerRss(): () => number {
+  const pid = devServerPid();
+  return () => (pid ? rssOf(pid) : 0);
+}
+
+/** Samples each reader every 100 ms; answers the peaks, by name. */
+export function samplePeaks<K extends string>(readers: Record<K, () => number>): { stop(): Record<K, number> } {
+  const names = Object.keys(readers) as K[];
+  const peaks = Object.fromEntries(names.map((n) => [n, readers[n]()])) as Record<K, number>;
+  const sample = (): void => {
+    for (const n of names) peaks[n] = Math.max(peaks[n], readers[n]());
+  };
+  const timer = setInterval(sample, 100);
   return {
     stop: () => {
       clearInterval(timer);
-      return { self: Math.max(self, process.memoryUsage.rss()), devServer };
+      sample();
+      return peaks;
     },
   };
 }
@@ -64,8 +70,8 @@ export async function runHistories(client: Client, workflowId: string): Promise<
   const runs: RunHistory[] = [];
   let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
   while (runId) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
+    const history: temporal.api.history.v1.IHistory = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
     runs.push({ runId, events: events.length, bytes: temporal.api.history.v1.History.encode(history).finish().length });
     runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
     if (runId === '') runId = undefined;

@@ -1,8 +1,10 @@
 /**
- * One batchflow stack per scenario, in this process: a fresh migrated database (its own schema on
- * PostgreSQL, else in-memory PGlite), the real workers (createWorkers) and the real API (createApp)
- * on loopback, against the bench's dev server. Worker and API each get their own Kysely view that
- * counts the statements it issues.
+ * The bench's database, what a stack offers a scenario (BenchStack), and the in-process stack used
+ * on PGlite (which serves one process): one per scenario, a tenant of its own in the bench's
+ * database, the real workers (createWorkers) and the real API (createApp) on loopback, against the
+ * bench's dev server, all in the bench's process (so their RSS is one figure). Worker and API each
+ * get their own Kysely view that counts the statements it issues. On PostgreSQL the bench runs the
+ * production entries as child processes instead (./process-stack).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +21,7 @@ import { createApp } from '../src/api/app';
 import { createLiveHub } from '../src/api/live/hub';
 import { createBatchService } from '../src/batches/service';
 import { DEFAULT_RETRY } from '../src/config';
+import { samplePeaks } from './measure';
 import { openDb, type Db } from '../src/db/connect';
 import { ensureTenant, putKey } from '../src/db/keys';
 import { migrateToLatest } from '../src/db/migrate';
@@ -37,25 +40,65 @@ export class StatementCounter implements KyselyPlugin {
   }
 }
 
+/** Per scenario: peak RSS and SQL statements, by process ('API', 'worker', or 'API+worker' in one process). */
+export interface Usage {
+  rss: Record<string, number>;
+  statements: Record<string, number>;
+  /** How the peak was read: VmHWM (reset before the scenario) or sampled RSS. */
+  peakFrom: string;
+}
+
 export interface BenchStack {
-  baseUrl: string;
+  mode: 'processes' | 'in-process';
   key: string;
   client: Client;
-  dbKind: Db['kind'];
-  workerStatements: StatementCounter;
-  apiStatements: StatementCounter;
+  /** The database without statement counting, for the bench's own checks. */
+  db: Db['db'];
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** Starts measuring; stop() answers what the stack used since. */
+  measure(): Promise<{ stop(): Promise<Usage> }>;
+  /** Process mode: stops the worker alone (SIGTERM), leaving the API up. */
+  stopWorker?(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Limits the bench never reaches (the contract's defaults would stop repeated 50k submits). */
-const LIMITS = { max_active_batches: 1_000, submissions: 100_000, reads: 10_000_000, exports: 1_000 };
+export const LIMITS = { max_active_batches: 1_000, submissions: 100_000, reads: 10_000_000, exports: 1_000 };
 
-export async function startBenchStack(server: DevServer, bundle: WorkflowBundleWithSourceMap, publishUrl?: string): Promise<BenchStack> {
+export interface BenchDb extends Db {
+  /** PostgreSQL only: DATABASE_URL with its search_path on the bench's schema, for the child processes. */
+  schemaUrl?: string;
+}
+
+/**
+ * The bench's database, opened and migrated once for all scenarios (PGlite takes tens of seconds
+ * to start on a loaded machine): its own schema on PostgreSQL, dropped on close; else in-memory PGlite.
+ */
+export async function openBenchDb(): Promise<BenchDb> {
   const url = process.env.DATABASE_URL;
   const schema = url ? `bench_${randomBytes(5).toString('hex')}` : undefined;
   const db = await openDb(url ? { url, schema, poolSize: 10 } : { pgliteDir: 'memory://' });
   await migrateToLatest(db.db, schema);
+  return {
+    ...db,
+    // node-postgres reads `options` from the connection string; the config has no schema setting.
+    schemaUrl: url && schema ? `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}` : undefined,
+    close: async () => {
+      await db.close();
+      if (!url || !schema) return;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query(`drop schema if exists ${schema} cascade`);
+      await admin.end();
+    },
+  };
+}
+
+/**
+ * A tenant, workers and an API over `db`. `withWorkers: false`: an API with no worker behind it,
+ * for submit timings (batches start and wait).
+ */
+export async function startBenchStack(server: DevServer, bundle: WorkflowBundleWithSourceMap, db: Db, publishUrl?: string, withWorkers = true): Promise<BenchStack> {
   const workerStatements = new StatementCounter();
   const apiStatements = new StatementCounter();
 
@@ -69,7 +112,7 @@ export async function startBenchStack(server: DevServer, bundle: WorkflowBundleW
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   const blobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-bench-blobs-'));
-  const workers: Worker[] = await createWorkers({
+  const workers: Worker[] = !withWorkers ? [] : await createWorkers({
     connection: nativeConnection,
     namespace: server.namespace,
     taskQueue,
@@ -90,17 +133,26 @@ export async function startBenchStack(server: DevServer, bundle: WorkflowBundleW
   const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 
   return {
-    baseUrl,
+    mode: 'in-process',
     key,
     client,
-    dbKind: db.kind,
-    workerStatements,
-    apiStatements,
+    db: db.db,
     api: (p, init = {}) => {
       const headers = new Headers(init.headers);
       headers.set('x-api-key', key);
       if (init.body !== undefined) headers.set('content-type', 'application/json');
       return fetch(`${baseUrl}${p}`, { ...init, headers });
+    },
+    measure: async () => {
+      const [api0, worker0] = [apiStatements.count, workerStatements.count];
+      const rss = samplePeaks({ 'API+worker': () => process.memoryUsage.rss() });
+      return {
+        stop: async () => ({
+          rss: rss.stop(),
+          statements: { API: apiStatements.count - api0, worker: workerStatements.count - worker0 },
+          peakFrom: 'RSS of the bench process sampled every 100 ms',
+        }),
+      };
     },
     stop: async () => {
       http.closeAllConnections();
@@ -109,13 +161,6 @@ export async function startBenchStack(server: DevServer, bundle: WorkflowBundleW
       await running;
       await connection.close();
       await nativeConnection.close();
-      await db.close();
-      if (url && schema) {
-        const admin = new pg.Client({ connectionString: url });
-        await admin.connect();
-        await admin.query(`drop schema if exists ${schema} cascade`);
-        await admin.end();
-      }
       fs.rmSync(blobDir, { recursive: true, force: true });
     },
   };

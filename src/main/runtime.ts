@@ -3,12 +3,14 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { openDb, type Db } from '../db/connect';
+import { statementMetric } from '../db/statement-metric';
 import type { Config } from '../config';
 import { clientInterceptors } from '../tracing';
 
-/** PostgreSQL when configured; otherwise the embedded PGlite under the data dir. */
+/** PostgreSQL when configured; otherwise the embedded PGlite under the data dir. Its statements are counted on /metrics. */
 export async function openDatabase(config: Config): Promise<Db> {
-  return openDb({ url: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
+  const opened = await openDb({ url: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
+  return { ...opened, db: opened.db.withPlugin(statementMetric) };
 }
 
 /** `traced`: the client's workflow starts and signals open spans (src/tracing; off by default). */
