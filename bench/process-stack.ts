@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -17,6 +16,7 @@ import type { Db } from '../src/db/connect';
 import { createKey } from '../src/db/keys';
 import type { DevServer } from '../src/temporal/dev-server';
 import { LIMITS, type BenchStack, type Usage } from './stack';
+import { freePort } from '../src/net/free-port';
 
 const REPO_ROOT = path.join(__dirname, '..');
 /** A child compiles TypeScript and trains the classifier: slow on a busy 2-core machine. */
@@ -32,17 +32,6 @@ interface Child {
   /** Whether the kernel let us reset VmHWM (clear_refs); if not, the peak is sampled VmRSS. */
   hwmReset: boolean;
   sampled: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 function spawnChild(name: string, entry: string, env: NodeJS.ProcessEnv, metricsUrl: string): Child {

@@ -9,7 +9,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -19,6 +18,7 @@ import { createKey } from '../src/db/keys';
 import { migrateToLatest } from '../src/db/migrate';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { startSoakTarget, type SoakTarget } from './soak-target';
+import { freePort } from '../src/net/free-port';
 
 const REPO_ROOT = path.join(__dirname, '..');
 /** Limits the soak never reaches: it measures the service, not the limiter (docs/keys-and-limits.md). */
@@ -53,17 +53,6 @@ export interface SoakStack {
   stopProcesses(): Promise<void>;
   /** Stops everything else and drops the soak's schema and files. */
   teardown(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** node-postgres reads `options` and `application_name` from the connection string. */

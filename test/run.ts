@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { startDevServer } from '../src/temporal/dev-server';
 import { ensureChromium } from './helpers/browser';
+import { freePort } from '../src/net/free-port';
 
 function testFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -28,18 +28,6 @@ const OWN_RUN_ONLY = [path.join(__dirname, 'faults')];
 function selectedFiles(args: string[]): string[] {
   if (args.length === 0) return testFiles(__dirname).filter((f) => !OWN_RUN_ONLY.some((dir) => f.startsWith(dir + path.sep))).sort();
   return args.flatMap((arg) => (fs.statSync(arg).isDirectory() ? testFiles(arg).sort() : [arg]));
-}
-
-/** A port nothing listens on right now: the OS picks it, then it is released for the UI. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function main(): Promise<void> {

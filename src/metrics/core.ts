@@ -4,11 +4,10 @@
  * it to loopback and append it to our /metrics, so one scrape target per process shows both.
  */
 import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { TelemetryOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 import type { Scraper } from './scrape';
+import { freePort } from '../net/free-port';
 
 export interface CoreMetrics {
   /** For Runtime.install({ telemetryOptions }). */
@@ -21,23 +20,11 @@ export interface CoreMetrics {
 export async function coreMetrics(config: Pick<Config, 'metrics'>): Promise<CoreMetrics | undefined> {
   const m = config.metrics;
   if (m && !m.core) return undefined;
-  const port = m?.corePort || (await freeLoopbackPort());
+  const port = m?.corePort || (await freePort());
   return {
     telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } },
     url: `http://127.0.0.1:${port}/metrics`,
   };
-}
-
-/** A port nothing listens on right now (Core binds it a moment later). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -20,6 +19,9 @@ import pg from 'pg';
 import { openDb, type Db } from '../../src/db/connect';
 import { migrateToLatest } from '../../src/db/migrate';
 import type { PublishTarget } from './publish-target';
+import { freePort } from '../../src/net/free-port';
+
+export { freePort };
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const FALLBACK_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -38,18 +40,6 @@ export const FAST_STAGE_RETRY = JSON.stringify(
 );
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A port nothing listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** What a wait reports on failure, and a process that died by itself (no point waiting on). */
 export interface Watch {
