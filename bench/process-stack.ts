@@ -5,7 +5,7 @@
  * to start on a loaded machine); each scenario resets the children's peak RSS and reads their
  * statement counters (batchflow_db_statements_total on each one's /metrics) before and after.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,10 +15,10 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Db } from '../src/db/connect';
 import { createKey } from '../src/db/keys';
 import type { DevServer } from '../src/temporal/dev-server';
-import { LIMITS, type BenchStack, type Usage } from './stack';
+import { LIMITS, keyedFetch, type BenchStack, type Usage } from './stack';
 import { freePort } from '../src/net/free-port';
+import { spawnEntry } from './child';
 
-const REPO_ROOT = path.join(__dirname, '..');
 /** A child compiles TypeScript and trains the classifier: slow on a busy 2-core machine. */
 const START_DEADLINE_MS = 240_000;
 const TAIL_LINES = 100;
@@ -35,16 +35,7 @@ interface Child {
 }
 
 function spawnChild(name: string, entry: string, env: NodeJS.ProcessEnv, metricsUrl: string): Child {
-  // node itself, not npm or tsx's launcher: the pid is the process whose memory we read.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const keep = (chunk: Buffer): void => {
-    for (const line of chunk.toString().split('\n')) if (line) lines.push(`[${name}] ${line}`);
-    if (lines.length > TAIL_LINES) lines.splice(0, lines.length - TAIL_LINES);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { name, child, lines, metricsUrl, hwmReset: false, sampled: 0 };
+  return { name, ...spawnEntry(name, entry, env, TAIL_LINES), metricsUrl, hwmReset: false, sampled: 0 };
 }
 
 const exited = (c: Child): boolean => c.child.exitCode !== null || c.child.signalCode !== null;
@@ -160,12 +151,7 @@ export async function startProcessStack(
     key,
     client: new Client({ connection, namespace: server.namespace }),
     db: db.db,
-    api: (p, init = {}) => {
-      const headers = new Headers(init.headers);
-      headers.set('x-api-key', key);
-      if (init.body !== undefined) headers.set('content-type', 'application/json');
-      return fetch(`${baseUrl}${p}`, { ...init, headers });
-    },
+    api: keyedFetch(baseUrl, key),
     measure: async () => {
       const running = children.filter((c) => !exited(c));
       const before = new Map<Child, number>();

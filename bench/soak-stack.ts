@@ -6,7 +6,7 @@
  * descriptors and connections are measured apart. PGlite serves one process, so there the stack
  * is src/main/start.ts (what `npm start` runs), API and worker in one process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,8 +19,8 @@ import { migrateToLatest } from '../src/db/migrate';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { startSoakTarget, type SoakTarget } from './soak-target';
 import { freePort } from '../src/net/free-port';
+import { spawnEntry, type EntryProcess } from './child';
 
-const REPO_ROOT = path.join(__dirname, '..');
 /** Limits the soak never reaches: it measures the service, not the limiter (docs/keys-and-limits.md). */
 const SOAK_LIMITS = { max_active_batches: 10_000, submissions: 10_000_000, reads: 1_000_000_000, exports: 10_000_000 };
 /** A child compiles TypeScript, trains the classifier and bundles the workflows: slow on a busy 2-core machine. */
@@ -61,22 +61,10 @@ function withParams(url: string, params: Record<string, string>): string {
   return `${url}${url.includes('?') ? '&' : '?'}${query}`;
 }
 
-interface Child {
-  child: ChildProcess;
-  lines: string[];
-}
+type Child = EntryProcess;
 
 function spawnChild(name: string, entry: string, env: NodeJS.ProcessEnv): Child {
-  // node itself, not npm: the pid is the process whose memory we sample.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const keep = (chunk: Buffer): void => {
-    for (const line of chunk.toString().split('\n')) if (line) lines.push(`[${name}] ${line}`);
-    if (lines.length > TAIL_LINES) lines.splice(0, lines.length - TAIL_LINES);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { child, lines };
+  return spawnEntry(name, entry, env, TAIL_LINES);
 }
 
 async function waitHealthy(url: string, child: Child, what: string): Promise<void> {

@@ -74,6 +74,16 @@ export interface BenchDb extends Db {
  * The bench's database, opened and migrated once for all scenarios (PGlite takes tens of seconds
  * to start on a loaded machine): its own schema on PostgreSQL, dropped on close; else in-memory PGlite.
  */
+/** Requests to the API under test with the bench's key; a body is JSON. */
+export const keyedFetch =
+  (baseUrl: string, key: string) =>
+  (p: string, init: RequestInit = {}): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    headers.set('x-api-key', key);
+    if (init.body !== undefined) headers.set('content-type', 'application/json');
+    return fetch(`${baseUrl}${p}`, { ...init, headers });
+  };
+
 export async function openBenchDb(): Promise<BenchDb> {
   const url = process.env.DATABASE_URL;
   const schema = url ? `bench_${randomBytes(5).toString('hex')}` : undefined;
@@ -137,12 +147,7 @@ export async function startBenchStack(server: DevServer, bundle: WorkflowBundleW
     key,
     client,
     db: db.db,
-    api: (p, init = {}) => {
-      const headers = new Headers(init.headers);
-      headers.set('x-api-key', key);
-      if (init.body !== undefined) headers.set('content-type', 'application/json');
-      return fetch(`${baseUrl}${p}`, { ...init, headers });
-    },
+    api: keyedFetch(baseUrl, key),
     measure: async () => {
       const [api0, worker0] = [apiStatements.count, workerStatements.count];
       const rss = samplePeaks({ 'API+worker': () => process.memoryUsage.rss() });

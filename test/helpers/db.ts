@@ -22,8 +22,13 @@ export async function testDb(): Promise<TestDb> {
     await migrateToLatest(db.db);
     return db;
   }
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const db = await openDb({ url, schema, poolSize: 5 });
+  return schemaDb(url, 't', 5);
+}
+
+/** A schema of its own on PostgreSQL at `url`, migrated; close() drops it. */
+export async function schemaDb(url: string, prefix: string, poolSize: number): Promise<TestDb & { url: string }> {
+  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const db = await openDb({ url, schema, poolSize });
   await migrateToLatest(db.db, schema);
   return {
     ...db,

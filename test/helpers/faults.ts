@@ -16,8 +16,8 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { openDb, type Db } from '../../src/db/connect';
-import { migrateToLatest } from '../../src/db/migrate';
+import type { Db } from '../../src/db/connect';
+import { schemaDb, type TestDb } from './db';
 import type { PublishTarget } from './publish-target';
 import { freePort } from '../../src/net/free-port';
 
@@ -87,28 +87,7 @@ export async function sharedPostgresUrl(): Promise<string> {
   return url;
 }
 
-export interface SchemaDb extends Db {
-  /** The database URL for child processes, its search_path on this schema. */
-  url: string;
-}
-
-/** A fresh migrated schema of its own on `url`; close() drops it. */
-export async function schemaDb(url: string): Promise<SchemaDb> {
-  const schema = `faults_${randomBytes(6).toString('hex')}`;
-  const db = await openDb({ url, schema, poolSize: 3 });
-  await migrateToLatest(db.db, schema);
-  return {
-    ...db,
-    url: `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
-    close: async () => {
-      await db.close();
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      await admin.query(`drop schema if exists ${schema} cascade`);
-      await admin.end();
-    },
-  };
-}
+export type SchemaDb = TestDb & { url: string };
 
 export interface CaseEnv {
   databaseUrl: string;
@@ -381,7 +360,7 @@ export async function openCase(opts: {
   target: PublishTarget;
   publishTimeoutMs?: number;
 }): Promise<FaultCase> {
-  const db = await schemaDb(opts.databaseUrl);
+  const db = await schemaDb(opts.databaseUrl, 'faults', 3);
   const data = tempDataDir();
   const taskQueue = `faults-${randomBytes(6).toString('hex')}`;
   const children: Child[] = [];

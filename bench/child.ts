@@ -1,0 +1,24 @@
+/** A production entry (src/main/*.ts) as a child process of the bench or the soak, with its log's tail kept. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const REPO_ROOT = path.join(__dirname, '..');
+
+export interface EntryProcess {
+  child: ChildProcess;
+  /** The last `tailLines` lines of its stdout and stderr, each prefixed with `[name]`. */
+  lines: string[];
+}
+
+export function spawnEntry(name: string, entry: string, env: NodeJS.ProcessEnv, tailLines: number): EntryProcess {
+  // node itself, not npm or tsx's launcher: the pid is the process whose memory we read.
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    for (const line of chunk.toString().split('\n')) if (line) lines.push(`[${name}] ${line}`);
+    if (lines.length > tailLines) lines.splice(0, lines.length - tailLines);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return { child, lines };
+}
