@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(review.routes());
   app.use(review.allowedMethods({ throw: false }));
   app.use(exportRoutes(deps.db, deps.log).routes());
-  const compat = compatRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes, live });
+  const compat = compatRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes, live, db: deps.db });
   app.use(compat.routes());
   app.use(compat.allowedMethods({ throw: false }));
   return app;

@@ -15,35 +15,9 @@ const err = (description: string) => json(res.ErrorBody, description);
 const common: Responses = { '401': err('`unauthorized`'), '429': err('`rate_limited`, with `Retry-After`'), '503': err('`unavailable`') };
 const notFound: Responses = { '404': err('unknown batch or another tenant’s (`not_found`)') };
 const invalid: Responses = { '400': err('`validation_failed` with every failing path in `details`, or `malformed_json`') };
-const conflict: Responses = { '409': err('the batch has already finished (`conflict`)') };
 
-const ClassifyJobAccepted = z.looseObject({ job_id: z.string(), status: z.literal('queued'), estimated_seconds: z.number(), poll_url: z.string() });
-const ClassifyJob = z.looseObject({
-  job_id: z.string(),
-  status: z.enum(['queued', 'processing', 'completed', 'partial', 'failed', 'cancelled']),
-  results: z.array(
-    z.looseObject({ product_id: z.string(), status: z.string(), hs_code: z.string().nullable(), confidence: z.number().nullable(), tier: z.string().nullable() }),
-  ),
-});
-const BatchJob = z
-  .looseObject({
-    id: z.string(),
-    tenant_id: z.string(),
-    collection: z.string().nullable(),
-    status: z.enum(['pending', 'processing', 'paused', 'cancelling', 'completed', 'failed', 'cancelled']),
-    priority: z.number().int(),
-    total_documents: z.number().int(),
-    processed_documents: z.number().int(),
-    failed_documents: z.number().int(),
-    progress: z.number(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    completed_at: z.string().nullable(),
-    errors: z.array(z.object({ filename: z.string(), code: z.string(), message: z.string() })),
-  })
-  .meta({ id: 'BatchJob' });
-const PartsAccepted = z.looseObject({ batch_id: z.string(), total_items: z.number().int(), status: z.string(), message: z.string(), idempotency_key: z.string().nullable() });
-const PartsBatch = z.looseObject({ batch_id: z.string(), status: z.string(), progress_percent: z.number(), total_items: z.number().int() });
+/** FastAPI's `detail` beside the contract's `error`: what the document and part-number designs' clients read. */
+const fastApiErr = (description: string) => json(res.ErrorBody.extend(compat.FastApiDetail.shape), description);
 
 const sse = (description: string): Responses => ({ '200': { description, content: { 'text/event-stream': { schema: { type: 'string' } } } } });
 
@@ -99,70 +73,93 @@ export function morePaths(): ZodOpenApiPathsObject {
     },
     '/api/v1/classify/bulk': {
       post: {
-        summary: 'Compatibility: a classify-only batch of up to 500 products',
+        summary: 'Compatibility (shared/seeds/000): a classify-only batch of up to 500 products',
         tags: ['compatibility'],
         requestBody: { content: { 'application/json': { schema: compat.ClassifyBulk } } },
-        responses: { '202': json(ClassifyJobAccepted, 'the job was created'), ...invalid, ...common },
+        responses: { '202': json(compat.ClassifyJobAccepted, 'the job was created'), '200': json(compat.ClassifyJobAccepted, 'an Idempotency-Key replay'), ...invalid, ...common },
       },
     },
     '/api/v1/jobs/{job_id}': {
       get: {
-        summary: 'Compatibility: a classify job with its per-product results',
+        summary: 'Compatibility (000): a classify job with its per-product results',
         tags: ['compatibility'],
-        requestParams: { path: z.object({ job_id: z.string() }) },
-        responses: { '200': json(ClassifyJob, 'the job'), ...notFound, ...common },
+        requestParams: { path: z.object({ job_id: z.string().describe('the job id (a UUID) or the batch id') }) },
+        responses: { '200': json(compat.ClassifyJob, 'the job'), ...notFound, ...common },
       },
     },
-    '/batch/jobs': {
-      post: {
-        summary: 'Compatibility: an ingest-only batch of documents',
-        tags: ['compatibility'],
-        requestBody: { content: { 'application/json': { schema: compat.CreateBatchJob } } },
-        responses: { '202': json(BatchJob, 'the job was created'), ...invalid, ...common },
-      },
-    },
-    '/batch/jobs/{id}': {
-      get: { summary: 'Compatibility: a document job', tags: ['compatibility'], requestParams: { path: BatchId }, responses: { '200': json(BatchJob, 'the job'), ...notFound, ...common } },
-      delete: { summary: 'Compatibility: cancel a document job', tags: ['compatibility'], requestParams: { path: BatchId }, responses: { '202': json(BatchJob, 'the job, cancelling'), ...notFound, ...conflict, ...common } },
-    },
-    '/batch/jobs/{id}/stream': {
-      get: {
-        summary: 'Compatibility: BatchJob snapshots as Server-Sent Events; closes on completed, failed or cancelled',
-        tags: ['compatibility'],
-        requestParams: { path: BatchId },
-        responses: { ...sse('BatchJob events'), ...notFound, ...common },
-      },
-    },
+    ...Object.fromEntries(
+      ['/batch/jobs', '/api/v1/batch/jobs'].flatMap((prefix) => {
+        const JobId = z.object({ job_id: z.string().describe('the job id (a UUID) or the batch id') });
+        const jobNotFound = { '404': fastApiErr('`Job not found`') };
+        return [
+          [
+            prefix,
+            {
+              post: {
+                summary: 'Compatibility (shared/seeds/001): an ingest-only batch of documents',
+                tags: ['compatibility'],
+                requestBody: { content: { 'application/json': { schema: compat.CreateBatchJob } } },
+                responses: { '200': json(compat.BatchJob, 'the job (new, or an Idempotency-Key replay)'), '400': fastApiErr('`validation_failed`'), '404': fastApiErr('`Tenant not found`: tenant_id is not the key’s tenant'), ...common },
+              },
+            },
+          ],
+          [
+            `${prefix}/{job_id}`,
+            {
+              get: { summary: 'Compatibility (001): a document job', tags: ['compatibility'], requestParams: { path: JobId }, responses: { '200': json(compat.BatchJob, 'the job'), ...jobNotFound, ...common } },
+              delete: {
+                summary: 'Compatibility (001): cancel a document job',
+                tags: ['compatibility'],
+                requestParams: { path: JobId },
+                responses: { '200': json(compat.JobCancelled, 'cancelling'), '404': fastApiErr('`Job not found or not cancellable`'), ...common },
+              },
+            },
+          ],
+          [
+            `${prefix}/{job_id}/stream`,
+            {
+              get: {
+                summary: 'Compatibility (001): progress as Server-Sent Events',
+                description:
+                  'Events named `progress` carry a ProgressEvent: `start`, one `progress` per document ingested and one `fail` per document that failed (in document order), then `complete` or `cancel`. Last comes an event named `complete` with `{"status": "completed"|"failed"|"cancelled"}`, and the stream closes. `Last-Event-ID` resumes.',
+                tags: ['compatibility'],
+                requestParams: { path: JobId },
+                responses: { ...sse('ProgressEvent events'), ...jobNotFound, ...common },
+              },
+            },
+          ],
+        ];
+      }),
+    ),
     ...Object.fromEntries(
       (['search', 'publish'] as const).map((op) => [
         `/api/bulk-${op}`,
         {
           post: {
-            summary: `Compatibility: part numbers to ${op === 'search' ? 'classify' : 'classify and publish'}`,
+            summary: `Compatibility (shared/seeds/003): part numbers to ${op === 'search' ? 'classify' : 'classify and publish'}`,
             tags: ['compatibility'],
             requestBody: { content: { 'application/json': { schema: compat.BulkParts } } },
-            responses: {
-              '202': json(PartsAccepted, 'the batch was created'),
-              '200': json(PartsAccepted, 'an idempotency_key replay'),
-              '422': err('the same idempotency_key with a different body'),
-              ...invalid,
-              ...common,
-            },
+            responses: { '200': json(compat.BulkOperationResponse, 'the batch was created, or the idempotency_key named it already'), '400': fastApiErr('`validation_failed`'), ...common },
           },
         },
       ]),
     ),
     '/api/batches': {
       get: {
-        summary: 'Compatibility: the tenant’s batches, with offset paging',
+        summary: 'Compatibility (003): the tenant’s batches, with offset paging',
         tags: ['compatibility'],
         requestParams: { query: compat.ListBatchesOffsetQuery },
-        responses: { '200': json(z.looseObject({ batches: z.array(PartsBatch), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }), 'a page'), ...invalid, ...common },
+        responses: { '200': json(compat.BatchListResponse, 'a page'), '400': fastApiErr('`validation_failed`'), ...common },
       },
     },
     '/api/batches/{id}': {
-      get: { summary: 'Compatibility: a batch with progress_percent and failed_items', tags: ['compatibility'], requestParams: { path: BatchId }, responses: { '200': json(PartsBatch, 'the batch'), ...notFound, ...common } },
-      delete: { summary: 'Compatibility: cancel a batch', tags: ['compatibility'], requestParams: { path: BatchId }, responses: { '202': json(PartsBatch, 'the batch, cancelling'), ...notFound, ...conflict, ...common } },
+      get: { summary: 'Compatibility (003): a batch with progress_percent and failed_items', tags: ['compatibility'], requestParams: { path: BatchId }, responses: { '200': json(compat.BatchStatusResponse, 'the batch'), '404': fastApiErr('`Batch not found`'), ...common } },
+      delete: {
+        summary: 'Compatibility (003): cancel a batch',
+        tags: ['compatibility'],
+        requestParams: { path: BatchId },
+        responses: { '200': json(compat.CancelInitiated, 'cancellation initiated'), '400': fastApiErr('`Cannot cancel batch with status: …`'), '404': fastApiErr('`Batch not found`'), ...common },
+      },
     },
   };
 }

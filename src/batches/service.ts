@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
-import { ulid } from 'ulid';
 import {
   BATCH_WORKFLOW_TYPE,
   CANCEL_SIGNAL,
@@ -42,6 +41,7 @@ import { checkCallbackUrl } from '../net/ssrf';
 import type { KeyLimits } from '../auth/limits';
 import { countActiveBatches, lockTenantSubmissions } from '../db/limits';
 import { itemBody, toBatchBody, type BatchBody } from './view';
+import { newBatchId } from './ids';
 import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
 import { runRetention } from '../temporal/schedule';
 
@@ -190,7 +190,7 @@ export const createBatchService = (deps: BatchServiceDeps) => {
         const check = await checkCallbackUrl(submission.callbackUrl, { allowPrivate: false });
         if (!check.ok && !check.retryable) throw new CallbackRefused(check.reason);
       }
-      const id = `b_${ulid()}`;
+      const id = newBatchId();
       const row = {
         id,
         tenant_id: tenantId,
@@ -259,9 +259,9 @@ export const createBatchService = (deps: BatchServiceDeps) => {
      * Offset paging, newest first, with the total: what the part-number design's clients page
      * with (`GET /api/batches`). Cursors (`list`) stay the way for everything else.
      */
-    async listByOffset(tenantId: string, opts: { status?: BatchStatus; limit: number; offset: number }) {
+    async listByOffset(tenantId: string, opts: { status?: BatchStatus[]; limit: number; offset: number }) {
       let query = db.selectFrom('batches').where('tenant_id', '=', tenantId);
-      if (opts.status) query = query.where('status', '=', opts.status);
+      if (opts.status) query = query.where('status', 'in', opts.status);
       const [rows, total] = await Promise.all([
         query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).offset(opts.offset).execute(),
         query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),

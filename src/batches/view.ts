@@ -26,6 +26,8 @@ export interface BatchBody {
   created_at: string;
   started_at: string | null;
   completed_at: string | null;
+  updated_at: string;
+  idempotency_key: string | null;
   workflow_id: string;
   temporal_ui_url: string;
 }
@@ -71,6 +73,8 @@ export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: st
     created_at: row.created_at.toISOString(),
     started_at: started ? started.toISOString() : null,
     completed_at: row.completed_at ? row.completed_at.toISOString() : null,
+    updated_at: new Date(row.updated_at).toISOString(),
+    idempotency_key: row.idempotency_key,
     workflow_id: row.workflow_id,
     temporal_ui_url: temporalUiUrl(ui.base, ui.namespace, row.workflow_id),
   };

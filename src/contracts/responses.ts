@@ -64,6 +64,8 @@ export const Batch = z
     created_at: z.iso.datetime(),
     started_at: z.iso.datetime().nullable(),
     completed_at: z.iso.datetime().nullable(),
+    updated_at: z.iso.datetime().describe("when the batch's row last changed (its status, or a snapshot of its counts)"),
+    idempotency_key: z.string().nullable().describe('the Idempotency-Key it was submitted with'),
     workflow_id: z.string(),
     temporal_ui_url: z.url(),
   })

@@ -255,11 +255,15 @@ export async function firstUnfinished(q: Q, batchId: string, fromSeq: number): P
 }
 
 /** Failed items with `fromSeq <= seq < toSeq`, in seq order: a keyset page for live progress. */
-export async function listFailedBetween(q: Q, batchId: string, fromSeq: number, toSeq: number, limit: number): Promise<ItemView[]> {
+export const listFailedBetween = (q: Q, batchId: string, fromSeq: number, toSeq: number, limit: number): Promise<ItemView[]> =>
+  listResultsBetween(q, batchId, fromSeq, toSeq, limit, ['failed']);
+
+/** Items in one of `statuses` with `fromSeq <= seq < toSeq`, in seq order. */
+export async function listResultsBetween(q: Q, batchId: string, fromSeq: number, toSeq: number, limit: number, statuses: ItemStatus[]): Promise<ItemView[]> {
   const { rows } = await sql<ItemView>`
     select seq, ref, status, stage, classification, published_id, error
     from item_results
-    where batch_id = ${batchId} and status = 'failed' and seq >= ${fromSeq} and seq < ${toSeq}
+    where batch_id = ${batchId} and status = any(${statuses}::text[]) and seq >= ${fromSeq} and seq < ${toSeq}
     order by seq
     limit ${limit}`.execute(q);
   return rows;

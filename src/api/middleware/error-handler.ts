@@ -3,6 +3,18 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors';
 
 /**
+ * The routes of the designs built on FastAPI (shared/seeds/001 documents, 003 part numbers): their
+ * clients read an error from `detail`, so these errors carry it beside the contract's `error`.
+ */
+const FASTAPI_DESIGN_PATHS = /^\/(?:api\/v1\/)?batch\/jobs(?:\/|$)|^\/api\/(?:bulk-search|bulk-publish|batches)(?:\/|$)/;
+
+/** FastAPI's `detail`: the message, or for a failed validation one entry per failing path. */
+function fastApiDetail(e: AppError): unknown {
+  if (e.code !== 'validation_failed' || !e.details) return e.message;
+  return e.details.map((d) => ({ loc: ['body', ...d.path.split('.').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p))], msg: d.issue, type: 'value_error' }));
+}
+
+/**
  * First in the chain: every failure leaves in the contract's one error shape. Anything that is not
  * an AppError is a bug or an outage; it is logged with the request id and answered as 500 without
  * internals.
@@ -34,6 +46,7 @@ export const errorHandler =
           ...(appError.retryAfter !== undefined ? { retry_after: appError.retryAfter } : {}),
           request_id: requestId,
         },
+        ...(FASTAPI_DESIGN_PATHS.test(ctx.path) ? { detail: fastApiDetail(appError) } : {}),
       };
     }
   };

@@ -1,86 +1,148 @@
 /**
- * `GET /batch/jobs/{id}/stream`: the document design's live view. Server-Sent Events, one
- * BatchJob each time the job's progress changes, closed after the job reaches completed, failed
- * or cancelled. It rides the shared live hub (one poller per batch, however many watch it).
+ * `GET /batch/jobs/{job_id}/stream`: the document design's live view (shared/seeds/001, "SSE
+ * Streaming"). Every event is named `progress` and carries a ProgressEvent: `start` once the job
+ * runs, then one `progress` per document ingested and one `fail` per document that failed, in
+ * document order, then `complete` (or `cancel`). Last comes an event named `complete` with
+ * `{"status": "completed" | "failed" | "cancelled"}`, and the stream closes.
  *
- * Events are unnamed (`message`), so an EventSource's `onmessage` sees every one; ids are the
- * hub's, so a reconnect with `Last-Event-ID` continues without repeats.
+ * It rides the shared live hub (one poller per batch, however many watch it): each snapshot the
+ * hub sends is a cue to report the documents that have ended since. A document is reported only
+ * once every lower one has ended (firstUnfinished), so "documents below n" describes exactly what
+ * was sent: the event id is `d<n>`, and a reconnect with `Last-Event-ID` continues from there.
  */
 import type Router from '@koa/router';
+import type { Kysely } from 'kysely';
 import { createSession, type Session } from 'better-sse';
+import type { z } from 'zod';
+import type { ProgressEvent } from '../../../contracts/compat';
+import { isTerminal, type ItemStatus } from '../../../contracts/workflow';
 import type { BatchService } from '../../../batches/service';
 import type { BatchBody } from '../../../batches/view';
+import { batchUuid } from '../../../batches/ids';
+import { firstUnfinished, listResultsBetween } from '../../../db/items';
+import type { Database } from '../../../db/schema';
 import type { LiveEvent, LiveHub } from '../../live/hub';
-import { isTerminalId } from '../../live/position';
-import { notFound } from '../../errors';
-import { batchJobOf } from './batch-jobs';
-import { FINAL_BATCH_JOB_STATUSES } from './shapes';
+import { AppError } from '../../errors';
+import { BATCH_JOB_PREFIXES, jobBatchId } from './batch-jobs';
+import { batchJobStatus } from './shapes';
 
 /** A comment this often keeps proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000;
 /** What an EventSource waits before reconnecting after a dropped connection. */
 const RETRY_MS = 2_000;
+/** Documents read per query while catching up. */
+const PAGE = 500;
+/** The id of the last event: a client that comes back with it is told there is nothing more. */
+const END_ID = 'end';
+const ENDED: ItemStatus[] = ['succeeded', 'failed', 'needs_review', 'orphaned'];
 
-export function batchJobStreamRoute(router: Router, service: BatchService, live: LiveHub): void {
-  router.get('/batch/jobs/:id/stream', async (ctx) => {
-    const tenantId = ctx.state.tenantId as string;
-    const id = ctx.params.id!;
-    const lastEventId = ctx.get('last-event-id') || undefined;
-    if (isTerminalId(lastEventId)) {
-      // The client saw the end already (EventSource reconnects after every close): 204 tells it to stop.
-      if (!(await service.get(tenantId, id))) throw notFound('job');
-      ctx.status = 204;
-      return;
-    }
+type Progress = z.infer<typeof ProgressEvent>;
 
-    let resolveSession!: (s: Session | undefined) => void;
-    const opened = new Promise<Session | undefined>((r) => (resolveSession = r));
-    let chain: Promise<void> = Promise.resolve();
-    let last: string | undefined;
-    let ended = false;
-    // Filled once the hub has accepted the watch; end() may run before that, on a failed start.
-    const watching: { stop?: () => void } = {};
-    const end = (): void => {
-      if (ended) return;
-      ended = true;
-      watching.stop?.();
-      ctx.res.end();
-    };
+/** Where a stream stands: documents below `next` are reported; `started` once `start` went out. */
+interface Cursor {
+  next: number;
+  started: boolean;
+}
 
-    // Events are turned into BatchJobs one after another (each may read failed items), in order.
-    const onEvent = (e: LiveEvent): void => {
-      if (e.type === 'item_failed') return; // each progress event that follows carries it in `errors`
-      chain = chain.then(async () => {
+const parseCursor = (id: string | undefined): Cursor => {
+  const m = id ? /^d(\d{1,10})$/.exec(id) : null;
+  return m ? { next: Number(m[1]), started: true } : { next: 0, started: false };
+};
+
+export function batchJobStreamRoute(router: Router, service: BatchService, live: LiveHub, db: Kysely<Database>): void {
+  for (const prefix of BATCH_JOB_PREFIXES) {
+    router.get(`${prefix}/:job_id/stream`, async (ctx) => {
+      const tenantId = ctx.state.tenantId as string;
+      const batchId = jobBatchId(ctx);
+      const jobId = batchUuid(batchId);
+      const lastEventId = ctx.get('last-event-id') || undefined;
+      if (lastEventId === END_ID) {
+        // The client saw the end already (EventSource reconnects after every close): 204 tells it to stop.
+        if (!(await service.get(tenantId, batchId))) throw new AppError(404, 'not_found', 'Job not found');
+        ctx.status = 204;
+        return;
+      }
+
+      const cursor = parseCursor(lastEventId);
+      let resolveSession!: (s: Session | undefined) => void;
+      const opened = new Promise<Session | undefined>((r) => (resolveSession = r));
+      let chain: Promise<void> = Promise.resolve();
+      let ended = false;
+      const watching: { stop?: () => void } = {};
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        watching.stop?.();
+        ctx.res.end();
+      };
+
+      const event = (type: Progress['event_type'], rest: Partial<Progress> = {}): Progress => ({
+        job_id: jobId,
+        event_type: type,
+        document_index: null,
+        filename: null,
+        message: null,
+        timestamp: new Date().toISOString(),
+        ...rest,
+      });
+
+      /** The documents that ended below `upTo` since the cursor, one event each, in order. */
+      const reportDocuments = async (session: Session, upTo: number): Promise<void> => {
+        while (cursor.next < upTo && !ended) {
+          const page = await listResultsBetween(db, batchId, cursor.next, upTo, PAGE, ENDED);
+          for (const item of page) {
+            const ok = item.status === 'succeeded';
+            const e = ok
+              ? event('progress', { document_index: item.seq, filename: item.ref, message: 'Processed' })
+              : event('fail', { document_index: item.seq, filename: item.ref, message: item.error?.message ?? (item.status === 'needs_review' ? 'Needs review' : 'Failed') });
+            session.push(e, 'progress', `d${item.seq + 1}`);
+          }
+          // Cancelled and undone documents were never processed: passed over, as the design's worker never reached them.
+          cursor.next = page.length < PAGE ? upTo : page[page.length - 1]!.seq + 1;
+        }
+      };
+
+      const onSnapshot = async (body: BatchBody): Promise<void> => {
         const session = await opened;
         if (!session || ended) return;
-        const job = await batchJobOf(service, tenantId, e.data as unknown as BatchBody);
-        const final = FINAL_BATCH_JOB_STATUSES.includes(job.status);
-        // updated_at moves on every report; only a change in anything else is progress.
-        const key = JSON.stringify({ ...job, updated_at: undefined });
-        if (final || key !== last) session.push(job, 'message', e.id);
-        last = key;
-        if (final) end();
-      }).catch(() => end());
-    };
+        if (body.status === 'queued') return;
+        if (!cursor.started) {
+          session.push(event('start', { message: 'Job started' }), 'progress', `d${cursor.next}`);
+          cursor.started = true;
+        }
+        const done = isTerminal(body.status);
+        await reportDocuments(session, done ? body.total_items : ((await firstUnfinished(db, batchId, cursor.next)) ?? body.total_items));
+        if (!done || ended) return;
+        const status = batchJobStatus(body.status);
+        session.push(status === 'cancelled' ? event('cancel', { message: 'Job cancelled by user' }) : event('complete', { message: status }), 'progress', `d${cursor.next}`);
+        session.push({ status }, 'complete', END_ID);
+        end();
+      };
 
-    watching.stop = await live.watch(tenantId, id, lastEventId, onEvent, () => {
-      chain = chain.then(end);
+      const onEvent = (e: LiveEvent): void => {
+        if (e.type === 'item_failed') return; // reported as `fail`, in document order, from the snapshots
+        chain = chain.then(() => onSnapshot(e.data as unknown as BatchBody)).catch(() => end());
+      };
+
+      watching.stop = await live.watch(tenantId, batchId, undefined, onEvent, () => {
+        chain = chain.then(end);
+      });
+      if (!watching.stop) throw new AppError(404, 'not_found', 'Job not found');
+
+      // From here the response is the event stream, written by better-sse rather than Koa.
+      ctx.status = 200;
+      ctx.respond = false;
+      ctx.res.once('close', end);
+      try {
+        // X-Request-Id, set on the response earlier, goes out with better-sse's head. nginx and
+        // friends buffer responses unless told not to.
+        const session = await createSession(ctx.req, ctx.res, { keepAlive: KEEP_ALIVE_MS, retry: RETRY_MS, headers: { 'X-Accel-Buffering': 'no' } });
+        resolveSession(session);
+      } catch (err) {
+        resolveSession(undefined);
+        end();
+        throw err;
+      }
     });
-    if (!watching.stop) throw notFound('job');
-
-    // From here the response is the event stream, written by better-sse rather than Koa.
-    ctx.status = 200;
-    ctx.respond = false;
-    ctx.res.once('close', end);
-    try {
-      // X-Request-Id, set on the response earlier, goes out with better-sse's head. nginx and
-      // friends buffer responses unless told not to.
-      const session = await createSession(ctx.req, ctx.res, { keepAlive: KEEP_ALIVE_MS, retry: RETRY_MS, headers: { 'X-Accel-Buffering': 'no' } });
-      resolveSession(session);
-    } catch (err) {
-      resolveSession(undefined);
-      end();
-      throw err;
-    }
-  });
+  }
 }

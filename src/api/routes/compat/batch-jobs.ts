@@ -1,22 +1,23 @@
 /**
- * The document design: `POST /batch/jobs` submits an ingest-only batch and answers a BatchJob;
- * `GET /batch/jobs/{id}` reports it, `DELETE /batch/jobs/{id}` cancels it. The job id is the
- * batch id. (The live stream is in batch-job-stream.ts.)
+ * The document design (shared/seeds/001): `POST /batch/jobs` submits an ingest-only batch and
+ * answers its BatchJob; `GET /batch/jobs/{job_id}` reports it, `DELETE /batch/jobs/{job_id}`
+ * cancels it. The job id is the batch id's UUID form. The design mounts its router under
+ * `/api/v1` too, so both prefixes serve. (The live stream is in batch-job-stream.ts.)
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { CreateBatchJob, EXPRESS_JOB_PRIORITY, type JobDocument } from '../../../contracts/compat';
+import { CreateBatchJob, DEFAULT_JOB_PRIORITY, EXPRESS_JOB_PRIORITY, type JobDocument } from '../../../contracts/compat';
 import type { BatchService } from '../../../batches/service';
-import type { BatchBody } from '../../../batches/view';
+import { batchIdOf, batchUuid, tenantUuid } from '../../../batches/ids';
 import { readJson } from '../../body';
-import { notFound, validationFailed } from '../../errors';
+import { AppError, notFound } from '../../errors';
 import { parse } from '../../validate';
 import { mapped } from '../mapped';
-import { toBatchJob, type BatchJob } from './shapes';
+import { toBatchJob } from './shapes';
 import { idempotencyKeyOf, renamer, submitCompat } from './submit';
 
-/** Failed documents listed in `errors`; the rest are in GET /v1/batches/{id}/items?status=failed. */
-export const MAX_JOB_ERRORS = 100;
+/** The prefixes the design's clients call: its route table's, and its app's `/api/v1` mount. */
+export const BATCH_JOB_PREFIXES = ['/batch/jobs', '/api/v1/batch/jobs'];
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 
@@ -26,57 +27,67 @@ function contentTypeOf(doc: JobDocument): string | undefined {
   return typeof t === 'string' && t.length > 0 && t.length <= 255 ? t : undefined;
 }
 
-/** The BatchJob of a batch the caller has already found: its body plus its first failed documents. */
-export async function batchJobOf(service: BatchService, tenantId: string, batch: BatchBody): Promise<BatchJob> {
-  const failed = batch.counts.failed > 0 ? await service.items(tenantId, batch.batch_id, { status: 'failed', limit: MAX_JOB_ERRORS }) : undefined;
-  return toBatchJob(batch, tenantId, failed?.items ?? [], new Date());
+/** The batch a job id names, or the design's 404. */
+export function jobBatchId(ctx: Context, message = 'Job not found'): string {
+  const id = batchIdOf(ctx.params.job_id!);
+  if (!id) throw new AppError(404, 'not_found', message);
+  return id;
 }
 
 export function batchJobRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
-  router.post('/batch/jobs', async (ctx) => {
-    const raw = await readJson(ctx, opts.maxBodyBytes);
-    const body = parse(CreateBatchJob, raw);
-    // Another tenant's id in the body is the client's mistake, not a missing resource: 400, and
-    // the answer is the same whether or not that tenant exists.
-    if (body.tenant_id !== undefined && body.tenant_id !== tenant(ctx)) {
-      throw validationFailed([{ path: 'tenant_id', issue: "does not match the API key's tenant" }]);
-    }
-    const result = await submitCompat(ctx, service, {
-      route: 'batch/jobs',
-      raw,
-      idempotencyKey: idempotencyKeyOf(ctx),
-      renamePath: renamer('documents', { ref: 'filename', content: 'content', content_type: 'metadata', attributes: 'metadata' }),
-      v1: {
-        stages: ['ingest'],
-        priority: body.priority >= EXPRESS_JOB_PRIORITY ? 'express' : 'normal',
-        metadata: { ...(body.collection !== undefined ? { collection: body.collection } : {}), job_priority: body.priority },
-        items: body.documents.map((d) => {
-          const contentType = contentTypeOf(d);
-          return {
-            ref: d.filename,
-            content: d.content,
-            ...(contentType !== undefined ? { content_type: contentType } : {}),
-            ...(d.metadata !== undefined ? { attributes: d.metadata } : {}),
-          };
-        }),
-      },
+  for (const prefix of BATCH_JOB_PREFIXES) {
+    router.post(prefix, async (ctx) => {
+      const raw = await readJson(ctx, opts.maxBodyBytes);
+      const body = parse(CreateBatchJob, raw);
+      // The design looks the tenant up and answers 404 when it does not know it. Here a key
+      // belongs to one tenant: any other id (whether or not such a tenant exists) is not found.
+      if (body.tenant_id && body.tenant_id.toLowerCase() !== tenantUuid(tenant(ctx)) && body.tenant_id !== tenant(ctx)) {
+        throw new AppError(404, 'not_found', 'Tenant not found');
+      }
+      const priority = body.priority ?? DEFAULT_JOB_PRIORITY;
+      const result = await submitCompat(ctx, service, {
+        route: 'batch/jobs',
+        raw,
+        idempotencyKey: idempotencyKeyOf(ctx),
+        renamePath: renamer('documents', { ref: 'filename', content: 'content', content_type: 'metadata', attributes: 'metadata' }),
+        v1: {
+          stages: ['ingest'],
+          priority: priority >= EXPRESS_JOB_PRIORITY ? 'express' : 'normal',
+          metadata: { ...(body.collection ? { collection: body.collection } : {}), job_priority: priority },
+          items: body.documents.map((d) => {
+            const contentType = contentTypeOf(d);
+            return {
+              ref: d.filename,
+              content: d.content,
+              ...(contentType !== undefined ? { content_type: contentType } : {}),
+              ...(d.metadata ? { attributes: d.metadata } : {}),
+            };
+          }),
+        },
+      });
+      // The design answers 200 (FastAPI's default) with the BatchJob, for a new job as for a replay.
+      if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+      ctx.set('Location', `${prefix}/${batchUuid(result.body.batch_id)}`);
+      ctx.body = toBatchJob(result.body, tenant(ctx), new Date());
     });
-    ctx.status = result.replayed ? 200 : 202;
-    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
-    ctx.set('Location', `/batch/jobs/${result.body.batch_id}`);
-    ctx.body = await batchJobOf(service, tenant(ctx), result.body);
-  });
 
-  router.get('/batch/jobs/:id', async (ctx) => {
-    const batch = await service.get(tenant(ctx), ctx.params.id!);
-    if (!batch) throw notFound('job');
-    ctx.body = await batchJobOf(service, tenant(ctx), batch);
-  });
+    router.get(`${prefix}/:job_id`, async (ctx) => {
+      const batch = await service.get(tenant(ctx), jobBatchId(ctx));
+      if (!batch) throw notFound('Job');
+      ctx.body = toBatchJob(batch, tenant(ctx), new Date());
+    });
 
-  router.delete('/batch/jobs/:id', async (ctx) => {
-    const batch = await mapped(() => service.cancel(tenant(ctx), ctx.params.id!, undefined));
-    if (!batch) throw notFound('job');
-    ctx.status = 202;
-    ctx.body = await batchJobOf(service, tenant(ctx), batch);
-  });
+    router.delete(`${prefix}/:job_id`, async (ctx) => {
+      // The design cancels only pending and processing jobs, and answers 404 for any other.
+      const gone = 'Job not found or not cancellable';
+      try {
+        const batch = await mapped(() => service.cancel(tenant(ctx), jobBatchId(ctx, gone), undefined));
+        if (!batch) throw new AppError(404, 'not_found', gone);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'conflict') throw new AppError(404, 'not_found', gone);
+        throw err;
+      }
+      ctx.body = { status: 'cancelled' };
+    });
+  }
 }

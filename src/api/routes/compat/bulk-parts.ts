@@ -1,48 +1,90 @@
 /**
- * The part-number design: `POST /api/bulk-search` (classify each part number) and
- * `POST /api/bulk-publish` (classify, then publish each), and `/api/batches` to follow them.
+ * The part-number design (shared/seeds/003, "API Endpoint Changes"): `POST /api/bulk-search`
+ * (classify each part number) and `POST /api/bulk-publish` (classify, then publish each), and
+ * `/api/batches` to follow and cancel them, in the design's models and status codes.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { BulkParts, ListBatchesOffsetQuery } from '../../../contracts/compat';
+import { BulkParts, ListBatchesOffsetQuery, MAX_PART_NUMBER_CHARS, MAX_PARTS } from '../../../contracts/compat';
 import type { BatchService } from '../../../batches/service';
 import type { BatchBody } from '../../../batches/view';
-import type { Stage } from '../../../contracts/workflow';
+import { isTerminal, type Stage } from '../../../contracts/workflow';
 import { readJson } from '../../body';
-import { notFound } from '../../errors';
+import { AppError, validationFailed, type ErrorDetail } from '../../errors';
 import { parse } from '../../validate';
 import { mapped } from '../mapped';
-import { toBulkAccepted, toPartsBatch, toPartsBatchDetail } from './shapes';
+import { batchStatusesOf, partsStatus, toBulkAccepted, toPartsBatch } from './shapes';
 import { idempotencyKeyOf, renamer, submitCompat } from './submit';
 
 /** Failed items listed in `failed_items`; the rest are in GET /v1/batches/{id}/items?status=failed. */
 export const MAX_FAILED_ITEMS = 1_000;
 
-const OPERATIONS: Record<'search' | 'publish', Stage[]> = {
+type Operation = 'search' | 'publish';
+const OPERATIONS: Record<Operation, Stage[]> = {
   search: ['classify'],
   publish: ['classify', 'publish'],
 };
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
+const batchNotFound = (): AppError => new AppError(404, 'not_found', 'Batch not found');
+
+/**
+ * The design's parse of `part_numbers_text`: split on newlines, commas and semicolons, trimmed,
+ * empties dropped. Counted while splitting, so a huge text is refused without building its list.
+ */
+function splitPartNumbers(text: string, max: number): string[] {
+  const out: string[] = [];
+  for (const piece of text.matchAll(/[^,;\n\r]+/g)) {
+    const pn = piece[0].trim();
+    if (!pn) continue;
+    if (out.length === max) throw validationFailed([{ path: 'part_numbers_text', issue: `Maximum ${max} part numbers allowed` }]);
+    out.push(pn);
+  }
+  return out;
+}
+
+/** The part numbers of a request, as the design's BulkSearchRequest and BulkPublishRequest read them. */
+function partNumbersOf(body: BulkParts, operation: Operation): string[] {
+  const max = MAX_PARTS[operation];
+  const list = body.part_numbers && body.part_numbers.length > 0 ? body.part_numbers : undefined;
+  const text = body.part_numbers_text || undefined;
+  // A search refuses both at once; a publish takes the list and ignores the text.
+  if (operation === 'search' && list && text) throw validationFailed([{ path: 'part_numbers_text', issue: "Provide either 'part_numbers' or 'part_numbers_text', not both" }]);
+  const parts = list ?? (text ? splitPartNumbers(text, max) : []);
+  if (parts.length === 0) {
+    const issue = text ? 'No valid part numbers found in text' : "Either 'part_numbers' or 'part_numbers_text' is required";
+    throw validationFailed([{ path: text ? 'part_numbers_text' : 'part_numbers', issue }]);
+  }
+  if (parts.length > max) throw validationFailed([{ path: 'part_numbers', issue: `Maximum ${max} part numbers allowed` }]);
+  if (operation === 'publish') return parts;
+  // A search checks each part number and looks it up trimmed and in upper case.
+  const invalid: ErrorDetail[] = [];
+  const normalized = parts.map((pn, i) => {
+    if (!pn || pn.length > MAX_PART_NUMBER_CHARS) invalid.push({ path: `part_numbers.${i}`, issue: `Invalid part number: ${pn.slice(0, MAX_PART_NUMBER_CHARS + 1)}` });
+    return pn.trim().toUpperCase();
+  });
+  if (invalid.length > 0) throw validationFailed(invalid);
+  return normalized;
+}
 
 export function bulkPartsRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
   for (const operation of ['search', 'publish'] as const) {
     router.post(`/api/bulk-${operation}`, async (ctx) => {
       const raw = await readJson(ctx, opts.maxBodyBytes);
       const body = parse(BulkParts, raw);
-      const idempotencyKey = idempotencyKeyOf(ctx, body.idempotency_key);
+      const partNumbers = partNumbersOf(body, operation);
+      const idempotencyKey = idempotencyKeyOf(ctx, body.idempotency_key ?? undefined);
       const result = await submitCompat(ctx, service, {
-        route: `bulk-${operation}`,
-        raw,
+        // One name for both routes, and no body in the hash: as in the design, a key names one
+        // batch, and the same key again answers it whatever the body.
+        route: 'bulk-parts',
+        raw: null,
         idempotencyKey,
-        renamePath: renamer('part_numbers', { ref: '', text: '' }, 'part_numbers_text'),
-        v1: {
-          stages: OPERATIONS[operation],
-          // A part number is both the item's ref and the text it is looked up by, as with items_text.
-          ...(body.part_numbers !== undefined ? { items: body.part_numbers.map((p) => ({ ref: p, text: p })) } : { items_text: body.part_numbers_text! }),
-        },
+        renamePath: renamer('part_numbers', { ref: '', text: '' }),
+        // A part number is both the item's ref and the text it is looked up by.
+        v1: { stages: OPERATIONS[operation], items: partNumbers.map((p) => ({ ref: p, text: p })) },
       });
-      ctx.status = result.replayed ? 200 : 202;
+      // The design answers 200 (FastAPI's default), for a new batch as for a replay.
       if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
       ctx.body = toBulkAccepted(result.body, operation, result.replayed, idempotencyKey);
     });
@@ -50,25 +92,36 @@ export function bulkPartsRoutes(router: Router, service: BatchService, opts: { m
 
   router.get('/api/batches', async (ctx) => {
     const q = parse(ListBatchesOffsetQuery, ctx.query);
-    const page = await mapped(() => service.listByOffset(tenant(ctx), q));
-    ctx.body = { batches: page.batches.map(toPartsBatch), total: page.total, limit: q.limit, offset: q.offset };
+    const page = await mapped(() => service.listByOffset(tenant(ctx), { ...q, status: q.status ? batchStatusesOf(q.status) : undefined }));
+    const now = new Date();
+    ctx.body = { batches: page.batches.map((b) => toPartsBatch(b, null, now)), total: page.total };
   });
 
   const detail = async (tenantId: string, batch: BatchBody) => {
+    // Like the design's column, which starts as an empty list: null until an item has failed.
     const failed = batch.counts.failed > 0 ? await service.items(tenantId, batch.batch_id, { status: 'failed', limit: MAX_FAILED_ITEMS }) : undefined;
-    return toPartsBatchDetail(batch, failed?.items ?? []);
+    return toPartsBatch(batch, failed && failed.items.length > 0 ? failed.items : null, new Date());
   };
 
   router.get('/api/batches/:id', async (ctx) => {
     const batch = await service.get(tenant(ctx), ctx.params.id!);
-    if (!batch) throw notFound();
+    if (!batch) throw batchNotFound();
     ctx.body = await detail(tenant(ctx), batch);
   });
 
   router.delete('/api/batches/:id', async (ctx) => {
-    const batch = await mapped(() => service.cancel(tenant(ctx), ctx.params.id!, undefined));
-    if (!batch) throw notFound();
-    ctx.status = 202;
-    ctx.body = await detail(tenant(ctx), batch);
+    const id = ctx.params.id!;
+    const batch = await service.get(tenant(ctx), id);
+    if (!batch) throw batchNotFound();
+    const refuse = (): AppError => new AppError(400, 'conflict', `Cannot cancel batch with status: ${partsStatus(batch.status)}`);
+    if (isTerminal(batch.status)) throw refuse();
+    try {
+      await mapped(() => service.cancel(tenant(ctx), id, undefined));
+    } catch (err) {
+      // It finished in between.
+      if (err instanceof AppError && err.code === 'conflict') throw refuse();
+      throw err;
+    }
+    ctx.body = { message: 'Batch cancellation initiated', batch_id: id };
   });
 }

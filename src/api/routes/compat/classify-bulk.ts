@@ -1,15 +1,17 @@
 /**
- * The classify design: `POST /api/v1/classify/bulk` submits a classify-only batch, and
- * `GET /api/v1/jobs/{job_id}` reports it with a result per product. The job id is the batch id.
+ * The classify design (shared/seeds/000): `POST /api/v1/classify/bulk` submits a classify-only
+ * batch, and `GET /api/v1/jobs/{job_id}` reports it with a result per product. The job id is the
+ * batch id's UUID form.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ClassifyBulk } from '../../../contracts/compat';
 import type { BatchService } from '../../../batches/service';
+import { batchIdOf, batchUuid } from '../../../batches/ids';
 import { readJson } from '../../body';
 import { notFound } from '../../errors';
 import { parse } from '../../validate';
-import { classifyJobStatus, toClassifyJob } from './shapes';
+import { classifyJobStatus, classifyPollUrl, toClassifyJob } from './shapes';
 import { idempotencyKeyOf, renamer, submitCompat } from './submit';
 
 /** Results in one report: twice the design's 500-product ceiling, so its jobs always fit. */
@@ -21,6 +23,7 @@ export function classifyBulkRoutes(router: Router, service: BatchService, opts: 
   router.post('/api/v1/classify/bulk', async (ctx) => {
     const raw = await readJson(ctx, opts.maxBodyBytes);
     const body = parse(ClassifyBulk, raw);
+    const priority = body.priority ?? 'normal';
     const result = await submitCompat(ctx, service, {
       route: 'classify/bulk',
       raw,
@@ -28,29 +31,31 @@ export function classifyBulkRoutes(router: Router, service: BatchService, opts: 
       renamePath: renamer('products', { ref: 'product_id', text: 'description', attributes: '' }),
       v1: {
         stages: ['classify'],
-        priority: body.priority === 'high' || body.priority === 'express' ? 'express' : 'normal',
-        ...(body.callback_url !== undefined ? { callback_url: body.callback_url } : {}),
-        metadata: body.corridor !== undefined ? { corridor: body.corridor } : {},
-        items: body.products.map((p) => ({
-          ref: p.product_id,
-          text: p.description,
-          ...(p.origin_country !== undefined || p.image_url !== undefined
-            ? { attributes: { ...(p.origin_country !== undefined ? { origin_country: p.origin_country } : {}), ...(p.image_url !== undefined ? { image_url: p.image_url } : {}) } }
-            : {}),
-        })),
+        priority: priority === 'high' || priority === 'express' ? 'express' : 'normal',
+        ...(body.callback_url ? { callback_url: body.callback_url } : {}),
+        metadata: body.corridor ? { corridor: body.corridor } : {},
+        items: body.products.map((p) => {
+          const attributes = { ...(p.origin_country ? { origin_country: p.origin_country } : {}), ...(p.image_url ? { image_url: p.image_url } : {}) };
+          return { ref: p.product_id, text: p.description, ...(Object.keys(attributes).length > 0 ? { attributes } : {}) };
+        }),
       },
     });
     ctx.status = result.replayed ? 200 : 202;
     if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
-    const jobId = result.body.batch_id;
+    const batchId = result.body.batch_id;
     // A replay reports where the job is now; a new job is always queued.
-    ctx.body = { job_id: jobId, status: result.replayed ? classifyJobStatus(result.body.status) : 'queued', estimated_seconds: result.body.estimated_seconds, poll_url: `/api/v1/jobs/${jobId}` };
+    ctx.body = {
+      job_id: batchUuid(batchId),
+      status: result.replayed ? classifyJobStatus(result.body.status) : 'queued',
+      estimated_seconds: result.body.estimated_seconds,
+      poll_url: classifyPollUrl(batchId),
+    };
   });
 
   router.get('/api/v1/jobs/:job_id', async (ctx) => {
-    const id = ctx.params.job_id!;
-    const batch = await service.get(tenant(ctx), id);
-    if (!batch) throw notFound('job');
+    const id = batchIdOf(ctx.params.job_id!);
+    const batch = id ? await service.get(tenant(ctx), id) : undefined;
+    if (!id || !batch) throw notFound('job');
     const page = await service.items(tenant(ctx), id, { limit: RESULTS_PER_REPORT });
     if (!page) throw notFound('job');
     const more = page.next_cursor ? `/v1/batches/${id}/items?limit=${RESULTS_PER_REPORT}&cursor=${encodeURIComponent(page.next_cursor)}` : null;

@@ -4,19 +4,21 @@
  * more; every batch goes through the same service and workflow as /v1.
  */
 import Router from '@koa/router';
+import type { Kysely } from 'kysely';
 import type { BatchService } from '../../../batches/service';
+import type { Database } from '../../../db/schema';
 import type { LiveHub } from '../../live/hub';
 import { batchJobStreamRoute } from './batch-job-stream';
 import { batchJobRoutes } from './batch-jobs';
 import { bulkPartsRoutes } from './bulk-parts';
 import { classifyBulkRoutes } from './classify-bulk';
 
-/** `live` serves GET /batch/jobs/{id}/stream; without it that route is not mounted. */
-export function compatRoutes(service: BatchService, opts: { maxBodyBytes: number; live?: LiveHub }): Router {
+/** `live` serves GET /batch/jobs/{job_id}/stream; without it that route is not mounted. */
+export function compatRoutes(service: BatchService, opts: { maxBodyBytes: number; live?: LiveHub; db: Kysely<Database> }): Router {
   const router = new Router();
   classifyBulkRoutes(router, service, opts);
   batchJobRoutes(router, service, opts);
-  if (opts.live) batchJobStreamRoute(router, service, opts.live);
+  if (opts.live) batchJobStreamRoute(router, service, opts.live, opts.db);
   bulkPartsRoutes(router, service, opts);
   return router;
 }

@@ -33,7 +33,10 @@ export function idempotencyKeyOf(ctx: Context, fromBody?: string): string | unde
 export interface CompatSubmission {
   /** Names the route in the idempotency hash: one body sent to two routes is two different requests. */
   route: string;
-  /** The body as the client sent it (parsed JSON). */
+  /**
+   * The body as the client sent it (parsed JSON), hashed for idempotency; `null` hashes the route
+   * alone, so the same key answers the first batch whatever the body (the part-number design).
+   */
   raw: unknown;
   /** The same request in /v1 terms. */
   v1: z.input<typeof SubmitBatch>;
@@ -52,7 +55,7 @@ export async function submitCompat(ctx: Context, service: BatchService, s: Compa
   try {
     return await mapped(() =>
       service.submit(ctx.state.tenantId as string, submission.value, {
-        requestHash: hashRequest({ route: s.route, body: s.raw }),
+        requestHash: hashRequest(s.raw === null ? { route: s.route } : { route: s.route, body: s.raw }),
         idempotencyKey: s.idempotencyKey,
         limits: key?.limits,
       }),
