@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { RetryPolicies, StageRetry } from './contracts/workflow';
 import { DEFAULT_WEBHOOK_RETRY, type WebhookRetry } from './contracts/webhook';
-import type { KeyLimits } from './auth/limits';
+import { CONTRACT_LIMITS, type Bucket, type KeyLimits, type Rate } from './auth/limits';
 import { MAX_ITEMS } from './contracts/http';
 
 const bool = z
@@ -62,9 +62,14 @@ const EnvSchema = z.object({
   /** Every key's defaults (shared/API.md "Limits"); a key's own limits override them. */
   MAX_ITEMS_PER_BATCH: z.coerce.number().int().min(1).max(MAX_ITEMS).default(MAX_ITEMS),
   MAX_ACTIVE_BATCHES: z.coerce.number().int().positive().default(3),
-  RATE_LIMIT_SUBMISSIONS_PER_HOUR: z.coerce.number().int().positive().default(20),
-  RATE_LIMIT_READS_PER_HOUR: z.coerce.number().int().positive().default(1_000),
-  RATE_LIMIT_EXPORTS_PER_HOUR: z.coerce.number().int().positive().default(10),
+  /** Requests per minute per key and bucket; unset: the contract's 60, 600 and 30 (CONTRACT_LIMITS). */
+  RATE_LIMIT_SUBMISSIONS_PER_MINUTE: z.coerce.number().int().positive().optional(),
+  RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().positive().optional(),
+  RATE_LIMIT_EXPORTS_PER_MINUTE: z.coerce.number().int().positive().optional(),
+  /** Deprecated: the former hourly settings, still honoured (with their hourly window) when the per-minute one is unset. */
+  RATE_LIMIT_SUBMISSIONS_PER_HOUR: z.coerce.number().int().positive().optional(),
+  RATE_LIMIT_READS_PER_HOUR: z.coerce.number().int().positive().optional(),
+  RATE_LIMIT_EXPORTS_PER_HOUR: z.coerce.number().int().positive().optional(),
   /** A queued or running batch older than this is reported stale (never failed for it). */
   STALE_BATCH_MINUTES: z.coerce.number().positive().default(120),
   /** Finished batches are deleted this many days after they finished. */
@@ -155,7 +160,7 @@ export interface Config {
   ingest: { chunkChars: number; chunkOverlap: number };
   /** Items per minute per stage, across every worker together; absent means unlimited. */
   ratePerMinute: Partial<Record<'classify' | 'ingest' | 'publish', number>>;
-  /** Every API key's default limits (MAX_ITEMS_PER_BATCH, MAX_ACTIVE_BATCHES, RATE_LIMIT_*_PER_HOUR). */
+  /** Every API key's default limits (MAX_ITEMS_PER_BATCH, MAX_ACTIVE_BATCHES, RATE_LIMIT_*_PER_MINUTE or the deprecated *_PER_HOUR). */
   limits: KeyLimits;
   /** STALE_BATCH_MINUTES: when a queued or running batch counts as stale. */
   staleBatchMinutes: number;
@@ -174,6 +179,16 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/**
+ * Every key's default rate in one bucket: RATE_LIMIT_<BUCKET>_PER_MINUTE; else the deprecated
+ * RATE_LIMIT_<BUCKET>_PER_HOUR, counted over its own hour; else the contract's per-minute default.
+ */
+function defaultRate(bucket: Bucket, perMinute: number | undefined, perHour: number | undefined): Rate {
+  if (perMinute !== undefined) return { points: perMinute, windowSeconds: 60 };
+  if (perHour !== undefined) return { points: perHour, windowSeconds: 3_600 };
+  return { ...CONTRACT_LIMITS[bucket] };
+}
 
 /** Reads and validates the environment. Throws ConfigError naming every bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -249,9 +264,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     limits: {
       maxItems: env.MAX_ITEMS_PER_BATCH,
       maxActiveBatches: env.MAX_ACTIVE_BATCHES,
-      submissions: { points: env.RATE_LIMIT_SUBMISSIONS_PER_HOUR, windowSeconds: 3_600 },
-      reads: { points: env.RATE_LIMIT_READS_PER_HOUR, windowSeconds: 3_600 },
-      exports: { points: env.RATE_LIMIT_EXPORTS_PER_HOUR, windowSeconds: 3_600 },
+      submissions: defaultRate('submissions', env.RATE_LIMIT_SUBMISSIONS_PER_MINUTE, env.RATE_LIMIT_SUBMISSIONS_PER_HOUR),
+      reads: defaultRate('reads', env.RATE_LIMIT_READS_PER_MINUTE, env.RATE_LIMIT_READS_PER_HOUR),
+      exports: defaultRate('exports', env.RATE_LIMIT_EXPORTS_PER_MINUTE, env.RATE_LIMIT_EXPORTS_PER_HOUR),
     },
     staleBatchMinutes: env.STALE_BATCH_MINUTES,
     retentionDays: env.BATCH_RETENTION_DAYS,

@@ -3,6 +3,10 @@
  * The operator's defaults come from the environment; a key's `limits` (jsonb) overrides any of
  * them. The stored form is flat numbers so that `api_keys.limits` stays a `Record<string, number>`:
  * `{"max_items": 1000, "submissions": 5, "submissions_window_s": 60}`.
+ *
+ * The defaults were per hour until the contract moved them to per minute. A stored count without its
+ * `<bucket>_window_s` was written then (the keys command always stores both), so it keeps its hour:
+ * `{"reads": 5000}` stays 5,000 an hour, not 5,000 a minute.
  */
 import { MAX_ITEMS } from '../contracts/http';
 
@@ -23,15 +27,19 @@ export interface KeyLimits {
   exports: Rate;
 }
 
+const MINUTE = 60;
 const HOUR = 3_600;
 
-/** The contract's defaults (shared/API.md, "Limits"). */
+/** The window of a stored count that has no `<bucket>_window_s`: the hour every window was when it was written. */
+export const LEGACY_WINDOW_SECONDS = HOUR;
+
+/** The contract's defaults (shared/API.md, "Limits"): 60 submissions, 600 reads, 30 exports a minute. */
 export const CONTRACT_LIMITS: KeyLimits = {
   maxItems: MAX_ITEMS,
   maxActiveBatches: 3,
-  submissions: { points: 20, windowSeconds: HOUR },
-  reads: { points: 1_000, windowSeconds: HOUR },
-  exports: { points: 10, windowSeconds: HOUR },
+  submissions: { points: 60, windowSeconds: MINUTE },
+  reads: { points: 600, windowSeconds: MINUTE },
+  exports: { points: 30, windowSeconds: MINUTE },
 };
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
@@ -39,14 +47,19 @@ const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' &
 /**
  * A key's limits in force: its stored overrides over the operator's defaults. Values that are not
  * positive integers are ignored (the defaults hold), so a hand-edited row cannot lift a limit by
- * accident; `max_items` never exceeds the schema's ceiling.
+ * accident; `max_items` never exceeds the schema's ceiling. A count stored without its window keeps
+ * the hour it was written for (LEGACY_WINDOW_SECONDS); a window stored alone takes the default count.
  */
 export function resolveLimits(defaults: KeyLimits, stored: Record<string, unknown> | null | undefined): KeyLimits {
   const s = stored ?? {};
-  const rate = (bucket: Bucket): Rate => ({
-    points: positiveInt(s[bucket]) ?? defaults[bucket].points,
-    windowSeconds: positiveInt(s[`${bucket}_window_s`]) ?? defaults[bucket].windowSeconds,
-  });
+  const rate = (bucket: Bucket): Rate => {
+    const points = positiveInt(s[bucket]);
+    const window = positiveInt(s[`${bucket}_window_s`]);
+    return {
+      points: points ?? defaults[bucket].points,
+      windowSeconds: window ?? (points !== undefined ? LEGACY_WINDOW_SECONDS : defaults[bucket].windowSeconds),
+    };
+  };
   return {
     maxItems: Math.min(positiveInt(s.max_items) ?? defaults.maxItems, MAX_ITEMS),
     maxActiveBatches: positiveInt(s.max_active_batches) ?? defaults.maxActiveBatches,
@@ -56,17 +69,17 @@ export function resolveLimits(defaults: KeyLimits, stored: Record<string, unknow
   };
 }
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: HOUR, d: 24 * HOUR };
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: MINUTE, h: HOUR, d: 24 * HOUR };
 
 /**
- * Parses the keys command's `--rate submissions=20/h,reads=3/10s` into stored overrides.
+ * Parses the keys command's `--rate submissions=120/m,reads=3/10s` into stored overrides.
  * A window is `[N]s|m|h|d`; a bare unit means one of it.
  */
 export function parseRates(spec: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const m = /^(\w+)=(\d+)\/(\d*)([smhd])$/.exec(part);
-    if (!m) throw new Error(`--rate: "${part}" is not BUCKET=N/WINDOW (e.g. reads=1000/h, reads=3/10s)`);
+    if (!m) throw new Error(`--rate: "${part}" is not BUCKET=N/WINDOW (e.g. reads=1000/m, reads=3/10s)`);
     const [, bucket, points, count, unit] = m;
     if (!(BUCKETS as readonly string[]).includes(bucket!)) throw new Error(`--rate: unknown bucket "${bucket}" (one of ${BUCKETS.join(', ')})`);
     const window = (count ? Number(count) : 1) * UNIT_SECONDS[unit!]!;
@@ -77,9 +90,9 @@ export function parseRates(spec: string): Record<string, number> {
   return out;
 }
 
-/** `3/10s`, `20/h`: the short form that the keys command prints. */
+/** `3/10s`, `60/m`: the short form that the keys command prints. */
 export function formatRate(rate: Rate): string {
-  for (const [unit, seconds] of [['d', 24 * HOUR], ['h', HOUR], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, seconds] of [['d', 24 * HOUR], ['h', HOUR], ['m', MINUTE], ['s', 1]] as const) {
     if (rate.windowSeconds % seconds === 0) {
       const n = rate.windowSeconds / seconds;
       return `${rate.points}/${n === 1 ? '' : n}${unit}`;

@@ -15,12 +15,13 @@ import { openDatabase } from './runtime';
 
 const USAGE = `usage:
   npm run keys -- create --tenant TENANT [--label LABEL] [--max-items N] [--max-active-batches N]
-                         [--rate submissions=20/h,reads=1000/h,exports=10/h]
+                         [--rate submissions=60/m,reads=600/m,exports=30/m]
   npm run keys -- list [--tenant TENANT]
   npm run keys -- revoke KEY_ID
 
 A rate is N/WINDOW with WINDOW one of s, m, h, d, optionally counted (reads=3/10s).
-Limits not given follow the API's defaults (MAX_ITEMS_PER_BATCH, MAX_ACTIVE_BATCHES, RATE_LIMIT_*_PER_HOUR).
+Limits not given follow the API's defaults (MAX_ITEMS_PER_BATCH, MAX_ACTIVE_BATCHES, RATE_LIMIT_*_PER_MINUTE;
+the contract's: 3 active batches, 60 submissions, 600 reads and 30 exports a minute).
 The database is DATABASE_URL, else the embedded one in BATCHFLOW_DATA_DIR (stop \`npm start\` first).`;
 
 class UsageError extends Error {}

@@ -117,6 +117,40 @@ describe('max_active_batches', () => {
 });
 
 describe('request rates', () => {
+  test('without overrides a key gets the contract\'s 60 submissions, 600 reads and 30 exports a minute', async () => {
+    const { key } = await stack.addTenant({});
+    const submitted = await post({ items: items(1) }, key);
+    assert.equal(submitted.status, 202);
+    const { batch_id } = (await submitted.json()) as { batch_id: string };
+    const read = await stack.api(`/v1/batches/${batch_id}`, { key });
+    const exported = await stack.api(`/v1/batches/${batch_id}/export?format=json`, { key });
+    await exported.arrayBuffer();
+    const now = Date.now() / 1000;
+    for (const [res, limit] of [[submitted, 60], [read, 600], [exported, 30]] as const) {
+      const h = rateHeaders(res);
+      assert.deepEqual([h.limit, h.remaining], [limit, limit - 1]);
+      // A minute's window: it resets within 60 s (plus a second for the clock's rounding).
+      assert.ok(h.reset >= now - 1 && h.reset <= now + 61, `reset ${h.reset} is within a minute of ${now}`);
+    }
+    assert.deepEqual(
+      [CONTRACT_LIMITS.submissions, CONTRACT_LIMITS.reads, CONTRACT_LIMITS.exports],
+      [
+        { points: 60, windowSeconds: 60 },
+        { points: 600, windowSeconds: 60 },
+        { points: 30, windowSeconds: 60 },
+      ],
+    );
+  });
+
+  test('a count stored without its window (written when every window was an hour) keeps its hour', async () => {
+    const { key } = await stack.addTenant({ reads: 5 });
+    const res = await stack.api('/v1/batches', { key });
+    const h = rateHeaders(res);
+    assert.deepEqual([h.limit, h.remaining], [5, 4]);
+    const now = Date.now() / 1000;
+    assert.ok(h.reset > now + 3_000 && h.reset <= now + 3_601, `reset ${h.reset} is about an hour after ${now}`);
+  });
+
   test('headers count down, refuse at zero with Retry-After, and reset after the window', async () => {
     const { key } = await stack.addTenant({ reads: 3, reads_window_s: 2 });
     const seen: RateHeaders[] = [];

@@ -64,7 +64,7 @@ export interface StackOptions {
   classify?: Partial<ClassifyOptions>;
   /**
    * The stored limits of the stack's own key (api_keys.limits). Default GENEROUS_LIMITS, so tests
-   * that submit many batches are not stopped by the contract's 3 active / 20 an hour; `{}` gives
+   * that submit many batches are not stopped by the contract's 3 active / 60 a minute; `{}` gives
    * the contract's defaults.
    */
   limits?: Record<string, number>;

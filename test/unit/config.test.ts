@@ -38,3 +38,23 @@ test('an empty variable counts as unset', () => {
   assert.equal(c.databaseUrl, undefined);
   assert.equal(c.port, 3000);
 });
+
+test('request rates: the contract\'s per-minute defaults, RATE_LIMIT_*_PER_MINUTE, and the deprecated *_PER_HOUR over its own hour', () => {
+  const defaults = loadConfig({}).limits;
+  assert.deepEqual(
+    [defaults.submissions, defaults.reads, defaults.exports],
+    [
+      { points: 60, windowSeconds: 60 },
+      { points: 600, windowSeconds: 60 },
+      { points: 30, windowSeconds: 60 },
+    ],
+  );
+  const perMinute = loadConfig({ RATE_LIMIT_SUBMISSIONS_PER_MINUTE: '5', RATE_LIMIT_READS_PER_MINUTE: '50', RATE_LIMIT_EXPORTS_PER_MINUTE: '2' }).limits;
+  assert.deepEqual([perMinute.submissions, perMinute.reads, perMinute.exports], [{ points: 5, windowSeconds: 60 }, { points: 50, windowSeconds: 60 }, { points: 2, windowSeconds: 60 }]);
+  // An operator's old hourly setting keeps meaning what it said; the per-minute one wins when both are set.
+  const legacy = loadConfig({ RATE_LIMIT_READS_PER_HOUR: '1000', RATE_LIMIT_EXPORTS_PER_HOUR: '10', RATE_LIMIT_EXPORTS_PER_MINUTE: '3' }).limits;
+  assert.deepEqual(legacy.reads, { points: 1_000, windowSeconds: 3_600 });
+  assert.deepEqual(legacy.exports, { points: 3, windowSeconds: 60 });
+  assert.deepEqual(legacy.submissions, { points: 60, windowSeconds: 60 });
+  assert.throws(() => loadConfig({ RATE_LIMIT_READS_PER_MINUTE: '0' }), (e: Error) => e instanceof ConfigError && /RATE_LIMIT_READS_PER_MINUTE/.test(e.message));
+});

@@ -24,7 +24,7 @@ const SUBMIT_PATHS = new Set(['/v1/batches', '/api/v1/classify/bulk', '/batch/jo
 /**
  * Which bucket a request draws on. Control actions (cancel, pause, resume, PATCH, retry-failed,
  * cleanup, review decisions) are cheap signals, not new work, so they share the reads bucket:
- * limited, but never starved by the 20-an-hour submissions.
+ * limited, but never starved by the submissions (60 a minute by default, against 600 reads).
  */
 export function bucketOf(method: string, path: string): Bucket {
   const p = path.length > 1 ? path.replace(/\/+$/, '') : path;
