@@ -1,9 +1,16 @@
 /**
  * The HTTP contract's messages (shared/API.md), as zod schemas; types are inferred from them.
  * The same schemas validate requests and, later, generate the OpenAPI document.
+ *
+ * Every optional field of a JSON body goes through `optionalNullable`: `null` means the field left
+ * out (shared/API.md, "Conventions"), and the OpenAPI document marks it nullable. Query parameters
+ * are strings and never null, so the query schemas do not.
  */
 import { z } from 'zod';
+import { optionalNullable } from './optional-nullable';
 import { BATCH_STATUSES, ITEM_STATUSES, ON_CANCEL, PRIORITIES, STAGES } from './workflow';
+
+export { optionalNullable } from './optional-nullable';
 
 /** The contract's default ceiling; a key may lower it (`max_items`). */
 export const MAX_ITEMS = 50_000;
@@ -17,14 +24,16 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export const Item = z
   .strictObject({
     ref: z.string().min(1).max(MAX_REF_CHARS),
-    text: z.string().max(MAX_TEXT_CHARS).optional(),
-    content: z
-      .string()
-      .max(MAX_CONTENT_B64_CHARS)
-      .refine((s) => s.length % 4 === 0 && BASE64.test(s), 'must be base64')
-      .optional(),
-    content_type: z.string().min(1).max(255).optional(),
-    attributes: z.record(z.string(), z.unknown()).optional(),
+    text: optionalNullable(z.string().max(MAX_TEXT_CHARS).optional()),
+    content: optionalNullable(
+      z
+        .string()
+        .max(MAX_CONTENT_B64_CHARS)
+        .refine((s) => s.length % 4 === 0 && BASE64.test(s), 'must be base64')
+        .optional(),
+    ),
+    content_type: optionalNullable(z.string().min(1).max(255).optional()),
+    attributes: optionalNullable(z.record(z.string(), z.unknown()).optional()),
   })
   .refine((item) => item.text !== undefined || item.content !== undefined, {
     message: 'one of text or content is required',
@@ -43,22 +52,28 @@ const Stages = z
 const CallbackUrl = z
   .url({ protocol: /^https?$/ })
   .max(2048);
+const ChunkSize = z.int().min(1).max(500);
+const MaxParallelChunks = z.int().min(1).max(64);
+const Priority = z.enum(PRIORITIES);
+const OnCancel = z.enum(ON_CANCEL);
+const MaxFailureRatio = z.number().min(0).max(1);
+const Metadata = z.record(z.string(), z.unknown());
 
 /** The options every submission form shares (JSON body, or query parameters for files). */
 export const BatchOptionsInput = z.strictObject({
-  stages: Stages.default([...STAGES]),
-  chunk_size: z.int().min(1).max(500).default(25),
-  max_parallel_chunks: z.int().min(1).max(64).default(4),
-  priority: z.enum(PRIORITIES).default('normal'),
-  callback_url: CallbackUrl.optional(),
-  on_cancel: z.enum(ON_CANCEL).default('keep'),
-  max_failure_ratio: z.number().min(0).max(1).default(1),
-  metadata: z.record(z.string(), z.unknown()).default({}),
+  stages: optionalNullable(Stages.default([...STAGES])),
+  chunk_size: optionalNullable(ChunkSize.default(25)),
+  max_parallel_chunks: optionalNullable(MaxParallelChunks.default(4)),
+  priority: optionalNullable(Priority.default('normal')),
+  callback_url: optionalNullable(CallbackUrl.optional()),
+  on_cancel: optionalNullable(OnCancel.default('keep')),
+  max_failure_ratio: optionalNullable(MaxFailureRatio.default(1)),
+  metadata: optionalNullable(Metadata.default({})),
 });
 
 export const SubmitBatch = BatchOptionsInput.extend({
-  items: z.array(Item).min(1).max(MAX_ITEMS).optional(),
-  items_text: z.string().min(1).optional(),
+  items: optionalNullable(z.array(Item).min(1).max(MAX_ITEMS).optional()),
+  items_text: optionalNullable(z.string().min(1).optional()),
 })
   .superRefine((body, ctx) => {
     if (body.items !== undefined && body.items_text !== undefined) {
@@ -87,7 +102,6 @@ const jsonValue = z.string().transform((s, ctx) => {
   }
 });
 
-const option = BatchOptionsInput.shape;
 /**
  * POST /v1/batches with a file body (`text/csv`, `application/x-ndjson`): the batch options as query
  * parameters. Each parameter pipes into the JSON body's own schema for that field, so both forms
@@ -100,22 +114,22 @@ export const SubmitBatchQuery = z.strictObject({
     .pipe(Stages)
     .optional()
     .describe('Comma-separated subset of classify,ingest,publish, in that order (default all three).'),
-  chunk_size: z.coerce.number().pipe(option.chunk_size.unwrap()).optional().describe('Items per chunk, 1..500 (default 25).'),
+  chunk_size: z.coerce.number().pipe(ChunkSize).optional().describe('Items per chunk, 1..500 (default 25).'),
   max_parallel_chunks: z.coerce
     .number()
-    .pipe(option.max_parallel_chunks.unwrap())
+    .pipe(MaxParallelChunks)
     .optional()
     .describe('Chunks in flight at once, 1..64 (default 4).'),
-  priority: option.priority.unwrap().optional().describe('normal (default) or express.'),
-  callback_url: option.callback_url.describe('http(s) URL that receives the completion webhook.'),
-  on_cancel: option.on_cancel.unwrap().optional().describe('keep (default) or rollback.'),
+  priority: Priority.optional().describe('normal (default) or express.'),
+  callback_url: CallbackUrl.optional().describe('http(s) URL that receives the completion webhook.'),
+  on_cancel: OnCancel.optional().describe('keep (default) or rollback.'),
   max_failure_ratio: z.coerce
     .number()
-    .pipe(option.max_failure_ratio.unwrap())
+    .pipe(MaxFailureRatio)
     .optional()
     .describe('0..1 (default 1): past this share of failed items the batch stops and rolls back.'),
   metadata: jsonValue
-    .pipe(option.metadata.unwrap())
+    .pipe(Metadata)
     .optional()
     .describe('The batch metadata as a URL-encoded JSON object, e.g. metadata=%7B%22corridor%22%3A%22MX_US%22%7D.'),
 });
@@ -129,7 +143,7 @@ export function refsFromText(text: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-export const CancelBatch = z.strictObject({ rollback: z.boolean().optional() });
+export const CancelBatch = z.strictObject({ rollback: optionalNullable(z.boolean().optional()) });
 export type CancelBatch = z.infer<typeof CancelBatch>;
 
 /** Opaque cursors are validated loosely here and decoded by the repository. */
@@ -157,8 +171,8 @@ export type ListItemsQuery = z.infer<typeof ListItemsQuery>;
 /** PATCH /v1/batches/{id}: ramp a running batch up or down. */
 export const ConfigureBatch = z
   .strictObject({
-    max_parallel_chunks: z.int().min(1).max(64).optional(),
-    max_failure_ratio: z.number().min(0).max(1).optional(),
+    max_parallel_chunks: optionalNullable(MaxParallelChunks.optional()),
+    max_failure_ratio: optionalNullable(MaxFailureRatio.optional()),
   })
   .refine((p) => p.max_parallel_chunks !== undefined || p.max_failure_ratio !== undefined, { message: 'give max_parallel_chunks or max_failure_ratio' });
 export type ConfigureBatch = z.infer<typeof ConfigureBatch>;
@@ -166,7 +180,7 @@ export type ConfigureBatch = z.infer<typeof ConfigureBatch>;
 /** POST /v1/batches/cancel: cancel every batch of the tenant in one state. */
 export const CancelBatches = z.strictObject({
   status: z.enum(['queued', 'running', 'paused']),
-  rollback: z.boolean().optional(),
+  rollback: optionalNullable(z.boolean().optional()),
 });
 export type CancelBatches = z.infer<typeof CancelBatches>;
 

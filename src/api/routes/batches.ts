@@ -15,11 +15,30 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 
+/** A copy of `obj` without its null-valued keys, or `obj` itself when it has none (so it hashes as it always did). */
+function dropNulls(obj: unknown): unknown {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return obj;
+  const entries = Object.entries(obj);
+  return entries.some(([, v]) => v === null) ? Object.fromEntries(entries.filter(([, v]) => v !== null)) : obj;
+}
+
+/**
+ * A valid submission as its Idempotency-Key hash sees it: an optional field sent as null is the field
+ * left out (the contract's null rule), at the top level and in each item, so a replay that spells
+ * "no value" the other way still matches. Only valid bodies get here, so every null dropped was an
+ * optional field's; nulls inside metadata and attributes are data and stay.
+ */
+function hashedSubmission(raw: unknown): unknown {
+  const body = dropNulls(raw) as Record<string, unknown>;
+  if (!Array.isArray(body.items) || !body.items.some((i) => dropNulls(i) !== i)) return body;
+  return { ...body, items: body.items.map(dropNulls) };
+}
+
 async function readJsonSubmission(ctx: Context, maxBodyBytes: number): Promise<{ submission: Submission; requestHash: string }> {
   const raw = await readJson(ctx, maxBodyBytes);
   const submission = toSubmission(parse(SubmitBatch, raw));
   if (!submission.ok) throw validationFailed(submission.problems);
-  return { submission: submission.value, requestHash: hashRequest(raw) };
+  return { submission: submission.value, requestHash: hashRequest(hashedSubmission(raw)) };
 }
 
 export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number }): Router {
