@@ -136,7 +136,7 @@ export function morePaths(): ZodOpenApiPathsObject {
         `/api/bulk-${op}`,
         {
           post: {
-            summary: `Compatibility (shared/seeds/003): part numbers to ${op === 'search' ? 'classify' : 'classify and publish'}`,
+            summary: `Compatibility (shared/seeds/003): part numbers to ${op === 'search' ? 'classify' : 'publish'}`,
             tags: ['compatibility'],
             requestBody: { content: { 'application/json': { schema: compat.BulkParts } } },
             responses: { '200': json(compat.BulkOperationResponse, 'the batch was created, or the idempotency_key named it already'), '400': fastApiErr('`validation_failed`'), ...common },

@@ -379,13 +379,13 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
     assert.equal(clash.details[0].path, 'idempotency_key');
   });
 
-  test('bulk-publish with part_numbers_text classifies and publishes each part number', async () => {
+  test('bulk-publish with part_numbers_text publishes each part number', async () => {
     const r = await send('/api/bulk-publish', 'POST', { part_numbers_text: 'chair-oak-4471\nleather-boots-38, tshirt-cotton-M-0042;wooden chair 4471\t', idempotency_key: 'publish-2024-06-01-a' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     publishId = r.body.batch_id as string;
     assert.equal(r.body.total_items, 4);
     assert.equal(r.body.message, 'Bulk publish started. Publishing 4 products.');
-    assert.deepEqual((await v1Batch(publishId)).options.stages, ['classify', 'publish']);
+    assert.deepEqual((await v1Batch(publishId)).options.stages, ['publish']);
 
     const done = await pollUntil(`/api/batches/${publishId}`, finished);
     assert.equal(done.batch_type, 'publish');

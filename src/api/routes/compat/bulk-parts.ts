@@ -1,6 +1,6 @@
 /**
  * The part-number design (shared/seeds/003, "API Endpoint Changes"): `POST /api/bulk-search`
- * (classify each part number) and `POST /api/bulk-publish` (classify, then publish each), and
+ * (classify each part number) and `POST /api/bulk-publish` (publish each), and
  * `/api/batches` to follow and cancel them, in the design's models and status codes.
  */
 import type Router from '@koa/router';
@@ -20,9 +20,13 @@ import { idempotencyKeyOf, renamer, submitCompat } from './submit';
 export const MAX_FAILED_ITEMS = 1_000;
 
 type Operation = 'search' | 'publish';
+/**
+ * A search looks each part number up (classifies it); a publish sends each to the publish target,
+ * as the design's publish_batch does with what it finds, without classifying it again.
+ */
 const OPERATIONS: Record<Operation, Stage[]> = {
   search: ['classify'],
-  publish: ['classify', 'publish'],
+  publish: ['publish'],
 };
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
