@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { ErrorBody, Submitted } from '../../src/contracts/responses';
+import * as compat from '../../src/contracts/compat';
 import type { Stack } from '../helpers/stack';
 
 /** shared/API.md "Errors", plus 404 for an unknown route (the same not_found code). */
@@ -22,20 +23,14 @@ export const CONTRACT_CODES = new Set([
   'too_many_active_batches',
 ]);
 
-/** The compatibility answers have no schema in responses.ts; these hold what API.md names. */
-const ClassifyAccepted = z.object({ job_id: z.string().min(1), status: z.string(), estimated_seconds: z.number(), poll_url: z.string() });
-const BulkAccepted = z.object({ batch_id: z.string().min(1), total_items: z.number().int(), status: z.string(), message: z.string() });
-const BatchJob = z.object({ id: z.string().min(1), status: z.string() }).loose();
-const PartsList = z.object({ batches: z.array(z.object({ batch_id: z.string() }).loose()) }).loose();
-
 /** The schema a 2xx of this request must parse with, by method and path. */
 function successSchema(method: string, path: string): z.ZodType | undefined {
   const p = path.split('?')[0]!;
   if (method === 'POST' && p === '/v1/batches') return Submitted;
-  if (method === 'POST' && p === '/api/v1/classify/bulk') return ClassifyAccepted;
-  if (method === 'POST' && /^\/api\/bulk-(search|publish)$/.test(p)) return BulkAccepted;
-  if (method === 'POST' && p === '/batch/jobs') return BatchJob;
-  if (method === 'GET' && p === '/api/batches') return PartsList;
+  if (method === 'POST' && p === '/api/v1/classify/bulk') return compat.ClassifyJobAccepted;
+  if (method === 'POST' && /^\/api\/bulk-(search|publish)$/.test(p)) return compat.BulkOperationResponse;
+  if (method === 'POST' && /^(\/api\/v1)?\/batch\/jobs$/.test(p)) return compat.BatchJob;
+  if (method === 'GET' && p === '/api/batches') return compat.BatchListResponse;
   return undefined;
 }
 
