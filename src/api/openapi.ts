@@ -15,7 +15,10 @@ const error = (description: string) => json(res.ErrorBody, description);
 
 /** The rate-limit headers every authenticated answer carries. */
 const rateHeaders = {
-  'X-RateLimit-Limit': { description: 'requests allowed in the window of this route family', schema: { type: 'integer' as const } },
+  'X-RateLimit-Limit': {
+    description: 'requests allowed in the window of this route family; by default, per key and minute: 60 submissions, 600 reads (status, items, lists, live streams, control actions), 30 exports',
+    schema: { type: 'integer' as const },
+  },
   'X-RateLimit-Remaining': { description: 'requests left in the window', schema: { type: 'integer' as const } },
   'X-RateLimit-Reset': { description: 'when the window resets, in epoch seconds', schema: { type: 'integer' as const } },
 };
@@ -181,7 +184,10 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
     info: {
       title: 'batchflow',
       version: '1',
-      description: 'Durable batch processing on Temporal. The contract in prose is shared/API.md; this document is generated from the schemas that validate requests.',
+      description:
+        'Durable batch processing on Temporal. The contract in prose is shared/API.md; this document is generated from the schemas that validate requests. ' +
+        'An optional field sent as null means the field left out (its default applies); such fields are marked nullable. ' +
+        'Default rates per key: 60 submissions, 600 reads and 30 exports a minute (X-RateLimit-* on every answer).',
     },
     security: [{ apiKey: [] }, { bearer: [] }],
     components: {
