@@ -47,39 +47,43 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 const metadata = fc.dictionary(storable(1, 12), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
+
+/** An optional field's value, or now and then `null`: the contract's "no value", the same as left out. */
+const orNull = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(a, { nil: null, freq: 6 });
 const base64 = (minLength = 0): fc.Arbitrary<string> => fc.uint8Array({ minLength, maxLength: 48 }).map((b) => Buffer.from(b).toString('base64'));
 
 export interface ValidItem {
   ref: string;
-  text?: string;
-  content?: string;
-  content_type?: string;
-  attributes?: Record<string, unknown>;
+  text?: string | null;
+  content?: string | null;
+  content_type?: string | null;
+  attributes?: Record<string, unknown> | null;
 }
 
 const item: fc.Arbitrary<ValidItem> = fc
   .record(
     {
       ref: storable(1, 100),
-      text: storable(0, 120),
-      content: base64(),
-      content_type: fc.constantFrom('application/pdf', 'text/plain', 'image/png'),
-      attributes: metadata,
+      text: orNull(storable(0, 120)),
+      content: orNull(base64()),
+      content_type: orNull(fc.constantFrom('application/pdf', 'text/plain', 'image/png')),
+      attributes: orNull(metadata),
     },
     { requiredKeys: ['ref'] },
   )
-  .filter((i) => i.text !== undefined || i.content !== undefined);
+  .filter((i) => (i.text ?? undefined) !== undefined || (i.content ?? undefined) !== undefined);
 
-/** Options of a submission: every field optional, every value in range. */
+/** Options of a submission: every field optional (left out, or null), every value in range. */
 export const options = fc.record(
   {
-    stages: fc.subarray([...STAGES], { minLength: 1 }),
-    chunk_size: fc.integer({ min: 1, max: 500 }),
-    max_parallel_chunks: fc.integer({ min: 1, max: 64 }),
-    priority: fc.constantFrom('normal', 'express'),
-    on_cancel: fc.constantFrom('keep', 'rollback'),
-    max_failure_ratio: fc.double({ min: 0, max: 1, noNaN: true }),
-    metadata,
+    stages: orNull(fc.subarray([...STAGES], { minLength: 1 })),
+    chunk_size: orNull(fc.integer({ min: 1, max: 500 })),
+    max_parallel_chunks: orNull(fc.integer({ min: 1, max: 64 })),
+    priority: orNull(fc.constantFrom('normal', 'express')),
+    on_cancel: orNull(fc.constantFrom('keep', 'rollback')),
+    max_failure_ratio: orNull(fc.double({ min: 0, max: 1, noNaN: true })),
+    metadata: orNull(metadata),
+    callback_url: fc.constant(null),
   },
   { requiredKeys: [] },
 );
@@ -87,17 +91,20 @@ export const options = fc.record(
 const items = fc.uniqueArray(item, { minLength: 1, maxLength: 12, selector: (i) => i.ref });
 
 /** Part-number style refs: no separators, trimmed, unique after trimming. */
+/** Part numbers unique as the part-number design's search compares them: trimmed and upper-cased. */
 const partRefs = fc.uniqueArray(
   storable(1, 30)
     .map((s) => s.replace(/[\n\r,;\t]/g, '').trim())
     .filter((s) => s.length > 0),
-  { minLength: 1, maxLength: 12 },
+  { minLength: 1, maxLength: 12, selector: (s) => s.toUpperCase() },
 );
 
 /** A submission the contract accepts, and how many items it holds. */
 export const validSubmission: fc.Arbitrary<{ body: Record<string, unknown>; total: number }> = fc.oneof(
-  fc.tuple(options, items).map(([o, i]) => ({ body: { ...o, items: i }, total: i.length })),
-  fc.tuple(options, partRefs, fc.constantFrom('\n', ',', ';', '\t', '\r\n', ' ,\n ')).map(([o, refs, sep]) => ({ body: { ...o, items_text: refs.join(sep) }, total: refs.length })),
+  fc.tuple(options, items, fc.boolean()).map(([o, i, nulled]) => ({ body: { ...o, items: i, ...(nulled ? { items_text: null } : {}) }, total: i.length })),
+  fc
+    .tuple(options, partRefs, fc.constantFrom('\n', ',', ';', '\t', '\r\n', ' ,\n '), fc.boolean())
+    .map(([o, refs, sep, nulled]) => ({ body: { ...o, items_text: refs.join(sep), ...(nulled ? { items: null } : {}) }, total: refs.length })),
 );
 
 const SUBMISSION_PATHS = [
@@ -161,10 +168,13 @@ export const brokenJson: fc.Arbitrary<string | Uint8Array> = fc.oneof(
 
 const quote = (cell: string): string => `"${cell.replace(/"/g, '""')}"`;
 
-/** The query string of a file submission with these options. */
+/** The query string of a file submission with these options; a null option is left out, as clients do. */
 export function optionsQuery(o: Record<string, unknown>): string {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(o)) q.set(k, k === 'metadata' ? JSON.stringify(v) : Array.isArray(v) ? v.join(',') : String(v));
+  for (const [k, v] of Object.entries(o)) {
+    if (v === null) continue;
+    q.set(k, k === 'metadata' ? JSON.stringify(v) : Array.isArray(v) ? v.join(',') : String(v));
+  }
   const s = q.toString();
   return s ? `?${s}` : '';
 }
@@ -253,12 +263,14 @@ export const validBatchJob = fc
 
 export const validBulkParts = fc.oneof(
   partRefs.map((part_numbers) => ({ part_numbers })),
-  fc.tuple(partRefs, fc.constantFrom('\n', ',', ';', '\t')).map(([refs, sep]) => ({ part_numbers_text: refs.join(sep) })),
+  fc.tuple(partRefs, fc.constantFrom('\n', ',', ';', '\r\n')).map(([refs, sep]) => ({ part_numbers_text: refs.join(sep) })),
 );
 
 export const COMPAT_ROUTES = [
-  { path: '/api/v1/classify/bulk', valid: validClassifyBulk, paths: ['products', 'products.0', 'products.0.product_id', 'products.0.description', 'products.0.origin_country', 'products.0.image_url', 'priority', 'corridor', 'callback_url', 'extra'] },
-  { path: '/batch/jobs', valid: validBatchJob, paths: ['documents', 'documents.0', 'documents.0.filename', 'documents.0.content', 'documents.0.metadata', 'documents.0.metadata.content_type', 'collection', 'priority', 'tenant_id'] },
-  { path: '/api/bulk-search', valid: validBulkParts, paths: ['part_numbers', 'part_numbers.0', 'part_numbers_text', 'idempotency_key', 'extra'] },
-  { path: '/api/bulk-publish', valid: validBulkParts, paths: ['part_numbers', 'part_numbers.0', 'part_numbers_text', 'idempotency_key'] },
+  // `accepted`: the status of a new batch. The classify design does not say (202, as /v1); the
+  // document and part-number designs are FastAPI routes, which answer 200.
+  { path: '/api/v1/classify/bulk', accepted: 202, valid: validClassifyBulk, paths: ['products', 'products.0', 'products.0.product_id', 'products.0.description', 'products.0.origin_country', 'products.0.image_url', 'priority', 'corridor', 'callback_url', 'extra'] },
+  { path: '/batch/jobs', accepted: 200, valid: validBatchJob, paths: ['documents', 'documents.0', 'documents.0.filename', 'documents.0.content', 'documents.0.metadata', 'documents.0.metadata.content_type', 'collection', 'priority', 'tenant_id'] },
+  { path: '/api/bulk-search', accepted: 200, valid: validBulkParts, paths: ['part_numbers', 'part_numbers.0', 'part_numbers_text', 'idempotency_key', 'extra'] },
+  { path: '/api/bulk-publish', accepted: 200, valid: validBulkParts, paths: ['part_numbers', 'part_numbers.0', 'part_numbers_text', 'idempotency_key'] },
 ] as const;

@@ -26,7 +26,7 @@ describe('compatibility routes', () => {
     test(`POST ${route.path}: valid generated bodies are accepted`, async (t) => {
       await property(app, totals, t, route.valid as fc.Arbitrary<unknown>, 80, async (body) => {
         const a = await app.send('POST', route.path, { body: JSON.stringify(body), headers: JSON_TYPE }, `valid ${route.path}`);
-        assert.ok(a.status === 202, `${JSON.stringify(body).slice(0, 300)} was refused: ${a.status} ${a.text.slice(0, 400)}`);
+        assert.ok(a.status === route.accepted, `${JSON.stringify(body).slice(0, 300)} was refused: ${a.status} ${a.text.slice(0, 400)}`);
         return a;
       });
     });

@@ -51,9 +51,12 @@ for (const c of CORPUS) {
     assert.ok(allowed.includes(answer.status), `${c.name}: expected ${allowed.join(' or ')}, got ${answer.status}: ${answer.text.slice(0, 500)}`);
     if (c.code && answer.status >= 400) assert.equal(errorCode(answer), c.code, `${c.name}: ${answer.text.slice(0, 300)}`);
     if (c.items !== undefined) assert.equal((answer.body as { total_items: number }).total_items, c.items);
-    // Only an accepted new batch adds a row; a refusal (or a closed connection) adds none.
+    // Only an accepted new batch adds a row; a refusal (or a closed connection) adds none. The
+    // FastAPI designs' routes answer a new batch with 200 (where /v1 uses 200 for a replay).
+    const fastApiSubmit = !isRaw(c.send) && c.send.method === 'POST' && /^\/(?:batch\/jobs|api\/bulk-)/.test(c.send.path);
+    const created = answer.status === 202 || (answer.status === 200 && fastApiSubmit);
     await new Promise((r) => setImmediate(r));
-    assert.equal(await batchRows(), rowsBefore + (answer.status === 202 ? 1 : 0), `${c.name}: batch rows`);
+    assert.equal(await batchRows(), rowsBefore + (created ? 1 : 0), `${c.name}: batch rows`);
     await assertNothingHalfCreated(app.stack);
   });
 }
