@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config';
 import { assertMigrated, migrateToLatest } from '../db/migrate';
 import { createKey, listKeys, revokeKey } from '../db/keys';
+import { tenantUuid } from '../batches/ids';
 import { describeOverrides, parseRates } from '../auth/limits';
 import { MAX_ITEMS } from '../contracts/http';
 import type { Db } from '../db/connect';
@@ -101,6 +102,8 @@ async function main(argv: string[]): Promise<void> {
       const { id, key } = await createKey(database.db, { tenantId: values.tenant!, label: values.label, limits });
       console.log(`id:     ${id}`);
       console.log(`tenant: ${values.tenant}`);
+      // The document design (shared/seeds/001) names its tenant by UUID.
+      console.log(`tenant_uuid: ${tenantUuid(values.tenant!)}`);
       console.log(`limits: ${describeOverrides(limits, config.limits) || 'defaults'}`);
       console.log(`key:    ${key}`);
       console.error('The key is shown this once; only its hash is stored. Send it as X-Api-Key or Authorization: Bearer.');

@@ -10,7 +10,8 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { migrateToLatest } from '../db/migrate';
-import { ensureDevKey } from '../auth/dev-key';
+import { DEV_TENANT, ensureDevKey } from '../auth/dev-key';
+import { tenantUuid } from '../batches/ids';
 import { ensureWebhookSecret } from '../auth/webhook-secret';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     say(`API          http://localhost:${config.port}`);
     say(`Temporal UI  ${uiUrl}`);
     say(`dev API key  ${devKey}   (also in ${path.join(config.dataDir, 'dev-api-key')})`);
+    say(`dev tenant   ${DEV_TENANT}, as a UUID ${tenantUuid(DEV_TENANT)} (the document design's tenant_id)`);
     // On the console only, like the dev key: the structured log never carries a secret.
     say(webhookSecret.source === 'env' ? 'webhook key  from WEBHOOK_SECRET' : `webhook key  ${webhookSecret.secret}   (signs completion webhooks; also in ${webhookSecret.file})`);
     say(`database     ${database.kind}${database.kind === 'pglite' ? ` in ${path.join(config.dataDir, 'pglite')}` : ''}`);

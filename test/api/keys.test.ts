@@ -17,6 +17,7 @@ import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp } from '../../src/api/app';
 import { createBatchService } from '../../src/batches/service';
+import { tenantUuid } from '../../src/batches/ids';
 import { openDb, type Db } from '../../src/db/connect';
 import { hashKey } from '../../src/db/keys';
 import { FAST_RETRY } from '../helpers/stack';
@@ -84,6 +85,7 @@ describe('npm run keys', () => {
     assert.match(idA, /^key_[0-9a-f]{16}$/);
     assert.match(keyA, /^bf_[A-Za-z0-9_-]{43}$/);
     assert.equal(field(created.stdout, 'tenant'), tenant);
+    assert.equal(field(created.stdout, 'tenant_uuid'), tenantUuid(tenant), "the tenant's UUID, for /batch/jobs");
     assert.match(created.stdout, /limits: max_active_batches=2 reads=50\/h exports=5\/30m/);
 
     const second = await keys(['create', '--tenant', tenant]);
