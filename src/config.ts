@@ -32,7 +32,12 @@ const EnvSchema = z.object({
   /** Completion webhook retries (defaults in src/contracts/webhook.ts): first interval, ceiling, attempts (0: no limit), window. */
   WEBHOOK_RETRY_INITIAL_MS: z.coerce.number().int().positive().default(DEFAULT_WEBHOOK_RETRY.initialIntervalMs),
   WEBHOOK_RETRY_MAX_INTERVAL_MS: z.coerce.number().int().positive().default(DEFAULT_WEBHOOK_RETRY.maximumIntervalMs),
-  WEBHOOK_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).default(DEFAULT_WEBHOOK_RETRY.maximumAttempts),
+  /** 0 (the default): no attempt limit, retried until WEBHOOK_RETRY_WINDOW_MS ends. */
+  WEBHOOK_RETRY_MAX_ATTEMPTS: z.coerce
+    .number()
+    .int('WEBHOOK_RETRY_MAX_ATTEMPTS must be a whole number')
+    .min(0, 'WEBHOOK_RETRY_MAX_ATTEMPTS must be 0 (no limit, until WEBHOOK_RETRY_WINDOW_MS ends) or a positive number of attempts')
+    .default(DEFAULT_WEBHOOK_RETRY.maximumAttempts),
   WEBHOOK_RETRY_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_WEBHOOK_RETRY.windowMs),
   /** One attempt's deadline: connect, send, and the receiver's status line. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_WEBHOOK_RETRY.attemptTimeoutMs),

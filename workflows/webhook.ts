@@ -11,6 +11,19 @@ import { WebhookErrorType, type WebhookDeliveryInput, type WebhookOutcome } from
 /** Beyond the attempt's own timeout: time to record the attempt before Temporal calls it lost. */
 const RECORD_MARGIN_MS = 30_000;
 
+/**
+ * `maximumAttempts: 0` (the shipped default, "until the window ends") is no attempt limit at all.
+ * Before this patch it reached Temporal's RetryPolicy as 0, which the SDK refuses, so every such
+ * delivery gave up at once; those histories keep that path on replay.
+ */
+const WEBHOOK_UNLIMITED_ATTEMPTS_PATCH = 'webhook-unlimited-attempts-v1';
+
+/** The RetryPolicy's limit: none when the plan says 0 (only the 0 case consults the patch). */
+function attemptLimit(maximumAttempts: number): number | undefined {
+  if (maximumAttempts > 0) return maximumAttempts;
+  return wf.patched(WEBHOOK_UNLIMITED_ATTEMPTS_PATCH) ? undefined : maximumAttempts;
+}
+
 const book = wf.proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -20,6 +33,7 @@ export async function deliverWebhookWorkflow(input: WebhookDeliveryInput): Promi
   const plan = await book.prepareWebhook(input);
   if (!plan) return { status: 'skipped', attempts: 0, lastError: null };
   const r = plan.retry;
+  const maximumAttempts = attemptLimit(r.maximumAttempts);
   const { deliverWebhook } = wf.proxyActivities<Activities>({
     startToCloseTimeout: r.attemptTimeoutMs + RECORD_MARGIN_MS,
     // The retry window: past it Temporal stops retrying, and the delivery is failed.
@@ -28,7 +42,7 @@ export async function deliverWebhookWorkflow(input: WebhookDeliveryInput): Promi
       initialInterval: r.initialIntervalMs,
       backoffCoefficient: r.backoffCoefficient,
       maximumInterval: r.maximumIntervalMs,
-      maximumAttempts: r.maximumAttempts,
+      maximumAttempts,
       nonRetryableErrorTypes: [WebhookErrorType.Refused, WebhookErrorType.NoSecret],
     },
   });

@@ -55,3 +55,15 @@ test('the embedded secret is made once, kept 0600 in the data dir, and WEBHOOK_S
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('WEBHOOK_RETRY_MAX_ATTEMPTS=0 means no attempt limit (the default); a negative count is refused, naming the variable', () => {
+  assert.equal(DEFAULT_WEBHOOK_RETRY.maximumAttempts, 0);
+  assert.equal(loadConfig({}).webhook.retry.maximumAttempts, 0);
+  assert.equal(loadConfig({ WEBHOOK_RETRY_MAX_ATTEMPTS: '0' }).webhook.retry.maximumAttempts, 0);
+  assert.equal(loadConfig({ WEBHOOK_RETRY_MAX_ATTEMPTS: '' }).webhook.retry.maximumAttempts, 0, 'empty is unset');
+  assert.throws(
+    () => loadConfig({ WEBHOOK_RETRY_MAX_ATTEMPTS: '-1' }),
+    (err: Error) => err instanceof ConfigError && /WEBHOOK_RETRY_MAX_ATTEMPTS: .*0 \(no limit/.test(err.message),
+  );
+  assert.throws(() => loadConfig({ WEBHOOK_RETRY_MAX_ATTEMPTS: '2.5' }), (err: Error) => err instanceof ConfigError && /WEBHOOK_RETRY_MAX_ATTEMPTS/.test(err.message));
+});
