@@ -4,11 +4,12 @@
  * field for field. Each request is translated into an ordinary submission (src/api/routes/compat/).
  *
  * Unlike /v1, unknown fields are ignored rather than refused, as the designs' frameworks (Flask,
- * Pydantic) do. An optional field sent as null means the same as the field left out (`nullish`
- * here; the routes apply the defaults), since Python clients send None that way.
+ * Pydantic) do. An optional field sent as null means the same as the field left out
+ * (optionalNullable, as on /v1), since Python clients send None that way.
  */
 import { z } from 'zod';
 import { MAX_CONTENT_B64_CHARS, MAX_ITEMS, MAX_REF_CHARS, MAX_TEXT_CHARS } from './http';
+import { optionalNullable } from './optional-nullable';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const CallbackUrl = z.url({ protocol: /^https?$/ }).max(2048).describe('POSTed the completion webhook when the job finishes (http or https).');
@@ -31,8 +32,8 @@ export const BulkProduct = z
   .object({
     product_id: z.string().min(1).max(MAX_REF_CHARS).describe("The client's id of the product; unique within the request. Becomes the item's ref."),
     description: z.string().min(1).max(MAX_TEXT_CHARS).describe('What is classified: becomes the item text.'),
-    origin_country: z.string().min(1).max(64).nullish().describe('Kept as the item attribute origin_country.'),
-    image_url: z.string().min(1).max(2048).nullish().describe('Kept as the item attribute image_url (not fetched).'),
+    origin_country: optionalNullable(z.string().min(1).max(64).optional().describe('Kept as the item attribute origin_country.')),
+    image_url: optionalNullable(z.string().min(1).max(2048).optional().describe('Kept as the item attribute image_url (not fetched).')),
   })
   .describe('One product to classify.');
 export type BulkProduct = z.infer<typeof BulkProduct>;
@@ -40,9 +41,9 @@ export type BulkProduct = z.infer<typeof BulkProduct>;
 export const ClassifyBulk = z
   .object({
     products: z.array(BulkProduct).min(1).max(MAX_BULK_PRODUCTS).describe(`1..${MAX_BULK_PRODUCTS} products.`),
-    callback_url: CallbackUrl.nullish(),
-    priority: z.enum(CLASSIFY_PRIORITIES).nullish().describe('Default `normal`. `express` (and `high`) run as express batches.'),
-    corridor: z.string().min(1).max(64).nullish().describe('Trade corridor (e.g. MX_US); kept in the batch metadata as corridor.'),
+    callback_url: optionalNullable(CallbackUrl.optional()),
+    priority: optionalNullable(z.enum(CLASSIFY_PRIORITIES).default('normal').describe('`express` (and `high`) run as express batches.')),
+    corridor: optionalNullable(z.string().min(1).max(64).optional().describe('Trade corridor (e.g. MX_US); kept in the batch metadata as corridor.')),
   })
   .describe('POST /api/v1/classify/bulk: a classify-only batch.');
 export type ClassifyBulk = z.infer<typeof ClassifyBulk>;
@@ -97,20 +98,22 @@ export const JobDocument = z
       .max(MAX_CONTENT_B64_CHARS)
       .refine((s) => s.length % 4 === 0 && BASE64.test(s), 'must be base64')
       .describe('The document, base64 (10 MiB decoded at most).'),
-    metadata: z
-      .record(z.string(), z.unknown())
-      .nullish()
-      .describe("Becomes the item's attributes; a string content_type (or mime_type) in it also sets the stored content type."),
+    metadata: optionalNullable(
+      z
+        .record(z.string(), z.unknown())
+        .optional()
+        .describe("Becomes the item's attributes; a string content_type (or mime_type) in it also sets the stored content type."),
+    ),
   })
   .describe('One document to ingest (BatchDocument).');
 export type JobDocument = z.infer<typeof JobDocument>;
 
 export const CreateBatchJob = z
   .object({
-    tenant_id: z.string().min(1).max(200).nullish().describe("The API key's tenant: its UUID (printed by `npm run keys`) or its name. Another answers 404 Tenant not found."),
+    tenant_id: optionalNullable(z.string().min(1).max(200).optional().describe("The API key's tenant: its UUID (printed by `npm run keys`) or its name. Another answers 404 Tenant not found.")),
     documents: z.array(JobDocument).min(1).max(MAX_ITEMS).describe('The documents to ingest.'),
-    collection: z.string().min(1).max(255).nullish().describe('Kept in the batch metadata as collection.'),
-    priority: z.int().min(1).max(10).nullish().describe(`1 (lowest) .. 10 (highest), default ${DEFAULT_JOB_PRIORITY}; ${EXPRESS_JOB_PRIORITY} and above run as express batches.`),
+    collection: optionalNullable(z.string().min(1).max(255).optional().describe('Kept in the batch metadata as collection.')),
+    priority: optionalNullable(z.int().min(1).max(10).default(DEFAULT_JOB_PRIORITY).describe(`1 (lowest) .. 10 (highest); ${EXPRESS_JOB_PRIORITY} and above run as express batches.`)),
   })
   .describe('POST /batch/jobs (BatchJobCreate): an ingest-only batch.');
 export type CreateBatchJob = z.infer<typeof CreateBatchJob>;
@@ -156,9 +159,9 @@ export const MAX_PART_NUMBER_CHARS = 50;
 
 export const BulkParts = z
   .object({
-    part_numbers: z.array(z.string().max(MAX_REF_CHARS)).max(MAX_ITEMS).nullish().describe('Part numbers, one an entry; unique.'),
-    part_numbers_text: z.string().nullish().describe('Part numbers in one string, separated by newlines, commas or semicolons.'),
-    idempotency_key: IdempotencyKey.nullish(),
+    part_numbers: optionalNullable(z.array(z.string().max(MAX_REF_CHARS)).max(MAX_ITEMS).optional().describe('Part numbers, one an entry; unique.')),
+    part_numbers_text: optionalNullable(z.string().optional().describe('Part numbers in one string, separated by newlines, commas or semicolons.')),
+    idempotency_key: optionalNullable(IdempotencyKey.optional()),
   })
   .describe('POST /api/bulk-search and /api/bulk-publish (BulkSearchRequest, BulkPublishRequest).');
 export type BulkParts = z.infer<typeof BulkParts>;

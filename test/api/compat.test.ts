@@ -400,6 +400,10 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
   test('part numbers are checked as the design checks them, in its field names', async () => {
     const both = assertError(await send('/api/bulk-search', 'POST', { part_numbers: ['a'], part_numbers_text: 'a' }), 400, 'validation_failed');
     assert.equal(both.details[0].path, 'part_numbers_text');
+    const nulls = await send('/api/bulk-search', 'POST', { part_numbers: ['null-rule-1'], part_numbers_text: null, idempotency_key: null });
+    assert.equal(nulls.status, 200, 'null means the field left out');
+    assert.equal(nulls.body.idempotency_key, null);
+    await pollUntil(`/api/batches/${nulls.body.batch_id}`, finished);
     const none = assertError(await send('/api/bulk-search', 'POST', {}), 400, 'validation_failed');
     assert.equal(none.details[0].issue, "Either 'part_numbers' or 'part_numbers_text' is required");
     const empty = assertError(await send('/api/bulk-search', 'POST', { part_numbers_text: ' ,;\n' }), 400, 'validation_failed');

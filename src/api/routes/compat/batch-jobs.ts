@@ -6,7 +6,7 @@
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { CreateBatchJob, DEFAULT_JOB_PRIORITY, EXPRESS_JOB_PRIORITY, type JobDocument } from '../../../contracts/compat';
+import { CreateBatchJob, EXPRESS_JOB_PRIORITY, type JobDocument } from '../../../contracts/compat';
 import type { BatchService } from '../../../batches/service';
 import { batchIdOf, batchUuid, tenantUuid } from '../../../batches/ids';
 import { readJson } from '../../body';
@@ -44,7 +44,6 @@ export function batchJobRoutes(router: Router, service: BatchService, opts: { ma
       if (body.tenant_id && body.tenant_id.toLowerCase() !== tenantUuid(tenant(ctx)) && body.tenant_id !== tenant(ctx)) {
         throw new AppError(404, 'not_found', 'Tenant not found');
       }
-      const priority = body.priority ?? DEFAULT_JOB_PRIORITY;
       const result = await submitCompat(ctx, service, {
         route: 'batch/jobs',
         raw,
@@ -52,8 +51,8 @@ export function batchJobRoutes(router: Router, service: BatchService, opts: { ma
         renamePath: renamer('documents', { ref: 'filename', content: 'content', content_type: 'metadata', attributes: 'metadata' }),
         v1: {
           stages: ['ingest'],
-          priority: priority >= EXPRESS_JOB_PRIORITY ? 'express' : 'normal',
-          metadata: { ...(body.collection ? { collection: body.collection } : {}), job_priority: priority },
+          priority: body.priority >= EXPRESS_JOB_PRIORITY ? 'express' : 'normal',
+          metadata: { ...(body.collection ? { collection: body.collection } : {}), job_priority: body.priority },
           items: body.documents.map((d) => {
             const contentType = contentTypeOf(d);
             return {

@@ -77,7 +77,7 @@ export function bulkPartsRoutes(router: Router, service: BatchService, opts: { m
       const raw = await readJson(ctx, opts.maxBodyBytes);
       const body = parse(BulkParts, raw);
       const partNumbers = partNumbersOf(body, operation);
-      const idempotencyKey = idempotencyKeyOf(ctx, body.idempotency_key ?? undefined);
+      const idempotencyKey = idempotencyKeyOf(ctx, body.idempotency_key);
       const result = await submitCompat(ctx, service, {
         // One name for both routes, and no body in the hash: as in the design, a key names one
         // batch, and the same key again answers it whatever the body.

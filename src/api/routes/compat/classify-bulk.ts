@@ -23,7 +23,6 @@ export function classifyBulkRoutes(router: Router, service: BatchService, opts: 
   router.post('/api/v1/classify/bulk', async (ctx) => {
     const raw = await readJson(ctx, opts.maxBodyBytes);
     const body = parse(ClassifyBulk, raw);
-    const priority = body.priority ?? 'normal';
     const result = await submitCompat(ctx, service, {
       route: 'classify/bulk',
       raw,
@@ -31,7 +30,7 @@ export function classifyBulkRoutes(router: Router, service: BatchService, opts: 
       renamePath: renamer('products', { ref: 'product_id', text: 'description', attributes: '' }),
       v1: {
         stages: ['classify'],
-        priority: priority === 'high' || priority === 'express' ? 'express' : 'normal',
+        priority: body.priority === 'high' || body.priority === 'express' ? 'express' : 'normal',
         ...(body.callback_url ? { callback_url: body.callback_url } : {}),
         metadata: body.corridor ? { corridor: body.corridor } : {},
         items: body.products.map((p) => {
