@@ -11,8 +11,15 @@ export interface HttpPublisherOptions {
 }
 
 /**
- * The `http` publish adapter (the contract's publish-target section). The Idempotency-Key is
- * `<batch_id>:<ref>`, so however often a call is retried the target creates each item once.
+ * The Idempotency-Key of an item at the publish target: `<batch_id>:<encodeURIComponent(ref)>`.
+ * Encoded, every ref is a valid header value (a ref outside Latin-1 made fetch throw) and keeps
+ * its own key (HTTP trims a header's trailing spaces, so `x` and `x ` used to collide).
+ */
+export const publishKey = (batchId: string, ref: string): string => `${batchId}:${encodeURIComponent(ref)}`;
+
+/**
+ * The `http` publish adapter (the contract's publish-target section). Each item carries its
+ * publishKey, so however often a call is retried the target creates each item once.
  */
 export const httpPublisher =
   (opts: HttpPublisherOptions): StageHandler =>
@@ -43,14 +50,21 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
     attributes: item.attributes ?? {},
     content_sha256: item.content_b64 ? createHash('sha256').update(Buffer.from(item.content_b64, 'base64')).digest('hex') : null,
   });
-  let res: Response;
+  // A request that cannot even be built fails for good: retrying would build it the same way.
+  let request: Request;
   try {
-    res = await fetch(new URL('items', withSlash(opts.baseUrl)), {
+    request = new Request(new URL('items', withSlash(opts.baseUrl)), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `${batchId}:${item.ref}` },
+      headers: { 'content-type': 'application/json', 'idempotency-key': publishKey(batchId, item.ref) },
       body,
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
+  } catch (err) {
+    return { seq: item.seq, ok: false, failure: { code: 'invalid_request', message: `cannot send this item to the publish target: ${(err as Error).message}`, retryable: false } };
+  }
+  let res: Response;
+  try {
+    res = await fetch(request);
   } catch (err) {
     return { seq: item.seq, ok: false, failure: transient(`publish request failed: ${(err as Error).message}`) };
   }
