@@ -1,9 +1,10 @@
 /**
  * Turns a validated submission into the batch's options and its items, and finds what the schema
- * alone cannot: refs that appear twice.
+ * alone cannot: refs that appear twice, text with more refs than a batch holds, attributes or
+ * metadata too large to copy into every answer, and values PostgreSQL cannot store.
  */
 import type { SubmitBatch } from '../contracts/http';
-import { refsFromText, MAX_REF_CHARS } from '../contracts/http';
+import { refsFromText, MAX_ITEMS, MAX_REF_CHARS } from '../contracts/http';
 import type { BatchOptions } from '../contracts/workflow';
 
 export interface NewItem {
@@ -26,10 +27,47 @@ export interface Submission {
   items: NewItem[];
 }
 
+/**
+ * The most a batch's `metadata` or an item's `attributes` may take, serialized: they are copied
+ * into every list page, batch body and live event, so they must stay small.
+ */
+export const MAX_JSON_FIELD_BYTES = 16 * 1024;
+
+/** Problems a refusal lists; past it one more says how many were left out (the contract's `details` bound). */
+export const MAX_PROBLEMS = 100;
+
+/** Collects problems up to MAX_PROBLEMS, and only counts the rest: a refusal costs what it lists. */
+class Problems {
+  readonly list: Problem[] = [];
+  private omitted = 0;
+  add(p: Problem): void {
+    if (this.list.length < MAX_PROBLEMS) this.list.push(p);
+    else this.omitted++;
+  }
+  get any(): boolean {
+    return this.list.length > 0;
+  }
+  done(): Problem[] {
+    return this.omitted > 0 ? [...this.list, { path: '', issue: `${this.omitted} more problems left out` }] : this.list;
+  }
+}
+
+/** Why a JSON field is too large to keep, if it is. */
+function tooLarge(value: Record<string, unknown> | null | undefined, path: string): Problem | undefined {
+  if (!value) return undefined;
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  return bytes > MAX_JSON_FIELD_BYTES ? { path, issue: `is ${bytes} bytes serialized; at most ${MAX_JSON_FIELD_BYTES} (16 KiB)` } : undefined;
+}
+
 export function toSubmission(body: SubmitBatch): { ok: true; value: Submission } | { ok: false; problems: Problem[] } {
   const fromText = body.items === undefined;
+  let split: { refs: string[]; more: boolean } = { refs: [], more: false };
+  if (fromText) {
+    split = refsFromText(body.items_text ?? '', MAX_ITEMS);
+    if (split.more) return { ok: false, problems: [{ path: 'items_text', issue: `holds more than ${MAX_ITEMS} refs` }] };
+  }
   const items: NewItem[] = fromText
-    ? refsFromText(body.items_text ?? '').map((ref) => ({ ref, text: ref, content: null, contentType: null, attributes: null }))
+    ? split.refs.map((ref) => ({ ref, text: ref, content: null, contentType: null, attributes: null }))
     : body.items!.map((item) => ({
         ref: item.ref,
         text: item.text ?? null,
@@ -38,30 +76,33 @@ export function toSubmission(body: SubmitBatch): { ok: true; value: Submission }
         attributes: item.attributes ?? null,
       }));
 
-  const problems: Problem[] = [];
+  const problems = new Problems();
   const field = fromText ? 'items_text' : 'items';
-  if (items.length === 0) problems.push({ path: 'items_text', issue: 'contains no refs' });
+  if (items.length === 0) problems.add({ path: 'items_text', issue: 'contains no refs' });
   const firstSeen = new Map<string, number>();
   items.forEach((item, i) => {
     if (fromText && item.ref.length > MAX_REF_CHARS) {
-      problems.push({ path: `items_text.${i}`, issue: `ref longer than ${MAX_REF_CHARS} characters` });
+      problems.add({ path: `items_text.${i}`, issue: `ref longer than ${MAX_REF_CHARS} characters` });
     }
     const first = firstSeen.get(item.ref);
     if (first === undefined) firstSeen.set(item.ref, i);
-    else problems.push({ path: fromText ? `items_text.${i}` : `items.${i}.ref`, issue: `duplicate ref "${item.ref}" (first at ${field}.${first})` });
+    else problems.add({ path: fromText ? `items_text.${i}` : `items.${i}.ref`, issue: `duplicate ref "${item.ref}" (first at ${field}.${first})` });
   });
-  if (problems.length === 0) {
+  if (!problems.any) {
     items.forEach((item, i) => {
       const at = fromText ? `items_text.${i}` : `items.${i}`;
       for (const [name, value] of [['ref', item.ref], ['text', item.text], ['content_type', item.contentType], ['attributes', item.attributes]] as const) {
         const problem = unstorable(value, fromText ? at : `${at}.${name}`);
-        if (problem) problems.push(problem);
+        if (problem) problems.add(problem);
       }
+      // Checked after unstorable: a value nested too deep never reaches JSON.stringify.
+      const large = problems.any ? undefined : tooLarge(item.attributes, `${at}.attributes`);
+      if (large) problems.add(large);
     });
-    const problem = unstorable(body.metadata, 'metadata');
-    if (problem) problems.push(problem);
+    const problem = unstorable(body.metadata, 'metadata') ?? tooLarge(body.metadata, 'metadata');
+    if (problem) problems.add(problem);
   }
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.any) return { ok: false, problems: problems.done() };
 
   return {
     ok: true,

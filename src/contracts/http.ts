@@ -135,12 +135,20 @@ export const SubmitBatchQuery = z.strictObject({
 });
 export type SubmitBatchQuery = z.infer<typeof SubmitBatchQuery>;
 
-/** Splits part-number style input: refs separated by newlines, commas, semicolons or tabs. */
-export function refsFromText(text: string): string[] {
-  return text
-    .split(/[\n\r,;\t]+/)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+/**
+ * Splits part-number style input into refs: the pieces between separators (by default newlines,
+ * commas, semicolons and tabs), trimmed, empties dropped. Counted as it goes: at most `max` refs
+ * are ever built, and `more` says the text held more, so a huge text costs no more than `max`.
+ */
+export function refsFromText(text: string, max: number = MAX_ITEMS, pieces: RegExp = /[^\n\r,;\t]+/g): { refs: string[]; more: boolean } {
+  const refs: string[] = [];
+  for (const m of text.matchAll(pieces)) {
+    const ref = m[0].trim();
+    if (!ref) continue;
+    if (refs.length === max) return { refs, more: true };
+    refs.push(ref);
+  }
+  return { refs, more: false };
 }
 
 export const CancelBatch = z.strictObject({ rollback: optionalNullable(z.boolean().optional()) });

@@ -67,7 +67,7 @@ test('duplicate refs are each named, with the first occurrence', () => {
 });
 
 test('items_text splits on newlines, commas, semicolons and tabs', () => {
-  assert.deepEqual(refsFromText('A-1\nB-2, C-3;D-4\tE-5\r\n\n'), ['A-1', 'B-2', 'C-3', 'D-4', 'E-5']);
+  assert.deepEqual(refsFromText('A-1\nB-2, C-3;D-4\tE-5\r\n\n'), { refs: ['A-1', 'B-2', 'C-3', 'D-4', 'E-5'], more: false });
   const r = parse({ items_text: 'P1,P2;P1' });
   assert.ok(r.success);
   const s = toSubmission(r.data);
@@ -80,4 +80,35 @@ test('items_text made only of separators has no refs', () => {
   assert.ok(r.success);
   const s = toSubmission(r.data);
   assert.ok(!s.ok);
+});
+
+test('items_text is counted while it is split: past MAX_ITEMS refs it is refused without building them', () => {
+  assert.deepEqual(refsFromText('a,b,c,d', 2), { refs: ['a', 'b'], more: true });
+  assert.deepEqual(refsFromText('a,b,,', 2), { refs: ['a', 'b'], more: false });
+  const r = parse({ items_text: 'P1,'.repeat(MAX_ITEMS + 1) });
+  assert.ok(r.success);
+  const s = toSubmission(r.data);
+  assert.ok(!s.ok);
+  assert.deepEqual(s.problems, [{ path: 'items_text', issue: `holds more than ${MAX_ITEMS} refs` }]);
+});
+
+test('a refusal lists at most 100 problems, then how many were left out', () => {
+  const r = parse({ items_text: 'same,'.repeat(5_000) });
+  assert.ok(r.success);
+  const s = toSubmission(r.data);
+  assert.ok(!s.ok);
+  assert.equal(s.problems.length, 101);
+  assert.deepEqual(s.problems[100], { path: '', issue: '4899 more problems left out' });
+});
+
+test('metadata and attributes are at most 16 KiB serialized', () => {
+  const big = { note: 'x'.repeat(16 * 1024) };
+  const meta = toSubmission(parse({ items_text: 'a', metadata: big }).data!);
+  assert.ok(!meta.ok);
+  assert.equal(meta.problems[0]!.path, 'metadata');
+  const attrs = toSubmission(parse({ items: [{ ref: 'a', text: 'x' }, { ref: 'b', text: 'y', attributes: big }] }).data!);
+  assert.ok(!attrs.ok);
+  assert.equal(attrs.problems[0]!.path, 'items.1.attributes');
+  const fits = toSubmission(parse({ items: [{ ref: 'a', text: 'x', attributes: { note: 'x'.repeat(16 * 1024 - 20) } }] }).data!);
+  assert.ok(fits.ok, 'just under the bound is fine');
 });

@@ -1,6 +1,18 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AppError } from '../errors';
+import { AppError, type ErrorDetail } from '../errors';
+
+/** The contract's bound on `details`: this many, then one entry saying how many were left out. */
+const MAX_DETAILS = 100;
+
+const LEFT_OUT = / more problems left out$/;
+
+/** At most MAX_DETAILS, then the count of the rest (a list that was bounded where it was made passes as it is). */
+function boundedDetails(details: ErrorDetail[]): ErrorDetail[] {
+  if (details.length <= MAX_DETAILS) return details;
+  if (details.length === MAX_DETAILS + 1 && LEFT_OUT.test(details[MAX_DETAILS]!.issue)) return details;
+  return [...details.slice(0, MAX_DETAILS), { path: '', issue: `${details.length - MAX_DETAILS} more problems left out` }];
+}
 
 /**
  * The routes of the designs built on FastAPI (shared/seeds/001 documents, 003 part numbers): their
@@ -11,7 +23,7 @@ const FASTAPI_DESIGN_PATHS = /^\/(?:api\/v1\/)?batch\/jobs(?:\/|$)|^\/api\/(?:bu
 /** FastAPI's `detail`: the message, or for a failed validation one entry per failing path. */
 function fastApiDetail(e: AppError): unknown {
   if (e.code !== 'validation_failed' || !e.details) return e.message;
-  return e.details.map((d) => ({ loc: ['body', ...d.path.split('.').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p))], msg: d.issue, type: 'value_error' }));
+  return boundedDetails(e.details).map((d) => ({ loc: ['body', ...d.path.split('.').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p))], msg: d.issue, type: 'value_error' }));
 }
 
 /**
@@ -42,7 +54,7 @@ export const errorHandler =
         error: {
           code: appError.code,
           message: appError.message,
-          ...(appError.details ? { details: appError.details } : {}),
+          ...(appError.details ? { details: boundedDetails(appError.details) } : {}),
           ...(appError.retryAfter !== undefined ? { retry_after: appError.retryAfter } : {}),
           request_id: requestId,
         },

@@ -9,6 +9,7 @@ import { BulkParts, ListBatchesOffsetQuery, MAX_PART_NUMBER_CHARS, MAX_PARTS } f
 import type { BatchService } from '../../../batches/service';
 import type { BatchBody } from '../../../batches/view';
 import { isTerminal, type Stage } from '../../../contracts/workflow';
+import { refsFromText } from '../../../contracts/http';
 import { readJson } from '../../body';
 import { AppError, validationFailed, type ErrorDetail } from '../../errors';
 import { parse } from '../../validate';
@@ -32,20 +33,8 @@ const OPERATIONS: Record<Operation, Stage[]> = {
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 const batchNotFound = (): AppError => new AppError(404, 'not_found', 'Batch not found');
 
-/**
- * The design's parse of `part_numbers_text`: split on newlines, commas and semicolons, trimmed,
- * empties dropped. Counted while splitting, so a huge text is refused without building its list.
- */
-function splitPartNumbers(text: string, max: number): string[] {
-  const out: string[] = [];
-  for (const piece of text.matchAll(/[^,;\n\r]+/g)) {
-    const pn = piece[0].trim();
-    if (!pn) continue;
-    if (out.length === max) throw validationFailed([{ path: 'part_numbers_text', issue: `Maximum ${max} part numbers allowed` }]);
-    out.push(pn);
-  }
-  return out;
-}
+/** The design's separators of `part_numbers_text`: newlines, commas and semicolons (not tabs). */
+const PART_NUMBER = /[^,;\n\r]+/g;
 
 /** The part numbers of a request, as the design's BulkSearchRequest and BulkPublishRequest read them. */
 function partNumbersOf(body: BulkParts, operation: Operation): string[] {
@@ -54,7 +43,13 @@ function partNumbersOf(body: BulkParts, operation: Operation): string[] {
   const text = body.part_numbers_text || undefined;
   // A search refuses both at once; a publish takes the list and ignores the text.
   if (operation === 'search' && list && text) throw validationFailed([{ path: 'part_numbers_text', issue: "Provide either 'part_numbers' or 'part_numbers_text', not both" }]);
-  const parts = list ?? (text ? splitPartNumbers(text, max) : []);
+  let parts = list ?? [];
+  if (!list && text) {
+    // Counted while splitting, so a huge text is refused without building its list.
+    const split = refsFromText(text, max, PART_NUMBER);
+    if (split.more) throw validationFailed([{ path: 'part_numbers_text', issue: `Maximum ${max} part numbers allowed` }]);
+    parts = split.refs;
+  }
   if (parts.length === 0) {
     const issue = text ? 'No valid part numbers found in text' : "Either 'part_numbers' or 'part_numbers_text' is required";
     throw validationFailed([{ path: text ? 'part_numbers_text' : 'part_numbers', issue }]);
