@@ -14,6 +14,12 @@ const bool = z
   .default('false')
   .transform((v) => v === 'true' || v === '1');
 
+/** A boolean setting that is on unless turned off. */
+const boolOn = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('true')
+  .transform((v) => v !== 'false' && v !== '0');
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   BATCHFLOW_DATA_DIR: z.string().default('./.data'),
@@ -23,6 +29,11 @@ const EnvSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('batchflow'),
   TEMPORAL_UI_URL: z.string().default('http://localhost:8233'),
+  /**
+   * The worker and `npm run migrate` add the custom search attributes the namespace lacks (through
+   * Temporal's operator API). `false` where that is not allowed (Temporal Cloud: tcld or the UI).
+   */
+  TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: boolOn,
   PUBLISH_URL: z.url().optional(),
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
@@ -144,7 +155,8 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string | undefined;
-  temporal: { address: string | undefined; namespace: string; taskQueue: string; uiUrl: string };
+  /** registerSearchAttributes: TEMPORAL_REGISTER_SEARCH_ATTRIBUTES (src/temporal/search-attribute-setup.ts). */
+  temporal: { address: string | undefined; namespace: string; taskQueue: string; uiUrl: string; registerSearchAttributes: boolean };
   publishUrl: string | undefined;
   publishTimeoutMs: number;
   maxBodyBytes: number;
@@ -231,6 +243,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       uiUrl: env.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+      registerSearchAttributes: env.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES,
     },
     publishUrl: env.PUBLISH_URL,
     publishTimeoutMs: env.PUBLISH_TIMEOUT_MS,

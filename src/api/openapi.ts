@@ -159,7 +159,15 @@ function paths(): ZodOpenApiPathsObject {
       },
     },
     '/readyz': {
-      get: { summary: 'Temporal and the database are reachable', tags: ['operations'], security: [], responses: { '200': { description: 'ready' }, '503': { description: 'a dependency is unreachable' } } },
+      get: {
+        summary: "Temporal and the database are reachable, and the namespace has batchflow's search attributes",
+        tags: ['operations'],
+        security: [],
+        responses: {
+          '200': { description: 'ready' },
+          '503': { description: 'a dependency is unreachable, or the namespace lacks search attributes (`checks.temporal` names them, `fix` is the command that adds them)' },
+        },
+      },
     },
     '/openapi.json': { get: { summary: 'This document', tags: ['operations'], security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
     '/docs': { get: { summary: 'This document, rendered', tags: ['operations'], security: [], responses: { '200': { description: 'HTML' } } } },

@@ -35,6 +35,7 @@ import { listItems } from '../db/items';
 import type { BatchRow, Database } from '../db/schema';
 import type { batchWorkflow } from '../../workflows/batch';
 import { ItemCountKey, PriorityKey, TenantIdKey, BatchStatusKey, FailedCountKey } from '../temporal/search-attributes';
+import { explainMissingSearchAttributes } from '../temporal/search-attribute-setup';
 import { batchStaticDetails, batchStaticSummary } from '../temporal/user-metadata';
 import type { Submission } from './submission';
 import { checkCallbackUrl } from '../net/ssrf';
@@ -63,8 +64,18 @@ export interface BatchServiceDeps {
 export class BatchConflict extends Error {}
 /** Thrown when an Idempotency-Key comes back with a different body (the contract's 422). */
 export class IdempotencyMismatch extends Error {}
-/** Thrown when Temporal or the database cannot be reached; nothing was left behind. */
-export class Unavailable extends Error {}
+/**
+ * Thrown when Temporal or the database cannot be reached; nothing was left behind. `reason`, when
+ * known, replaces "unreachable" in the answer (e.g. the namespace lacks the search attributes).
+ */
+export class Unavailable extends Error {
+  constructor(
+    what: string,
+    readonly reason?: string,
+  ) {
+    super(what);
+  }
+}
 /** Thrown when a callback_url may not be called back (not http(s), or not a public address): the contract's 400. */
 export class CallbackRefused extends Error {}
 
@@ -238,7 +249,7 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       } catch (err) {
         log.error({ err, batchId: id }, 'could not start the batch workflow; removing its rows');
         await batches.deleteBatch(db, id);
-        throw new Unavailable('Temporal');
+        throw await temporalUnavailable();
       }
       const created = await batches.getBatchById(db, id);
       return submittedBody(created!, false);
@@ -427,13 +438,21 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     },
   };
 
+  /**
+   * A workflow start failed. A namespace without batchflow's search attributes refuses every start
+   * with only "invalid argument"; then the 503 names the missing attributes and the fix.
+   */
+  async function temporalUnavailable(): Promise<Unavailable> {
+    return new Unavailable('Temporal', await explainMissingSearchAttributes(client.connection.operatorService, { namespace: deps.namespace }));
+  }
+
   /** A new run bound to a finished batch; its row says running until that run ends. */
   async function startRedrive(row: BatchRow, redrive: Redrive): Promise<void> {
     try {
       await startWorkflow(row, redrive);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw new BatchConflict('a redrive of this batch is already running');
-      throw new Unavailable('Temporal');
+      throw await temporalUnavailable();
     }
     await batches.reopen(db, row.id);
   }

@@ -1,6 +1,8 @@
 /** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
-import { loadConfig } from '../config';
+import { Connection } from '@temporalio/client';
+import { loadConfig, type Config } from '../config';
 import { migrateToLatest } from '../db/migrate';
+import { setUpSearchAttributes } from '../temporal/search-attribute-setup';
 import { openDatabase } from './runtime';
 
 async function main(): Promise<void> {
@@ -12,6 +14,29 @@ async function main(): Promise<void> {
     console.log(applied.length > 0 ? `applied to ${kind}: ${applied.join(', ')}` : `${kind} is up to date`);
   } finally {
     await close();
+  }
+  await searchAttributes(config);
+}
+
+/**
+ * With TEMPORAL_ADDRESS (an existing Temporal; `npm start`'s dev server registers its own), the
+ * namespace's custom search attributes, as the worker does at start. Not fatal: the migration is
+ * done, and Temporal may not be up yet (compose starts migrate before it); the worker checks again.
+ */
+async function searchAttributes(config: Config): Promise<void> {
+  const { address, namespace, registerSearchAttributes: register } = config.temporal;
+  if (!address) return;
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 10_000 });
+  } catch (err) {
+    console.warn(`could not reach Temporal at ${address} to check its search attributes (${(err as Error).message}); the worker checks again at start`);
+    return;
+  }
+  try {
+    await setUpSearchAttributes(connection.operatorService, { namespace, register, address, info: (m) => console.log(m), warn: (m) => console.warn(m) });
+  } finally {
+    await connection.close();
   }
 }
 

@@ -9,6 +9,7 @@ import { workerOptions } from '../worker/options';
 import { onShutdown, openDatabase } from './runtime';
 import { Client } from '@temporalio/client';
 import { installRetentionSchedule } from '../temporal/schedule';
+import { setUpSearchAttributes } from '../temporal/search-attribute-setup';
 import { installRuntime } from '../metrics/runtime';
 import { serveMetrics } from '../metrics/core';
 import { createScraper } from '../metrics/scrape';
@@ -29,6 +30,15 @@ async function main(): Promise<void> {
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
+  // An existing Temporal may lack the custom search attributes, and then refuses every batch: add
+  // them (TEMPORAL_REGISTER_SEARCH_ATTRIBUTES), or say which are missing and the command to run.
+  await setUpSearchAttributes(connection.operatorService, {
+    namespace: config.temporal.namespace,
+    register: config.temporal.registerSearchAttributes,
+    address: config.temporal.address,
+    info: (m) => log.info(m),
+    warn: (m) => log.warn(m),
+  });
   const workflowBundle = config.workflowBundlePath ? prebuiltBundle(config.workflowBundlePath) : undefined;
   // A prebuilt bundle carries the workflow interceptors it was built with, whatever the config says now.
   if (workflowBundle && tracing) log.warn({ workflowBundle: workflowBundle.codePath }, 'tracing is on: workflow spans need a bundle built with `npm run build:workflows -- --tracing`');

@@ -2,10 +2,10 @@
 // for embedded mode and the test suite.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { resolveTemporalCli } from './cli';
 import { ALL_SEARCH_ATTRIBUTES } from './search-attributes';
+import { ensureSearchAttributes } from './search-attribute-setup';
 
 export interface DevServer {
   /** host:port for NativeConnection.connect / Connection.connect. */
@@ -24,7 +24,18 @@ const DEFAULT_UI_PORT = 8233; // the CLI's usual UI port, so bookmarks keep work
 const DYNAMIC_CONFIG = ['limit.historyCount.suggestContinueAsNew=4096'];
 
 export async function startDevServer(
-  opts: { dbFilename?: string; port?: number; ui?: boolean; uiPort?: number; log?: (line: string) => void } = {},
+  opts: {
+    dbFilename?: string;
+    port?: number;
+    ui?: boolean;
+    uiPort?: number;
+    log?: (line: string) => void;
+    /**
+     * false: a bare server, without batchflow's search attributes (no `--search-attribute`, nothing
+     * added), like an existing Temporal that never had them. Default true.
+     */
+    searchAttributes?: boolean;
+  } = {},
 ): Promise<DevServer> {
   const log = opts.log ?? (() => {});
   const executable = await resolveTemporalCli({ log });
@@ -42,14 +53,20 @@ export async function startDevServer(
       port: opts.port,
       ui,
       uiPort,
-      searchAttributes: [...ALL_SEARCH_ATTRIBUTES],
+      searchAttributes: opts.searchAttributes === false ? [] : [...ALL_SEARCH_ATTRIBUTES],
       log: { format: 'pretty', level: 'warn' },
       extraArgs: DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
     },
   });
   const namespace = env.namespace ?? 'default';
   try {
-    await ensureSearchAttributes(env, namespace, log);
+    // `--search-attribute` only takes effect when the namespace is first created, so a database
+    // from an older build (before an attribute was added) would silently lack it.
+    if (opts.searchAttributes !== false) {
+      const setup = await ensureSearchAttributes(env.connection.operatorService, { namespace, log });
+      if (setup.state === 'wrong type') throw new Error(`search attributes ${setup.wrongType.join(', ')} are registered with a different type; delete the dev database`);
+      if (setup.state === 'missing') throw new Error(`could not register search attributes ${setup.missing.join(', ')}: ${setup.error ?? setup.reason}`);
+    }
   } catch (err) {
     await env.teardown();
     throw err;
@@ -64,30 +81,4 @@ export async function startDevServer(
   // Memoised so shutdown hooks and tests can both call stop() safely.
   let stopping: Promise<void> | undefined;
   return { address: env.address, namespace, uiUrl, env, stop: () => (stopping ??= env.teardown()) };
-}
-
-// `--search-attribute` only takes effect when the namespace is first created,
-// so a database from an older build (before an attribute was added) would
-// silently lack it; register whatever is missing through the operator API.
-async function ensureSearchAttributes(
-  env: TestWorkflowEnvironment,
-  namespace: string,
-  log: (line: string) => void,
-): Promise<void> {
-  const operator = env.connection.operatorService;
-  const { customAttributes } = await operator.listSearchAttributes({ namespace });
-  const missing: Record<string, number> = {};
-  for (const { name, type } of ALL_SEARCH_ATTRIBUTES) {
-    const wanted = encodeSearchAttributeIndexedValueType(type);
-    if (wanted === undefined) throw new Error(`search attribute ${name} has unsupported type ${type}`);
-    const existing = customAttributes?.[name];
-    if (existing === undefined) missing[name] = wanted;
-    else if (existing !== wanted) {
-      // Temporal cannot retype an attribute; the database must be reset.
-      throw new Error(`search attribute ${name} is registered with a different type than ${type}; delete the dev database`);
-    }
-  }
-  if (Object.keys(missing).length === 0) return;
-  log(`registering search attributes missing from the existing database: ${Object.keys(missing).join(', ')}`);
-  await operator.addSearchAttributes({ namespace, searchAttributes: missing });
 }

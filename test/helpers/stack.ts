@@ -58,6 +58,8 @@ export interface StackOptions {
   noWorker?: boolean;
   /** Point the API at a Temporal that is not there, to test outages. */
   temporalClient?: Client;
+  /** Another Temporal than the suite's (worker and API), e.g. a bare dev server a test started. */
+  temporal?: { address: string; namespace: string };
   /** Activity slots of the normal queue's worker (the express queue keeps its own). */
   activitySlots?: number;
   /** The classify tiers (thresholds, costs, a fallback endpoint). */
@@ -90,7 +92,7 @@ export const FAST_RETRY: RetryPolicies = Object.fromEntries(
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = await testDb();
-  const temporal = await connectTemporal();
+  const temporal = await connectTemporal(opts.temporal);
   const client = opts.temporalClient ?? temporal.client;
   const taskQueue = uniqueTaskQueue();
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

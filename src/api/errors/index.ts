@@ -13,7 +13,9 @@ export const payloadTooLarge = (limit: number): AppError => new AppError(413, 'p
 export const unsupportedMediaType = (expected: string): AppError => new AppError(415, 'unsupported_media_type', `expected ${expected}`);
 export const idempotencyKeyReused = (): AppError =>
   new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different body');
-export const unavailable = (what: string): AppError => new AppError(503, 'unavailable', `${what} is unreachable; the request had no effect`, undefined, 5);
+/** `reason`, when known, says why instead of "unreachable". */
+export const unavailable = (what: string, reason?: string): AppError =>
+  new AppError(503, 'unavailable', reason ? `${reason}; the request had no effect` : `${what} is unreachable; the request had no effect`, undefined, 5);
 export const rateLimited = (bucket: string, limit: number, retryAfter: number): AppError =>
   new AppError(429, 'rate_limited', `this key's ${bucket} limit (${limit} per window) is used up; retry after ${retryAfter} s`, undefined, retryAfter);
 export const tooManyActiveBatches = (limit: number, retryAfter: number): AppError =>

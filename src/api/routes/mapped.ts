@@ -9,7 +9,7 @@ export async function mapped<T>(work: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof BatchConflict) throw conflict(err.message);
     if (err instanceof IdempotencyMismatch) throw idempotencyKeyReused();
-    if (err instanceof Unavailable) throw unavailable(err.message);
+    if (err instanceof Unavailable) throw unavailable(err.message, err.reason);
     if (err instanceof TooManyItems) throw validationFailed([{ path: 'items', issue: err.message }]);
     if (err instanceof TooManyActiveBatches) throw tooManyActiveBatches(err.limit, err.retryAfter);
     if (err instanceof CallbackRefused) throw validationFailed([{ path: 'callback_url', issue: err.message }]);
