@@ -3,7 +3,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { BatchStatus, Cost, Counts } from '../contracts/workflow';
 import type { NewItem } from '../batches/submission';
 import type { BatchRow, Database, NewBatchRow } from './schema';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursor, encodeCursor, isKey, isTime } from './cursor';
 import { staleCondition } from './retention';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -68,7 +68,7 @@ interface BatchCursor {
   id: string;
 }
 const isBatchCursor = (v: unknown): v is BatchCursor =>
-  typeof v === 'object' && v !== null && typeof (v as BatchCursor).t === 'string' && typeof (v as BatchCursor).id === 'string';
+  typeof v === 'object' && v !== null && isTime((v as BatchCursor).t) && isKey((v as BatchCursor).id);
 
 export class BadCursor extends Error {}
 

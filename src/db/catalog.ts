@@ -1,7 +1,7 @@
 /** The built-in catalog, browsed per tenant: what the publish stage put there and still stands. */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursor, encodeCursor, isKey } from './cursor';
 import { BadCursor } from './batches';
 
 export interface CatalogEntry {
@@ -12,7 +12,7 @@ export interface CatalogEntry {
   created_at: Date;
 }
 
-const isIdCursor = (v: unknown): v is { id: string } => typeof v === 'object' && v !== null && typeof (v as { id: unknown }).id === 'string';
+const isIdCursor = (v: unknown): v is { id: string } => typeof v === 'object' && v !== null && isKey((v as { id: unknown }).id);
 
 /** Ids are ULIDs, so ordering by id is ordering by creation; the cursor is the last id. */
 export async function listCatalog(

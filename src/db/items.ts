@@ -2,7 +2,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ItemRange, ItemStatus, Stage } from '../contracts/workflow';
 import type { Classification, Database, ItemError } from './schema';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursor, encodeCursor, isKey, isSeq } from './cursor';
 import { BadCursor } from './batches';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -126,7 +126,7 @@ export interface ItemView {
   error: ItemError | null;
 }
 
-const isSeqCursor = (v: unknown): v is { s: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { s: number }).s);
+const isSeqCursor = (v: unknown): v is { s: number } => typeof v === 'object' && v !== null && isSeq((v as { s: unknown }).s);
 
 /**
  * Pages through a batch's items in submission order. An item with no result row yet, or one a
@@ -221,7 +221,7 @@ export async function listReview(
 ): Promise<{ items: ReviewItem[]; nextCursor: string | null }> {
   let after: { b: string; s: number } | undefined;
   if (opts.cursor) {
-    after = decodeCursor(opts.cursor, (v): v is { b: string; s: number } => typeof v === 'object' && v !== null && typeof (v as { b: unknown }).b === 'string' && Number.isInteger((v as { s: unknown }).s));
+    after = decodeCursor(opts.cursor, (v): v is { b: string; s: number } => typeof v === 'object' && v !== null && isKey((v as { b: unknown }).b) && isSeq((v as { s: unknown }).s));
     if (!after) throw new BadCursor('cursor is not valid');
   }
   const { rows } = await sql<ReviewItem>`

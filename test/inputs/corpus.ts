@@ -66,6 +66,9 @@ export const CORPUS: CorpusCase[] = [
   { name: 'an attribute nested 20,000 levels deep', send: post('/v1/batches', `{"items":[{"ref":"a","text":"b","attributes":{"x":${deepJson(20_000)}}}]}`), status: 400, code: 'validation_failed' },
   { name: 'a top-level array nested 100,000 levels deep', send: post('/v1/batches', '['.repeat(100_000) + ']'.repeat(100_000)), status: 400 },
   { name: 'documents metadata nested 20,000 levels deep (/batch/jobs)', send: post('/batch/jobs', `{"documents":[{"filename":"a.pdf","content":"QUJD","metadata":${deepJson(20_000)}}]}`), status: 400, code: 'validation_failed' },
+  // Unknown fields are ignored on the compatibility routes (as Flask and Pydantic do), however deep: never hashed as sent.
+  { name: 'an unknown field nested 20,000 levels deep (/api/v1/classify/bulk) is ignored', send: post('/api/v1/classify/bulk', `{"products":[{"product_id":"p","description":"wooden chair"}],"extra":${deepJson(20_000)}}`), status: 202 },
+  { name: 'an unknown field nested 20,000 levels deep (/api/bulk-search) is ignored', send: post('/api/bulk-search', `{"part_numbers":["PN-DEEP"],"extra":${deepJson(20_000)}}`), status: 200 },
   { name: 'metadata nested 32 levels deep is fine', send: submit({ items_text: 'a', metadata: nested(32) }), status: 202, items: 1 },
 
   // --- huge strings and bodies ------------------------------------------------------------------
@@ -131,6 +134,8 @@ export const CORPUS: CorpusCase[] = [
   { name: 'path-like filenames on /batch/jobs', send: post('/batch/jobs', JSON.stringify({ documents: [{ filename: '../../../../tmp/evil', content: 'QUJD' }, { filename: '/etc/passwd', content: 'QUJD' }] })), status: 200 },
   { name: 'a path-like batch id', send: { method: 'GET', path: '/v1/batches/..%2F..%2Fetc%2Fpasswd' }, status: 404, code: 'not_found' },
   { name: 'an SQL-like batch id', send: { method: 'GET', path: `/v1/batches/${encodeURIComponent("' OR '1'='1")}/items` }, status: 404, code: 'not_found' },
+  { name: 'a cursor holding an invalid date', send: { method: 'GET', path: `/v1/batches?cursor=${Buffer.from(JSON.stringify({ t: 'not a date', id: 'b_x' })).toString('base64url')}` }, status: 400, code: 'validation_failed' },
+  { name: 'a review cursor holding an integer past int4', send: { method: 'GET', path: `/v1/review?cursor=${Buffer.from('{"b":"b_x","s":99999999999}').toString('base64url')}` }, status: 400, code: 'validation_failed' },
   { name: 'an SQL-like cursor', send: { method: 'GET', path: `/v1/batches?cursor=${encodeURIComponent("' OR 1=1 --")}` }, status: 400, code: 'validation_failed' },
   { name: 'an SQL-like status filter on /api/batches', send: { method: 'GET', path: `/api/batches?status=${encodeURIComponent("queued' OR 'a'='a")}` }, status: 400, code: 'validation_failed' },
 

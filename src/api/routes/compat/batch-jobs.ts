@@ -46,7 +46,8 @@ export function batchJobRoutes(router: Router, service: BatchService, opts: { ma
       }
       const result = await submitCompat(ctx, service, {
         route: 'batch/jobs',
-        raw,
+        // The parsed body, not the raw one: fields the design ignores may nest without bound.
+        raw: body,
         idempotencyKey: idempotencyKeyOf(ctx),
         renamePath: renamer('documents', { ref: 'filename', content: 'content', content_type: 'metadata', attributes: 'metadata' }),
         v1: {

@@ -25,7 +25,8 @@ export function classifyBulkRoutes(router: Router, service: BatchService, opts: 
     const body = parse(ClassifyBulk, raw);
     const result = await submitCompat(ctx, service, {
       route: 'classify/bulk',
-      raw,
+      // The parsed body, not the raw one: fields the design ignores may nest without bound.
+      raw: body,
       idempotencyKey: idempotencyKeyOf(ctx),
       renamePath: renamer('products', { ref: 'product_id', text: 'description', attributes: '' }),
       v1: {

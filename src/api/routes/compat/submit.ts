@@ -34,8 +34,9 @@ export interface CompatSubmission {
   /** Names the route in the idempotency hash: one body sent to two routes is two different requests. */
   route: string;
   /**
-   * The body as the client sent it (parsed JSON), hashed for idempotency; `null` hashes the route
-   * alone, so the same key answers the first batch whatever the body (the part-number design).
+   * The request as its schema read it (unknown fields dropped), hashed for idempotency; `null`
+   * hashes the route alone, so the same key answers the first batch whatever the body (the
+   * part-number design).
    */
   raw: unknown;
   /** The same request in /v1 terms. */
