@@ -96,3 +96,18 @@ export async function terminateRunning(stack: Stack): Promise<void> {
     await stack.client.workflow.getHandle(wf.workflowId).terminate('test over');
   }
 }
+
+/**
+ * Ends every active batch of the tenant (cancelled, nothing rolled back) and waits until none is
+ * left, so the next test starts with the shipped `max_active_batches` (3) all free. Tests that
+ * leave batches paused or running call it between tests rather than raising the limit. Needs the
+ * stack's worker (the cancel is carried out by the workflow).
+ */
+export async function settle(stack: Stack, tenantId = stack.tenantId, timeoutMs = 60_000): Promise<void> {
+  const active = () =>
+    stack.db.db.selectFrom('batches').select(['id', 'status']).where('tenant_id', '=', tenantId).where('status', 'in', ['queued', 'running', 'paused', 'cancelling']).execute();
+  for (const b of await active()) {
+    if (b.status !== 'cancelling') await stack.batches.cancel(tenantId, b.id, false).catch(() => undefined);
+  }
+  await eventually('no active batch left', async () => (await active()).length === 0, timeoutMs);
+}

@@ -1,6 +1,11 @@
 /**
  * A real batchflow stack for one test: a migrated database, a worker on its own task queue, and
  * the Koa app listening on a loopback port, all against the suite's Temporal dev server.
+ *
+ * It runs on the shipped defaults: every tuning value (retry policies, limits, publish timeout,
+ * webhook policy, activity slots, chunking, rates, body size) is what `loadConfig()` makes of an
+ * empty environment (SHIPPED). A test that sets one of them does so because that value is what it
+ * tests, and says so where it sets it (README, "Tests").
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -17,11 +22,12 @@ import { createApp } from '../../src/api/app';
 import { createLiveHub, type LiveHub, type LiveHubDeps } from '../../src/api/live/hub';
 import { attachWebSockets } from '../../src/api/live/ws';
 import { createBatchService, type BatchService } from '../../src/batches/service';
-import { DEFAULT_RETRY } from '../../src/config';
+import { DEFAULT_RETRY, loadConfig, type Config } from '../../src/config';
 import type { RetryPolicies } from '../../src/contracts/workflow';
 import type { Db } from '../../src/db/connect';
 import { ensureTenant, putKey } from '../../src/db/keys';
 import { bundleWorkflows, createWorkers } from '../../src/worker/create-worker';
+import { workerOptions } from '../../src/worker/options';
 import type { Tracing } from '../../src/tracing';
 import { testDb } from './db';
 import { connectTemporal, sharedBundle, uniqueTaskQueue } from './temporal';
@@ -40,7 +46,7 @@ export interface Stack {
   batches: BatchService;
   /**
    * Adds another tenant with a key, for isolation tests; `limits` (the stored form, e.g.
-   * `{"max_active_batches": 3}`) replace the stack's generous ones; `{}` means the contract defaults.
+   * `{"max_active_batches": 3}`) default to the stack's own (`{}` unless the test chose some).
    */
   addTenant(limits?: Record<string, number>): Promise<{ tenantId: string; key: string; keyId: string }>;
   /** fetch() against the stack with this stack's key. */
@@ -52,27 +58,31 @@ export interface StackOptions {
   /** The Temporal UI base in the API's temporal_ui_url (default http://localhost:8233). */
   uiUrl?: string;
   publishUrl?: string;
+  /** Tuning: the stage retry policies (default SHIPPED.retry, i.e. DEFAULT_RETRY). */
   retry?: RetryPolicies;
+  /** Tuning: MAX_BODY_BYTES (default SHIPPED.maxBodyBytes). */
   maxBodyBytes?: number;
+  /** Tuning: PUBLISH_TIMEOUT_MS (default SHIPPED.publishTimeoutMs). */
+  publishTimeoutMs?: number;
   /** Start without a worker (to test what happens while none runs). */
   noWorker?: boolean;
   /** Point the API at a Temporal that is not there, to test outages. */
   temporalClient?: Client;
   /** Another Temporal than the suite's (worker and API), e.g. a bare dev server a test started. */
   temporal?: { address: string; namespace: string };
-  /** Activity slots of the normal queue's worker (the express queue keeps its own). */
+  /** Tuning: activity slots of the normal queue's worker (default SHIPPED.activitySlots; the express queue keeps its own). */
   activitySlots?: number;
-  /** The classify tiers (thresholds, costs, a fallback endpoint). */
+  /** The classify tiers (a core, thresholds, costs, a fallback endpoint), over the shipped thresholds and costs. */
   classify?: Partial<ClassifyOptions>;
   /**
-   * The stored limits of the stack's own key (api_keys.limits). Default GENEROUS_LIMITS, so tests
-   * that submit many batches are not stopped by the contract's 3 active / 60 a minute; `{}` gives
-   * the contract's defaults.
+   * Tuning: the stored limits of the stack's own key (api_keys.limits). Default `{}`: the shipped
+   * defaults (SHIPPED.limits, the contract's 3 active batches, 60 submissions, 600 reads and 30
+   * exports a minute). A test that needs more says why where it asks.
    */
   limits?: Record<string, number>;
   /** ALLOW_PRIVATE_CALLBACKS, for the API's check and the worker's (unless `webhook.allowPrivate` says otherwise). */
   allowPrivateCallbacks?: boolean;
-  /** The worker's completion webhook options: secret, retry policy. */
+  /** The worker's completion webhook options: the secret; `retry` is tuning (default SHIPPED.webhook.retry). */
   webhook?: WebhookOptions;
   /** The worker's workflow bundle as a file (`npm run build:workflows`); default the suite's shared in-memory bundle. */
   workflowBundle?: { codePath: string };
@@ -82,10 +92,13 @@ export interface StackOptions {
   tracing?: Tracing;
 }
 
-/** Limits no ordinary test reaches; tests of the limits ask for their own. */
-export const GENEROUS_LIMITS: Record<string, number> = { max_active_batches: 1_000, submissions: 100_000, reads: 1_000_000, exports: 100_000 };
+/** What the product runs with when nothing is set: loadConfig() of an empty environment. */
+export const SHIPPED: Config = loadConfig({});
 
-/** Retries short enough for tests: the same policy shapes, seconds instead of minutes. */
+/**
+ * Opt-in only, for a test about retries (exhaustion, backoff, what a retry redoes): the same policy
+ * shapes, seconds instead of minutes. Never a default; the test says why where it uses it.
+ */
 export const FAST_RETRY: RetryPolicies = Object.fromEntries(
   Object.entries(DEFAULT_RETRY).map(([stage, r]) => [stage, { ...r, initialIntervalMs: 100, maximumIntervalMs: 1_000, maximumAttempts: 5, heartbeatTimeoutMs: 10_000 }]),
 ) as RetryPolicies;
@@ -98,7 +111,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const blobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-blobs-'));
 
-  const addTenant = async (limits = opts.limits ?? GENEROUS_LIMITS): Promise<{ tenantId: string; key: string; keyId: string }> => {
+  const addTenant = async (limits = opts.limits ?? {}): Promise<{ tenantId: string; key: string; keyId: string }> => {
     const tenantId = `tenant_${randomBytes(5).toString('hex')}`;
     const key = `bf_test_${randomBytes(16).toString('hex')}`;
     await ensureTenant(db.db, tenantId);
@@ -110,19 +123,27 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let workers: Worker[] = [];
   let running: Promise<unknown> | undefined;
   if (!opts.noWorker) {
+    // What `npm start` gives its workers (src/worker/options.ts), blobs in this test's own directory.
+    const shipped = workerOptions({ ...SHIPPED, blobs: { ...SHIPPED.blobs, driver: 'fs', dir: blobDir } });
     workers = await createWorkers({
+      ...shipped,
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
       taskQueue,
       db: db.db,
       publishUrl: opts.publishUrl,
-      publishTimeoutMs: 2_000,
+      publishTimeoutMs: opts.publishTimeoutMs ?? SHIPPED.publishTimeoutMs,
       workflowBundle: opts.workflowBundle ?? (opts.tracing ? await bundleWorkflows({ tracing: true }) : await sharedBundle()),
+      shutdownGraceMs: SHIPPED.shutdown.workerGraceMs,
       tracing: opts.tracing,
-      classify: opts.classify,
-      blobDir,
-      activitySlots: opts.activitySlots,
-      webhook: { allowPrivate: opts.allowPrivateCallbacks, ...opts.webhook },
+      classify: { ...shipped.classify, ...opts.classify },
+      activitySlots: opts.activitySlots ?? SHIPPED.activitySlots,
+      webhook: {
+        ...shipped.webhook,
+        allowPrivate: opts.allowPrivateCallbacks ?? SHIPPED.allowPrivateCallbacks,
+        ...opts.webhook,
+        retry: { ...SHIPPED.webhook.retry, ...opts.webhook?.retry },
+      },
     });
     running = Promise.all(workers.map((w) => w.run()));
   }
@@ -133,12 +154,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log,
     taskQueue,
     namespace: temporal.namespace,
-    uiUrl: opts.uiUrl ?? 'http://localhost:8233',
-    retry: opts.retry ?? FAST_RETRY,
-    allowPrivateCallbacks: opts.allowPrivateCallbacks,
+    uiUrl: opts.uiUrl ?? SHIPPED.temporal.uiUrl,
+    retry: opts.retry ?? SHIPPED.retry,
+    staleAfterMinutes: SHIPPED.staleBatchMinutes,
+    allowPrivateCallbacks: opts.allowPrivateCallbacks ?? SHIPPED.allowPrivateCallbacks,
   });
   const live = (opts.live ?? createLiveHub)({ batches, db: db.db, log });
-  const app = createApp({ db: db.db, client, batches, log, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024, live });
+  const app = createApp({ db: db.db, client, batches, log, maxBodyBytes: opts.maxBodyBytes ?? SHIPPED.maxBodyBytes, limits: SHIPPED.limits, live });
   const server: Server = app.listen(0, '127.0.0.1');
   const sockets = attachWebSockets(server, app);
   await new Promise<void>((resolve) => server.once('listening', resolve));

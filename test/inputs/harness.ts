@@ -14,12 +14,19 @@ import { terminateRunning } from '../helpers/api';
 import { startStack, type Stack } from '../helpers/stack';
 import { checkAnswer, checkNoHalfCreated, type Answer } from './check';
 
-/** Small, so that 413 needs only a modest body; every valid case here stays far below it. */
+/**
+ * Tuning opt-in (MAX_BODY_BYTES): the body limit is what the 413 cases are about; small, so that
+ * 413 needs only a modest body; every valid case here stays far below it.
+ */
 export const MAX_BODY = 256 * 1024;
-/** The server's whole-request deadline: a body trickled slower than this is cut off with a 408. */
+/** Tuning opt-in: the server's whole-request deadline, what the 408 cases are about: a body trickled slower than this is cut off. */
 export const REQUEST_TIMEOUT_MS = 3_000;
 
-/** Limits no case reaches: what answers must be the input, never a limit. */
+/**
+ * Tuning opt-in (the key's limits): the suite sends thousands of requests, and without a worker
+ * every batch it creates stays active, so the contract's 3 active / 60 a minute would answer most
+ * cases 429. What these answers are about is the input, never a limit: no case may reach one.
+ */
 const NO_LIMITS = { max_active_batches: 1_000_000, submissions: 10_000_000, reads: 10_000_000, exports: 10_000_000 };
 
 export interface InputsApp {

@@ -23,7 +23,7 @@ import {
 } from '../../src/contracts/workflow';
 import { insertBatch } from '../../src/db/batches';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
-import { FAST_RETRY, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
+import { FAST_RETRY, SHIPPED, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
 import { allItems, assertExecutionCancelled, eventually, getBatch, seeded, sleep, submit, type BatchBody, type ItemBody } from '../helpers/api';
 
 // The SDK logs every retried activity at WARN; the transient-failure test makes hundreds on purpose.
@@ -82,7 +82,7 @@ async function startDirect(
     tenantId: stack.tenantId,
     totalItems: n,
     options: opts,
-    retry: extra.retry ?? FAST_RETRY,
+    retry: extra.retry ?? SHIPPED.retry,
     ...(extra.historyLimit !== undefined ? { historyLimit: extra.historyLimit } : {}),
   };
   const handle = await stack.client.workflow.start('batchWorkflow', { taskQueue: stack.taskQueue, workflowId: workflowIdFor(batchId), args: [input] });
@@ -420,6 +420,7 @@ test('transient failures (503, 429 + Retry-After) are retried to completion, eac
   const total = 40;
   const target = await startPublishTarget({ errorRate: 0.3, throttleRate: 0.1, retryAfterSeconds: 1 }, seeded(20240611));
   // An item fails 40% of attempts; 20 attempts per chunk call make exhausting them (0.4^20) moot.
+  // Tuning opt-in: retrying transient failures is what this test is about.
   const retry: RetryPolicies = { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 20 } };
   const stack = await startStack({ publishUrl: target.url, retry });
   try {

@@ -117,8 +117,9 @@ test('chaos at the target (503, 429 + Retry-After, hangs past the timeout): 500 
   // timeout is 2 s, the hang 3 s). Every item gets one try per dispatch of its chunk, so with
   // N dispatches the chance that any of the 500 items exhausts them is at most 500 × 0.43^N:
   // N = 30 makes it ~5e-9 (N = 20 would still leave ~2e-5).
+  // Tuning opt-in: retries and the publish timeout are what this test is about (retried to the end; a hang outlives the timeout).
   const retry: RetryPolicies = { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 30 } };
-  const stack = await startStack({ publishUrl: target.url, retry });
+  const stack = await startStack({ publishUrl: target.url, retry, publishTimeoutMs: 2_000 });
   try {
     const started = Date.now();
     const batchId = await submit(stack, { items: items(total), chunk_size: 25, max_parallel_chunks: 8 });

@@ -14,7 +14,8 @@ test('a publish whose answer was lost is found at the target and undone; the ite
   // Each of the two publish attempts of these refs hangs past the 2 s client timeout, yet the target
   // creates the item. The publish stage gives up after 2 attempts.
   const target = await startPublishTarget({ hangFirst: { refs: lost, times: 2, ms: 3_000 } });
-  const stack = await startStack({ publishUrl: target.url, retry: { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 2 } } });
+  // Tuning opt-in: the publish timeout and the retries running out are what this test is about.
+  const stack = await startStack({ publishUrl: target.url, publishTimeoutMs: 2_000, retry: { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 2 } } });
   try {
     const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(10), chunk_size: 5 }) });
     const { batch_id } = (await res.json()) as { batch_id: string };

@@ -15,7 +15,7 @@ import { insertBatch } from '../../src/db/batches';
 import { BatchStatusKey, FailedCountKey, ItemCountKey, PriorityKey, TenantIdKey } from '../../src/temporal/search-attributes';
 import { eventually, submit } from '../helpers/api';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
-import { FAST_RETRY, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
+import { SHIPPED, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -140,7 +140,7 @@ describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, (
       id: batchId, tenant_id: stack.tenantId, status: 'queued', priority: 'normal', options: JSON.stringify(options), metadata: '{}', callback_url: null,
       total_items: total, counts: JSON.stringify(emptyCounts(total)), error: null, idempotency_key: null, request_hash: null, workflow_id: workflowIdFor(batchId),
     }, items(total).map((i) => ({ ref: i.ref, text: i.text, content: null, contentType: null, attributes: null })));
-    const input: BatchWorkflowInput = { batchId, tenantId: stack.tenantId, totalItems: total, options, retry: FAST_RETRY, historyLimit: 60 };
+    const input: BatchWorkflowInput = { batchId, tenantId: stack.tenantId, totalItems: total, options, retry: SHIPPED.retry, historyLimit: 60 };
     const handle = await stack.client.workflow.start('batchWorkflow', {
       taskQueue: stack.taskQueue, workflowId: workflowIdFor(batchId), args: [input],
       typedSearchAttributes: [{ key: TenantIdKey, value: stack.tenantId }, { key: ItemCountKey, value: total }, { key: BatchStatusKey, value: 'running' }, { key: FailedCountKey, value: 0 }],

@@ -14,7 +14,11 @@ import { items, startStack, waitForBatch, type Stack } from '../helpers/stack';
 import { startWebhookReceiver, verifySignature } from '../helpers/webhook-receiver';
 
 const SECRET = 'test-webhook-secret-3f9a1c';
-/** Fast, and exactly three attempts: a receiver that fails twice still gets its event. */
+/**
+ * Tuning opt-in, for the two tests about the attempt count (three recorded; exhausted): fast, and
+ * exactly three attempts, so a receiver that fails twice still gets its event. Every other test
+ * here runs on the shipped policy (DEFAULT_WEBHOOK_RETRY).
+ */
 const RETRY: Partial<WebhookRetry> = { initialIntervalMs: 100, maximumIntervalMs: 300, maximumAttempts: 3, attemptTimeoutMs: 5_000 };
 
 interface Payload {
@@ -30,22 +34,26 @@ interface Payload {
 type WithWebhook = BatchBody & { webhook: { status: string; attempts: number; last_error: string | null } | null; completed_at: string | null; cost: unknown };
 
 let target: PublishTarget;
-/** Private callbacks allowed (a loopback receiver), at the API and the worker. */
+/** Private callbacks allowed (a loopback receiver), at the API and the worker; the shipped retry policy. */
 let open: Stack;
+/** As `open`, with the bounded RETRY: for the tests about attempts. */
+let bounded: Stack;
 /** The default: private callbacks refused. Its worker resolves `*.rebind.test` to a private address. */
 let strict: Stack;
 
 before(async () => {
   target = await startPublishTarget();
-  open = await startStack({ allowPrivateCallbacks: true, publishUrl: target.url, webhook: { secret: SECRET, retry: RETRY } });
+  open = await startStack({ allowPrivateCallbacks: true, publishUrl: target.url, webhook: { secret: SECRET } });
+  bounded = await startStack({ allowPrivateCallbacks: true, publishUrl: target.url, webhook: { secret: SECRET, retry: RETRY } });
   const rebind = async (host: string): Promise<ResolvedAddress[]> => {
     if (host.endsWith('.rebind.test')) return [{ address: '10.0.0.7', family: 4 }];
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
   };
-  strict = await startStack({ webhook: { secret: SECRET, retry: RETRY, resolve: rebind } });
+  strict = await startStack({ webhook: { secret: SECRET, resolve: rebind } });
 });
 after(async () => {
   await open?.stop();
+  await bounded?.stop();
   await strict?.stop();
   await target?.close();
 });
@@ -61,14 +69,14 @@ async function deliveryResult(stack: Stack, batchId: string): Promise<WebhookOut
 test('a finished batch is reported to its callback_url, signed, after two refusals; three attempts are recorded', { timeout: 120_000 }, async () => {
   const receiver = await startWebhookReceiver((n) => (n < 2 ? 500 : 200));
   try {
-    const batchId = await submit(open, { items: items(6), stages: ['classify'], chunk_size: 2, callback_url: receiver.url });
-    const accepted = (await getBatch(open, batchId)) as WithWebhook;
+    const batchId = await submit(bounded, { items: items(6), stages: ['classify'], chunk_size: 2, callback_url: receiver.url });
+    const accepted = (await getBatch(bounded, batchId)) as WithWebhook;
     assert.equal(accepted.webhook?.status, 'pending');
 
-    const done = (await waitForBatch(open, batchId)) as unknown as WithWebhook;
+    const done = (await waitForBatch(bounded, batchId)) as unknown as WithWebhook;
     assert.equal(done.status, 'completed');
     await eventually('three requests', () => receiver.received.length >= 3);
-    const outcome = await deliveryResult(open, batchId);
+    const outcome = await deliveryResult(bounded, batchId);
     assert.deepEqual(outcome, { status: 'delivered', attempts: 3, lastError: null });
     assert.equal(receiver.received.length, 3, 'nothing after the 2xx');
 
@@ -79,13 +87,13 @@ test('a finished batch is reported to its callback_url, signed, after two refusa
       assert.equal(hook.body, first!.body);
       assert.equal(hook.headers['content-type'], 'application/json');
       assert.match(hook.headers['user-agent'] ?? '', /^batchflow-webhook\//);
-      assert.equal(hook.headers['x-batchflow-delivery'], webhookWorkflowIdFor(batchId, (await open.client.workflow.getHandle(workflowIdFor(batchId)).describe()).runId));
+      assert.equal(hook.headers['x-batchflow-delivery'], webhookWorkflowIdFor(batchId, (await bounded.client.workflow.getHandle(workflowIdFor(batchId)).describe()).runId));
       assert.ok(verifySignature(SECRET, hook.headers['x-batchflow-signature'] as string, hook.body), `signature ${String(hook.headers['x-batchflow-signature'])}`);
       assert.equal(verifySignature('another-secret-entirely', hook.headers['x-batchflow-signature'] as string, hook.body), false);
       assert.equal(verifySignature(SECRET, hook.headers['x-batchflow-signature'] as string, hook.body.replace('completed', 'failed')), false);
     }
 
-    const final = (await getBatch(open, batchId)) as WithWebhook;
+    const final = (await getBatch(bounded, batchId)) as WithWebhook;
     const payload = JSON.parse(first!.body) as Payload;
     assert.deepEqual(Object.keys(payload).sort(), ['batch_id', 'cost', 'counts', 'event', 'finished_at', 'items_url', 'rolled_back', 'status']);
     assert.equal(payload.event, 'batch.finished');
@@ -106,10 +114,10 @@ test('a finished batch is reported to its callback_url, signed, after two refusa
 test('a receiver that never accepts: the delivery fails after its attempts, and says why', { timeout: 120_000 }, async () => {
   const receiver = await startWebhookReceiver(() => 503);
   try {
-    const batchId = await submit(open, { items: items(2), stages: ['classify'], callback_url: receiver.url });
-    await waitForBatch(open, batchId);
-    assert.deepEqual(await deliveryResult(open, batchId), { status: 'failed', attempts: 3, lastError: 'HTTP 503 Service Unavailable' });
-    assert.deepEqual(await webhookOf(open, batchId), { status: 'failed', attempts: 3, last_error: 'HTTP 503 Service Unavailable' });
+    const batchId = await submit(bounded, { items: items(2), stages: ['classify'], callback_url: receiver.url });
+    await waitForBatch(bounded, batchId);
+    assert.deepEqual(await deliveryResult(bounded, batchId), { status: 'failed', attempts: 3, lastError: 'HTTP 503 Service Unavailable' });
+    assert.deepEqual(await webhookOf(bounded, batchId), { status: 'failed', attempts: 3, last_error: 'HTTP 503 Service Unavailable' });
     assert.equal(receiver.received.length, 3);
   } finally {
     await receiver.close();
