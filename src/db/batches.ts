@@ -3,6 +3,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { BatchStatus, Cost, Counts } from '../contracts/workflow';
 import type { NewItem } from '../batches/submission';
 import type { BatchRow, Database, NewBatchRow } from './schema';
+import { redactPaths } from './public-error';
 import { decodeCursor, encodeCursor, isKey, isTime } from './cursor';
 import { staleCondition } from './retention';
 
@@ -130,7 +131,8 @@ export async function finishBatch(
       status: final.status,
       counts: JSON.stringify(final.counts),
       rolled_back: final.rolledBack,
-      error: final.error ? JSON.stringify(final.error) : null,
+      // Shown to the tenant in every batch body, like an item's error (public-error.ts).
+      error: final.error ? JSON.stringify({ ...final.error, message: redactPaths(final.error.message) }) : null,
       ...(final.cost ? { cost: JSON.stringify(final.cost) } : {}),
       completed_at: sql<Date>`coalesce(completed_at, now())`,
       updated_at: sql<Date>`now()`,

@@ -2,6 +2,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ItemRange, ItemStatus, Stage } from '../contracts/workflow';
 import type { Classification, Database, ItemError } from './schema';
+import { publicError } from './public-error';
 import { decodeCursor, encodeCursor, isKey, isSeq } from './cursor';
 import { BadCursor } from './batches';
 
@@ -69,7 +70,7 @@ export async function writeResults(q: Q, batchId: string, results: ResultWrite[]
       ${results.map((r) => r.stage)}::text[],
       ${results.map((r) => (r.classification ? JSON.stringify(r.classification) : null))}::text[],
       ${results.map((r) => r.publishedId ?? null)}::text[],
-      ${results.map((r) => (r.error ? JSON.stringify(r.error) : null))}::text[],
+      ${results.map((r) => (r.error ? JSON.stringify(publicError(r.error)) : null))}::text[],
       ${results.map((r) => r.attempts)}::int[],
       ${results.map((r) => r.staged)}::boolean[],
       ${results.map((r) => r.published)}::boolean[]
@@ -100,7 +101,7 @@ export async function endUnfinished(
 ): Promise<number> {
   const from = opts.range?.from ?? 0;
   const to = opts.range?.to ?? 2 ** 31 - 1;
-  const error = opts.error ? JSON.stringify(opts.error) : null;
+  const error = opts.error ? JSON.stringify(publicError(opts.error)) : null;
   const { rows } = await sql<{ n: number }>`
     with ended as (
       insert into item_results as r (batch_id, seq, ref, status, stage, error, attempts, updated_at)
