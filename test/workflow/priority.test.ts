@@ -10,8 +10,10 @@ import { startPublishTarget } from '../helpers/publish-target';
 
 test('an express batch submitted behind three running normal batches starts at once and finishes first', { timeout: 180_000 }, async () => {
   const target = await startPublishTarget({ latencyMs: 200 });
-  // Two activity slots for normal work: the three normal batches keep them busy and queue the rest.
-  const stack = await startStack({ publishUrl: target.url, activitySlots: 2 });
+  // Tuning opt-in: full normal slots are what this test is about. Two activity slots for normal
+  // work: the three normal batches keep them busy and queue the rest. And four active batches (the
+  // shipped limit is 3): the express one comes on top of the three normal ones.
+  const stack = await startStack({ publishUrl: target.url, activitySlots: 2, limits: { max_active_batches: 4 } });
   try {
     const submit = async (body: Record<string, unknown>): Promise<string> => {
       const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify(body) });
