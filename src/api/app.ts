@@ -8,6 +8,8 @@ import type { BatchService } from '../batches/service';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { guardApi } from './middleware/auth';
+import { createRateLimits } from './middleware/rate-limit';
+import { LiveSlots } from './live/slots';
 import type { KeyLimits } from '../auth/limits';
 import { batchRoutes } from './routes/batches';
 import { healthRoutes } from './routes/health';
@@ -40,7 +42,11 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   const live = deps.live ?? createLiveHub({ batches: deps.batches, db: deps.db, log: deps.log });
   app.context.live = live;
-  registerLive(app, { live, db: deps.db, log: deps.log });
+  // One set of rate buckets and live slots for HTTP routes and WebSocket upgrades alike.
+  const rates = createRateLimits({ db: deps.db, log: deps.log });
+  const slots = new LiveSlots();
+  app.context.liveSlots = slots;
+  registerLive(app, { live, db: deps.db, log: deps.log, rates, slots, limits: deps.limits });
   app.proxy = true;
   // A client that hangs up mid-stream (an export, an event stream) is not a server error.
   const HUNG_UP = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -65,7 +71,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(consoleRoutes().routes());
 
   const v1 = batchRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes });
-  app.use(guardApi({ db: deps.db, log: deps.log, limits: deps.limits }));
+  app.use(guardApi({ db: deps.db, log: deps.log, limits: deps.limits, rates }));
   app.use(liveRoutes(live, deps.db).routes());
   app.use(v1.routes());
   app.use(v1.allowedMethods({ throw: false }));

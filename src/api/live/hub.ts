@@ -4,7 +4,7 @@
  * second and reads newly failed items from the database; every watcher of the batch gets what
  * that poller found. A watcher that comes back with the id of the last event it saw continues
  * where it left off, on this process or any other (ids are positions in the batch's state, see
- * position.ts).
+ * position.ts). A new watcher starts now: the current snapshot, then what happens next.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -37,6 +37,11 @@ export interface LiveHub {
     lastEventId: string | undefined,
     onEvent: (e: LiveEvent) => void,
     onEnd?: () => void,
+    /**
+     * Between pages of a catch-up, resolves once the client has taken what it was sent (false:
+     * it did not, and was dropped): a long replay goes at the client's pace, never into a buffer.
+     */
+    pace?: () => Promise<boolean>,
   ): Promise<(() => void) | undefined>;
   close(): void;
 }
@@ -67,6 +72,7 @@ interface Watcher {
   active: boolean;
   /** Caught up with its poller: from now on it gets what the poller finds. */
   joined: boolean;
+  pace?: () => Promise<boolean>;
 }
 
 const itemData = (batchId: string, i: ItemView): Record<string, unknown> => ({ batch_id: batchId, ...itemBody(i) });
@@ -135,14 +141,18 @@ class Poller {
       for (const e of this.sent.slice(at + 1)) this.send(w, e);
       Object.assign(w.pos, this.pos);
     } else {
-      Object.assign(w.pos, parseId(lastEventId) ?? START);
+      const resumed = parseId(lastEventId);
+      Object.assign(w.pos, resumed ?? START);
+      // A new watcher starts now: the failures before it joined are one GET …/items?status=failed
+      // away, and replaying them to every newcomer cost each a read of the whole list.
+      if (!resumed) w.pos.f = this.pos.f;
       if (this.final) {
-        for (const item of await this.failedBetween(w.pos.f, NO_UPPER_BOUND)) this.deliver([w], { kind: 'failed', item });
+        if (resumed) await this.eachFailedBetween(w.pos.f, NO_UPPER_BOUND, (item) => this.deliver([w], { kind: 'failed', item }), () => w.active, [w]);
         this.deliver([w], this.final);
       } else if (this.last) {
         // Bring it to where this poller stands: the last snapshot, then the failures in between.
         this.deliver([w], this.last);
-        for (const item of await this.failedBetween(w.pos.f, this.pos.f)) this.deliver([w], { kind: 'failed', item });
+        await this.eachFailedBetween(w.pos.f, this.pos.f, (item) => this.deliver([w], { kind: 'failed', item }), () => w.active, [w]);
       }
     }
     if (this.final || (this.stopped && w.active)) {
@@ -182,7 +192,10 @@ class Poller {
       }
       const snapshot: Snapshot = { kind: 'snapshot', body, ...snapshotStamp(body) };
       if (isTerminal(body.status)) {
-        for (const item of await this.failedBetween(this.pos.f, NO_UPPER_BOUND)) this.broadcast({ kind: 'failed', item });
+        // The last failures, for the watchers that were following; a poller started for a batch
+        // that had already finished has none yet (its newcomers start at the end).
+        const following = (): boolean => [...this.watchers].some((w) => w.joined);
+        if (following()) await this.eachFailedBetween(this.pos.f, NO_UPPER_BOUND, (item) => this.broadcast({ kind: 'failed', item }), following, [...this.watchers]);
         this.broadcast(snapshot);
         this.final = snapshot;
         for (const w of [...this.watchers]) if (w.joined) this.watchers.delete(w);
@@ -195,22 +208,27 @@ class Poller {
       if (body.counts.failed > 0) {
         const unfinished = await firstUnfinished(this.deps.db, this.batchId, Math.max(this.pos.f, this.finalBelow));
         this.finalBelow = unfinished ?? NO_UPPER_BOUND;
-        for (const item of await this.failedBetween(this.pos.f, this.finalBelow)) this.broadcast({ kind: 'failed', item });
+        await this.eachFailedBetween(this.pos.f, this.finalBelow, (item) => this.broadcast({ kind: 'failed', item }), () => this.watchers.size > 0, [...this.watchers]);
       }
     } finally {
       if (!this.stopped) this.timer = setTimeout(() => this.enqueue(() => this.tick()), Math.max(0, this.deps.intervalMs - (Date.now() - started)));
     }
   }
 
-  private async failedBetween(from: number, to: number): Promise<ItemView[]> {
-    const out: ItemView[] = [];
-    for (let at = from; at < to; ) {
+  /**
+   * Hands `each` the failed items with from <= seq < to, a page at a time, while `wanted()` holds:
+   * never more than a page in memory, and a watcher that went away (or was dropped for not
+   * reading) stops the reading.
+   */
+  private async eachFailedBetween(from: number, to: number, each: (item: ItemView) => void, wanted: () => boolean, pace: Watcher[]): Promise<void> {
+    for (let at = from; at < to && wanted(); ) {
       const page = await listFailedBetween(this.deps.db, this.batchId, at, to, FAILED_PAGE);
-      out.push(...page);
+      for (const item of page) each(item);
       if (page.length < FAILED_PAGE) break;
       at = page[page.length - 1]!.seq + 1;
+      // The next page waits for the clients to take this one (a client that does not is dropped).
+      await Promise.all(pace.filter((w) => w.active).map((w) => w.pace?.()));
     }
-    return out;
   }
 
   private broadcast(found: Found): void {
@@ -246,7 +264,7 @@ export function createLiveHub(deps: LiveHubDeps): LiveHub {
   let closed = false;
 
   return {
-    async watch(tenantId, batchId, lastEventId, onEvent, onEnd) {
+    async watch(tenantId, batchId, lastEventId, onEvent, onEnd, pace) {
       // Only the row: the tenant check must not cost a workflow query.
       if (closed || !(await getBatch(deps.db, tenantId, batchId))) return undefined;
       let poller = pollers.get(batchId);
@@ -255,7 +273,7 @@ export function createLiveHub(deps: LiveHubDeps): LiveHub {
         pollers.set(batchId, poller);
         poller.start();
       }
-      const w: Watcher = { pos: { ...START }, onEvent, onEnd, active: true, joined: false };
+      const w: Watcher = { pos: { ...START }, onEvent, onEnd, active: true, joined: false, pace };
       const p = poller;
       p.join(w, lastEventId);
       return () => p.leave(w);

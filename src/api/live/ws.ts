@@ -1,8 +1,9 @@
 /**
  * GET /v1/batches/{id}/ws: the live events over a WebSocket, one JSON message each,
  * `{"type", "id", ...data}`; closed with 1000 after the terminal event. Upgrades bypass Koa, so
- * this checks the key itself (findKey, as the auth middleware does) and answers refusals in the
- * contract's error shape before any upgrade.
+ * this checks the key itself (findKey, as the auth middleware does), draws on its reads bucket
+ * and its live slots as an SSE request does, and answers refusals in the contract's error shape
+ * before any upgrade. A client that stops reading is dropped once MAX_LIVE_BUFFER_BYTES wait for it.
  *
  * The key: `X-Api-Key` or `Authorization: Bearer` like every route, or, because browsers cannot set
  * headers on a WebSocket, the query parameter `api_key`. Resume with `?last_event_id=`.
@@ -16,7 +17,12 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { findKey } from '../../db/keys';
 import type { Database } from '../../db/schema';
+import { CONTRACT_LIMITS, resolveLimits, type KeyLimits } from '../../auth/limits';
+import { AppError } from '../errors';
+import type { AuthedKey } from '../middleware/auth';
+import type { RateLimits } from '../middleware/rate-limit';
 import { isTerminalEventType, type LiveEvent, type LiveHub } from './hub';
+import { MAX_LIVE_BUFFER_BYTES, paced, tooManyLive, type LiveSlots } from './slots';
 
 const PATH = /^\/v1\/batches\/([^/]+)\/ws$/;
 /** A peer that has not answered a ping within this long is gone (a dropped laptop, a dead NAT). */
@@ -28,6 +34,10 @@ export interface LiveDeps {
   live: LiveHub;
   db: Kysely<Database>;
   log: Logger;
+  rates: RateLimits;
+  slots: LiveSlots;
+  /** Every key's default limits (config); a key's own overrides win. */
+  limits?: KeyLimits;
 }
 
 const registry = new WeakMap<Koa, LiveDeps>();
@@ -44,7 +54,7 @@ export interface LiveSockets {
 export function attachWebSockets(server: Server, app: Koa): LiveSockets {
   const deps = registry.get(app);
   if (!deps) throw new Error('attachWebSockets: the app was not made by createApp');
-  const { live, db, log } = deps;
+  const { live, db, log, rates, slots, limits } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
   const requestIds = new WeakMap<IncomingMessage, string>();
   wss.on('headers', (headers, req) => headers.push(`X-Request-Id: ${requestIds.get(req) ?? ''}`));
@@ -54,6 +64,7 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
     requestIds.set(req, requestId);
     socket.on('error', (err) => log.debug({ err, requestId }, 'websocket socket error'));
     upgrade(req, socket, head, requestId).catch((err: unknown) => {
+      if (err instanceof AppError) return refuse(socket, requestId, err.status, err.code, err.message, err.retryAfter);
       log.error({ err, requestId }, 'websocket upgrade failed');
       refuse(socket, requestId, 500, 'internal', 'internal error; the request id identifies it in the logs');
     });
@@ -69,19 +80,37 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
     const key = (typeof header === 'string' && header) || bearer || url.searchParams.get('api_key');
     const owner = key ? await findKey(db, key) : undefined;
     if (!owner) return refuse(socket, requestId, 401, 'unauthorized', 'a valid API key is required (X-Api-Key, Authorization: Bearer or ?api_key=)');
+    const authed: AuthedKey = { id: owner.keyId, tenantId: owner.tenantId, limits: resolveLimits(limits ?? CONTRACT_LIMITS, owner.limits) };
+    const taken = await rates.take(authed, 'reads', requestId);
+    if (taken.retryAfter !== undefined) return refuse(socket, requestId, 429, 'rate_limited', `this key's reads limit (${taken.rate.points} per window) is used up; retry after ${taken.retryAfter} s`, taken.retryAfter);
+    const release = slots.take(authed.id);
+    if (!release) throw tooManyLive(slots.max);
 
     let ws: WebSocket | undefined;
     const early: LiveEvent[] = [];
     const send = (e: LiveEvent): void => {
       if (!ws) return void early.push(e);
       if (ws.readyState !== ws.OPEN) return;
+      // It stopped reading: drop it rather than hold its backlog (it may come back with its last event id).
+      if (ws.bufferedAmount > MAX_LIVE_BUFFER_BYTES) return ws.terminate();
       ws.send(JSON.stringify({ type: e.type, id: e.id, ...e.data }));
       if (isTerminalEventType(e.type)) ws.close(1000, e.type);
     };
-    const unsubscribe = await live.watch(owner.tenantId, batchId, url.searchParams.get('last_event_id') ?? undefined, send, () => ws?.close(1001, 'server shutting down'));
+    let unsubscribe: (() => void) | undefined;
+    try {
+      const pace = (): Promise<boolean> => paced(() => ws?.bufferedAmount ?? 0, () => ws !== undefined && ws.readyState !== ws.OPEN, () => ws?.terminate());
+      unsubscribe = await live.watch(owner.tenantId, batchId, url.searchParams.get('last_event_id') ?? undefined, send, () => ws?.close(1001, 'server shutting down'), pace);
+    } finally {
+      if (!unsubscribe) release();
+    }
     if (!unsubscribe) return refuse(socket, requestId, 404, 'not_found', 'batch not found');
+    const stop = unsubscribe;
+    const done = (): void => {
+      stop();
+      release();
+    };
     // Covers a client that leaves during the handshake, before the socket's own close handler exists.
-    socket.once('close', unsubscribe);
+    socket.once('close', done);
 
     wss.handleUpgrade(req, socket, head, (opened) => {
       ws = opened;
@@ -94,7 +123,7 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
       }, PING_MS);
       opened.on('close', () => {
         clearInterval(ping);
-        unsubscribe();
+        done();
       });
       opened.on('error', (err) => log.warn({ err, requestId }, 'websocket error'));
       log.info({ requestId, tenant: owner.tenantId, path: url.pathname, status: 101 }, 'request');
@@ -115,12 +144,14 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
 }
 
 /** An HTTP answer in the contract's error shape on a socket that will not be upgraded. */
-function refuse(socket: Duplex, requestId: string, status: number, code: string, message: string): void {
+function refuse(socket: Duplex, requestId: string, status: number, code: string, message: string, retryAfter?: number): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify({ error: { code, message, request_id: requestId } });
+  const body = JSON.stringify({ error: { code, message, ...(retryAfter !== undefined ? { retry_after: retryAfter } : {}), request_id: requestId } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
+      (retryAfter !== undefined ? `Retry-After: ${retryAfter}\r\n` : '') +
+      `Connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -128,5 +159,7 @@ declare module 'koa' {
   interface DefaultContext {
     /** The app's live-progress hub (createApp sets it), for routes built on it. */
     live: LiveHub;
+    /** Live connections per key, shared by SSE routes and WebSocket upgrades (createApp sets it). */
+    liveSlots: LiveSlots;
   }
 }

@@ -5,7 +5,7 @@ import type { Database } from '../../db/schema';
 import { findKey } from '../../db/keys';
 import { CONTRACT_LIMITS, resolveLimits, type KeyLimits } from '../../auth/limits';
 import { unauthorized } from '../errors';
-import { rateLimit } from './rate-limit';
+import { rateLimit, type RateLimits } from './rate-limit';
 
 /** The caller, once authenticated: on `ctx.state.key`. */
 export interface AuthedKey {
@@ -41,9 +41,9 @@ export const isProtected = (path: string): boolean => PROTECTED.some((p) => path
  * Authentication, then the key's request rate, for every protected path; anything else (health,
  * docs) passes untouched. Built once per app: the rate limiters live as long as it does.
  */
-export function guardApi(deps: { db: Kysely<Database>; log: Logger; limits?: KeyLimits }): Middleware {
+export function guardApi(deps: { db: Kysely<Database>; log: Logger; limits?: KeyLimits; rates: RateLimits }): Middleware {
   const auth = authenticate(deps.db, deps.limits);
-  const rate = rateLimit(deps);
+  const rate = rateLimit(deps.rates);
   return async (ctx, next) => (isProtected(ctx.path) ? auth(ctx, () => rate(ctx, next)) : next());
 }
 

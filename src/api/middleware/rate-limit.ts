@@ -41,7 +41,15 @@ const storeClient = (db: Kysely<Database>) => ({
   },
 });
 
-export function rateLimit(deps: { db: Kysely<Database>; log: Logger }): Middleware {
+export interface RateLimits {
+  /**
+   * Draws one request of `bucket` from the key: the headers to send, and Retry-After seconds when
+   * the bucket is empty. Throws the contract's 503 when the store cannot be reached.
+   */
+  take(key: AuthedKey, bucket: Bucket, requestId?: string): Promise<{ headers: Record<string, string>; retryAfter?: number; rate: Rate }>;
+}
+
+export function createRateLimits(deps: { db: Kysely<Database>; log: Logger }): RateLimits {
   const client = storeClient(deps.db);
   // One limiter per distinct (bucket, rate): keys with the same limits share an instance; the
   // stored count is per `<bucket>:<key id>` whichever instance reads it.
@@ -66,27 +74,38 @@ export function rateLimit(deps: { db: Kysely<Database>; log: Logger }): Middlewa
     return limiter;
   };
 
-  return async (ctx: Context, next) => {
-    const key = ctx.state.key as AuthedKey;
-    const bucket = bucketOf(ctx.method, ctx.path);
-    const rate = key.limits[bucket];
-    let res: RateLimiterRes;
-    let limited = false;
-    try {
-      res = await limiterFor(bucket, rate).consume(key.id);
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) {
-        deps.log.warn({ err, requestId: ctx.state.requestId }, 'rate limit store failed');
-        throw unavailable('the database');
+  return {
+    async take(key, bucket, requestId) {
+      const rate = key.limits[bucket];
+      let res: RateLimiterRes;
+      let limited = false;
+      try {
+        res = await limiterFor(bucket, rate).consume(key.id);
+      } catch (err) {
+        if (!(err instanceof RateLimiterRes)) {
+          deps.log.warn({ err, requestId }, 'rate limit store failed');
+          throw unavailable('the database');
+        }
+        res = err;
+        limited = true;
       }
-      res = err;
-      limited = true;
-    }
-    const resetMs = Date.now() + Math.max(res.msBeforeNext, 0);
-    ctx.set('X-RateLimit-Limit', String(rate.points));
-    ctx.set('X-RateLimit-Remaining', String(res.remainingPoints));
-    ctx.set('X-RateLimit-Reset', String(Math.ceil(resetMs / 1000)));
-    if (limited) throw rateLimited(bucket, rate.points, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+      const resetMs = Date.now() + Math.max(res.msBeforeNext, 0);
+      const headers = {
+        'X-RateLimit-Limit': String(rate.points),
+        'X-RateLimit-Remaining': String(res.remainingPoints),
+        'X-RateLimit-Reset': String(Math.ceil(resetMs / 1000)),
+      };
+      return { headers, rate, ...(limited ? { retryAfter: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) } : {}) };
+    },
+  };
+}
+
+export function rateLimit(limits: RateLimits): Middleware {
+  return async (ctx: Context, next) => {
+    const bucket = bucketOf(ctx.method, ctx.path);
+    const taken = await limits.take(ctx.state.key as AuthedKey, bucket, ctx.state.requestId as string);
+    ctx.set(taken.headers);
+    if (taken.retryAfter !== undefined) throw rateLimited(bucket, taken.rate.points, taken.retryAfter);
     await next();
   };
 }

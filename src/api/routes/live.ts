@@ -13,6 +13,7 @@ import type { Database } from '../../db/schema';
 import { AppError, notFound } from '../errors';
 import { isTerminalEventType, type LiveEvent, type LiveHub } from '../live/hub';
 import { isTerminalId } from '../live/position';
+import { backlogged, paced, takeLiveSlot } from '../live/slots';
 
 /** Comments on an idle stream, so proxies and load balancers do not time it out. */
 const KEEP_ALIVE_MS = 15_000;
@@ -34,31 +35,44 @@ export function liveRoutes(live: LiveHub, db: Kysely<Database>): Router {
       return;
     }
 
-    // Events may arrive before the session exists; they wait here.
-    const stream: { session?: Session } = {};
-    const early: LiveEvent[] = [];
+    // The batch first (the contract's 404), then the stream, then the watch: events go straight to
+    // the client, never into a buffer of ours while the stream is being set up.
+    if (!(await getBatch(db, tenant(ctx), batchId))) throw notFound();
+    const release = takeLiveSlot(ctx);
+    let session: Session;
+    try {
+      ctx.respond = false;
+      ctx.status = 200;
+      session = await createSession(ctx.req, ctx.res, {
+        keepAlive: KEEP_ALIVE_MS,
+        retry: RETRY_MS,
+        // nginx and friends buffer responses unless told not to.
+        headers: { 'X-Accel-Buffering': 'no' },
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
     const send = (e: LiveEvent): void => {
-      const session = stream.session;
-      if (!session) return void early.push(e);
       if (!session.isConnected) return;
+      // It stopped reading: drop it rather than hold its backlog (it may come back with Last-Event-ID).
+      if (backlogged(ctx.res)) return void ctx.res.destroy();
       session.push(e.data, e.type, e.id);
       if (isTerminalEventType(e.type)) ctx.res.end();
     };
-    const unsubscribe = await live.watch(tenant(ctx), batchId, lastEventId, send, () => ctx.res.end());
-    if (!unsubscribe) throw notFound();
-
-    ctx.respond = false;
-    ctx.status = 200;
-    // Gone while we checked the batch: nothing to stream.
-    if (ctx.req.socket.destroyed) return unsubscribe();
-    ctx.res.once('close', unsubscribe);
-    stream.session = await createSession(ctx.req, ctx.res, {
-      keepAlive: KEEP_ALIVE_MS,
-      retry: RETRY_MS,
-      // nginx and friends buffer responses unless told not to.
-      headers: { 'X-Accel-Buffering': 'no' },
-    });
-    for (const e of early.splice(0)) send(e);
+    const pace = (): Promise<boolean> => paced(() => ctx.res.writableLength, () => ctx.res.destroyed, () => ctx.res.destroy());
+    const unsubscribe = await live.watch(tenant(ctx), batchId, lastEventId, send, () => ctx.res.end(), pace).catch(() => undefined);
+    const done = (): void => {
+      unsubscribe?.();
+      release();
+    };
+    // Gone meanwhile (the client, or the batch: retention deleted it): nothing to stream.
+    if (!unsubscribe || ctx.req.socket.destroyed) {
+      done();
+      ctx.res.end();
+      return;
+    }
+    ctx.res.once('close', done);
   });
 
   router.get('/:id/ws', async (ctx) => {

@@ -23,6 +23,7 @@ import { firstUnfinished, listResultsBetween } from '../../../db/items';
 import type { Database } from '../../../db/schema';
 import type { LiveEvent, LiveHub } from '../../live/hub';
 import { AppError } from '../../errors';
+import { backlogged, takeLiveSlot } from '../../live/slots';
 import { BATCH_JOB_PREFIXES, jobBatchId } from './batch-jobs';
 import { batchJobStatus } from './shapes';
 
@@ -64,6 +65,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       }
 
       const cursor = parseCursor(lastEventId);
+      const release = takeLiveSlot(ctx);
       let resolveSession!: (s: Session | undefined) => void;
       const opened = new Promise<Session | undefined>((r) => (resolveSession = r));
       let chain: Promise<void> = Promise.resolve();
@@ -73,7 +75,16 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
         if (ended) return;
         ended = true;
         watching.stop?.();
+        release();
         ctx.res.end();
+      };
+      /** Pushes one event, or drops a client that stopped reading rather than hold its backlog. */
+      const push = (session: Session, data: unknown, name: string, id: string): void => {
+        if (backlogged(ctx.res)) {
+          ctx.res.destroy();
+          return end();
+        }
+        session.push(data, name, id);
       };
 
       const event = (type: Progress['event_type'], rest: Partial<Progress> = {}): Progress => ({
@@ -95,7 +106,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
             const e = ok
               ? event('progress', { document_index: item.seq, filename: item.ref, message: 'Processed' })
               : event('fail', { document_index: item.seq, filename: item.ref, message: item.error?.message ?? (item.status === 'needs_review' ? 'Needs review' : 'Failed') });
-            session.push(e, 'progress', `d${item.seq + 1}`);
+            push(session, e, 'progress', `d${item.seq + 1}`);
           }
           // Cancelled and undone documents were never processed: passed over, as the design's worker never reached them.
           cursor.next = page.length < PAGE ? upTo : page[page.length - 1]!.seq + 1;
@@ -107,15 +118,15 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
         if (!session || ended) return;
         if (body.status === 'queued') return;
         if (!cursor.started) {
-          session.push(event('start', { message: 'Job started' }), 'progress', `d${cursor.next}`);
+          push(session, event('start', { message: 'Job started' }), 'progress', `d${cursor.next}`);
           cursor.started = true;
         }
         const done = isTerminal(body.status);
         await reportDocuments(session, done ? body.total_items : ((await firstUnfinished(db, batchId, cursor.next)) ?? body.total_items));
         if (!done || ended) return;
         const status = batchJobStatus(body.status);
-        session.push(status === 'cancelled' ? event('cancel', { message: 'Job cancelled by user' }) : event('complete', { message: status }), 'progress', `d${cursor.next}`);
-        session.push({ status }, 'complete', END_ID);
+        push(session, status === 'cancelled' ? event('cancel', { message: 'Job cancelled by user' }) : event('complete', { message: status }), 'progress', `d${cursor.next}`);
+        push(session, { status }, 'complete', END_ID);
         end();
       };
 
@@ -124,9 +135,13 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
         chain = chain.then(() => onSnapshot(e.data as unknown as BatchBody)).catch(() => end());
       };
 
-      watching.stop = await live.watch(tenantId, batchId, undefined, onEvent, () => {
-        chain = chain.then(end);
-      });
+      try {
+        watching.stop = await live.watch(tenantId, batchId, undefined, onEvent, () => {
+          chain = chain.then(end);
+        });
+      } finally {
+        if (!watching.stop) release();
+      }
       if (!watching.stop) throw new AppError(404, 'not_found', 'Job not found');
 
       // From here the response is the event stream, written by better-sse rather than Koa.
