@@ -25,6 +25,10 @@ const EnvSchema = z.object({
   BATCHFLOW_DATA_DIR: z.string().default('./.data'),
   BATCHFLOW_DEV_API_KEY: z.string().min(16, 'BATCHFLOW_DEV_API_KEY must be at least 16 characters').optional(),
   DATABASE_URL: z.string().optional(),
+  /** How long a request waits for a PostgreSQL connection before answering 503 (the contract: within 5 s). */
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
+  /** The longest one SQL statement may run (PostgreSQL's statement_timeout); every query of ours is far shorter. */
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('batchflow'),
@@ -155,6 +159,8 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** PostgreSQL's bounds: DB_CONNECT_TIMEOUT_MS and DB_STATEMENT_TIMEOUT_MS. */
+  database: { connectTimeoutMs: number; statementTimeoutMs: number };
   /** registerSearchAttributes: TEMPORAL_REGISTER_SEARCH_ATTRIBUTES (src/temporal/search-attribute-setup.ts). */
   temporal: { address: string | undefined; namespace: string; taskQueue: string; uiUrl: string; registerSearchAttributes: boolean };
   publishUrl: string | undefined;
@@ -238,6 +244,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: env.PORT,
     dataDir: path.resolve(env.BATCHFLOW_DATA_DIR),
     databaseUrl: env.DATABASE_URL || undefined,
+    database: { connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS, statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS },
     temporal: {
       address: env.TEMPORAL_ADDRESS || undefined,
       namespace: env.TEMPORAL_NAMESPACE,

@@ -9,7 +9,7 @@ import { clientInterceptors } from '../tracing';
 
 /** PostgreSQL when configured; otherwise the embedded PGlite under the data dir. Its statements are counted on /metrics. */
 export async function openDatabase(config: Config): Promise<Db> {
-  const opened = await openDb({ url: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
+  const opened = await openDb({ url: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite'), ...config.database });
   return { ...opened, db: opened.db.withPlugin(statementMetric) };
 }
 

@@ -16,6 +16,8 @@ export interface PgCluster {
   version: string;
   name: string;
   restart(): Promise<void>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -44,6 +46,8 @@ export async function createCluster(name: string): Promise<PgCluster> {
     version,
     name,
     restart: async () => void (await tool('pg_ctlcluster', [version, name, 'restart'])),
+    stop: async () => void (await tool('pg_ctlcluster', [version, name, 'stop', '-m', 'fast'])),
+    start: async () => void (await tool('pg_ctlcluster', [version, name, 'start'])),
     drop: async () => void (await tool('pg_dropcluster', ['--stop', version, name])),
   };
   try {

@@ -16,6 +16,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { findKey } from '../../db/keys';
+import { isDatabaseUnavailable } from '../../db/connect';
 import type { Database } from '../../db/schema';
 import { CONTRACT_LIMITS, resolveLimits, type KeyLimits } from '../../auth/limits';
 import { AppError } from '../errors';
@@ -65,6 +66,7 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
     socket.on('error', (err) => log.debug({ err, requestId }, 'websocket socket error'));
     upgrade(req, socket, head, requestId).catch((err: unknown) => {
       if (err instanceof AppError) return refuse(socket, requestId, err.status, err.code, err.message, err.retryAfter);
+      if (isDatabaseUnavailable(err)) return refuse(socket, requestId, 503, 'unavailable', 'the database is unreachable; the request had no effect', 5);
       log.error({ err, requestId }, 'websocket upgrade failed');
       refuse(socket, requestId, 500, 'internal', 'internal error; the request id identifies it in the logs');
     });

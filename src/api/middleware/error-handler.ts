@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, type ErrorDetail } from '../errors';
+import { AppError, unavailable, type ErrorDetail } from '../errors';
+import { isDatabaseUnavailable } from '../../db/connect';
 
 /** The contract's bound on `details`: this many, then one entry saying how many were left out. */
 const MAX_DETAILS = 100;
@@ -45,9 +46,11 @@ export const errorHandler =
       }
     } catch (err) {
       const requestId = ctx.state.requestId as string;
+      const down = !(err instanceof AppError) && isDatabaseUnavailable(err);
       const appError =
-        err instanceof AppError ? err : new AppError(500, 'internal', 'internal error; the request id identifies it in the logs');
-      if (!(err instanceof AppError)) log.error({ err, requestId, path: ctx.path }, 'unhandled error');
+        err instanceof AppError ? err : down ? unavailable('the database') : new AppError(500, 'internal', 'internal error; the request id identifies it in the logs');
+      if (down) log.warn({ err, requestId, path: ctx.path }, 'database unavailable');
+      else if (!(err instanceof AppError)) log.error({ err, requestId, path: ctx.path }, 'unhandled error');
       ctx.status = appError.status;
       if (appError.retryAfter !== undefined) ctx.set('Retry-After', String(appError.retryAfter));
       ctx.body = {
