@@ -9,8 +9,17 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 
+/**
+ * Chosen, not inherited: headers must arrive within 20 s (a slow-headers client holds a socket for
+ * nothing), the whole request (a 64 MiB body included) within 120 s; an idle keep-alive socket is
+ * closed after 5 s. Responses (downloads, live streams) have their own bounds.
+ */
+export const HEADERS_TIMEOUT_MS = 20_000;
+export const REQUEST_TIMEOUT_MS = 120_000;
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 export interface ServerOptions {
-  /** The whole request, headers and body, must arrive within this; else 408. Default Node's 300 s. */
+  /** The whole request, headers and body, must arrive within this; else 408. Default REQUEST_TIMEOUT_MS. */
   requestTimeoutMs?: number;
   /** How often expired requests are looked for; default Node's 30 s, tests use less. */
   checkIntervalMs?: number;
@@ -40,8 +49,14 @@ function refusalOf(err: Error & { code?: string }, timeoutMs: number): Refusal |
 
 /** An http.Server serving `app`, answering what Node refuses before Koa sees it. */
 export function createServer(app: Koa, opts: ServerOptions = {}): http.Server {
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const server = http.createServer(
-    { ...(opts.requestTimeoutMs !== undefined ? { requestTimeout: opts.requestTimeoutMs } : {}), ...(opts.checkIntervalMs !== undefined ? { connectionsCheckingInterval: opts.checkIntervalMs } : {}) },
+    {
+      requestTimeout,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      ...(opts.checkIntervalMs !== undefined ? { connectionsCheckingInterval: opts.checkIntervalMs } : {}),
+    },
     app.callback(),
   );
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {

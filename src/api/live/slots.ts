@@ -17,6 +17,12 @@ export const MAX_LIVE_PER_KEY = 50;
  */
 export const MAX_LIVE_BUFFER_BYTES = 1024 * 1024;
 
+/**
+ * The longest one live connection lasts: then it is closed (SSE ends, a WebSocket closes 1000), and
+ * the client continues from its last event id on a fresh connection, like after any reconnect.
+ */
+export const MAX_LIVE_MS = 60 * 60_000;
+
 /** A catch-up sends its next page once the client's backlog is below this. */
 const PACE_BYTES = 256 * 1024;
 /** How long a catch-up waits for a client that takes nothing before dropping it. */

@@ -23,7 +23,7 @@ import { AppError } from '../errors';
 import type { AuthedKey } from '../middleware/auth';
 import type { RateLimits } from '../middleware/rate-limit';
 import { isTerminalEventType, type LiveEvent, type LiveHub } from './hub';
-import { MAX_LIVE_BUFFER_BYTES, paced, tooManyLive, type LiveSlots } from './slots';
+import { MAX_LIVE_BUFFER_BYTES, MAX_LIVE_MS, paced, tooManyLive, type LiveSlots } from './slots';
 
 const PATH = /^\/v1\/batches\/([^/]+)\/ws$/;
 /** A peer that has not answered a ping within this long is gone (a dropped laptop, a dead NAT). */
@@ -123,8 +123,10 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
         alive = false;
         opened.ping();
       }, PING_MS);
+      const lifetime = setTimeout(() => opened.close(1000, 'time limit: reconnect with last_event_id'), MAX_LIVE_MS);
       opened.on('close', () => {
         clearInterval(ping);
+        clearTimeout(lifetime);
         done();
       });
       opened.on('error', (err) => log.warn({ err, requestId }, 'websocket error'));

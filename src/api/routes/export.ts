@@ -1,4 +1,6 @@
 /** GET /v1/batches/{id}/export: every item result as a download, streamed in constant memory. */
+/** The longest one download may take: a 50,000-item export is written in seconds. */
+export const EXPORT_MAX_MS = 10 * 60_000;
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import type { Kysely } from 'kysely';
@@ -36,9 +38,15 @@ export function exportRoutes(db: Kysely<Database>, log: Logger): Router {
     const requestId = ctx.state.requestId as string;
     // Headers are gone by the time a page fails: the failure can only cut the download short
     // (Koa's pipeline destroys the response), so it is logged here, where the request id is known.
+    // A download that takes longer than EXPORT_MAX_MS (a client reading a byte a second) is cut
+    // short rather than holding a connection and a cursor without end.
+    const deadline = Date.now() + EXPORT_MAX_MS;
     async function* logged(): AsyncGenerator<Buffer> {
       try {
-        yield* chunks;
+        for await (const chunk of chunks) {
+          if (Date.now() > deadline) throw new Error(`export took longer than ${EXPORT_MAX_MS / 60_000} minutes; cut short`);
+          yield chunk;
+        }
       } catch (err) {
         log.error({ err, requestId, batchId: batch!.id, format }, 'export failed mid-stream');
         throw err;

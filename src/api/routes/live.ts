@@ -13,7 +13,7 @@ import type { Database } from '../../db/schema';
 import { AppError, notFound } from '../errors';
 import { isTerminalEventType, type LiveEvent, type LiveHub } from '../live/hub';
 import { isTerminalId } from '../live/position';
-import { backlogged, paced, takeLiveSlot } from '../live/slots';
+import { backlogged, MAX_LIVE_MS, paced, takeLiveSlot } from '../live/slots';
 
 /** Comments on an idle stream, so proxies and load balancers do not time it out. */
 const KEEP_ALIVE_MS = 15_000;
@@ -62,7 +62,9 @@ export function liveRoutes(live: LiveHub, db: Kysely<Database>): Router {
     };
     const pace = (): Promise<boolean> => paced(() => ctx.res.writableLength, () => ctx.res.destroyed, () => ctx.res.destroy());
     const unsubscribe = await live.watch(tenant(ctx), batchId, lastEventId, send, () => ctx.res.end(), pace).catch(() => undefined);
+    const lifetime = setTimeout(() => ctx.res.end(), MAX_LIVE_MS);
     const done = (): void => {
+      clearTimeout(lifetime);
       unsubscribe?.();
       release();
     };

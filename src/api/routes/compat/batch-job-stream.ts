@@ -23,7 +23,7 @@ import { firstUnfinished, listResultsBetween } from '../../../db/items';
 import type { Database } from '../../../db/schema';
 import type { LiveEvent, LiveHub } from '../../live/hub';
 import { AppError } from '../../errors';
-import { backlogged, takeLiveSlot } from '../../live/slots';
+import { backlogged, MAX_LIVE_MS, takeLiveSlot } from '../../live/slots';
 import { BATCH_JOB_PREFIXES, jobBatchId } from './batch-jobs';
 import { batchJobStatus } from './shapes';
 
@@ -71,9 +71,11 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       let chain: Promise<void> = Promise.resolve();
       let ended = false;
       const watching: { stop?: () => void } = {};
+      const lifetime = setTimeout(() => end(), MAX_LIVE_MS);
       const end = (): void => {
         if (ended) return;
         ended = true;
+        clearTimeout(lifetime);
         watching.stop?.();
         release();
         ctx.res.end();
