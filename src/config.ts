@@ -142,7 +142,8 @@ const StageRetryOverride = z
     initialIntervalMs: z.int().positive(),
     backoffCoefficient: z.number().min(1),
     maximumIntervalMs: z.int().positive(),
-    maximumAttempts: z.int().min(0),
+    // At least 1: a stage's items must end (failed, then redrivable), and Temporal refuses 0 as a limit.
+    maximumAttempts: z.int().min(1),
     nonRetryableErrorTypes: z.array(z.string()),
     startToCloseTimeoutMs: z.int().positive(),
     heartbeatTimeoutMs: z.int().positive(),

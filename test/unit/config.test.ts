@@ -22,6 +22,8 @@ test('stage retry policies can be overridden per stage and field', () => {
 test('bad values fail fast, naming the variable', () => {
   assert.throws(() => loadConfig({ PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && /PORT/.test(e.message));
   assert.throws(() => loadConfig({ STAGE_RETRY_JSON: '{"publish":{"bogus":1}}' }), ConfigError);
+  // Temporal refuses a limit of 0 when the activity is scheduled: refused here, at start.
+  assert.throws(() => loadConfig({ STAGE_RETRY_JSON: '{"publish":{"maximumAttempts":0}}' }), ConfigError);
   assert.throws(() => loadConfig({ BATCHFLOW_DEV_API_KEY: 'short' }), /at least 16/);
 });
 
