@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Client, Connection } from '@temporalio/client';
 import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { Database } from '../../db/schema';
 import { checkSearchAttributes, registerCommand, withTimeout } from '../../temporal/search-attribute-setup';
 
@@ -13,7 +14,7 @@ const ATTRIBUTES_OK_FOR_MS = 60_000;
  * Temporal namespace has batchflow's search attributes (without them every submit is refused);
  * when it lacks some, `fix` is the command that adds them. No raw error text is ever shown.
  */
-export function healthRoutes(deps: { db: Kysely<Database>; client: Client }): Router {
+export function healthRoutes(deps: { db: Kysely<Database>; client: Client; log?: Logger }): Router {
   const router = new Router();
   let attributesOkUntil = 0;
 
@@ -46,8 +47,8 @@ export function healthRoutes(deps: { db: Kysely<Database>; client: Client }): Ro
   });
   router.get('/readyz', async (ctx) => {
     const [database, reachable] = await Promise.all([
-      probe(() => sql`select 1`.execute(deps.db)),
-      probe(() => deps.client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({}))),
+      probe('database', () => sql`select 1`.execute(deps.db), deps.log),
+      probe('temporal', () => deps.client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({})), deps.log),
     ]);
     const attributes = reachable === 'ok' ? await searchAttributes() : { check: reachable };
     const temporal = attributes.check;
@@ -58,12 +59,13 @@ export function healthRoutes(deps: { db: Kysely<Database>; client: Client }): Ro
   return router;
 }
 
-/** 'ok', 'timed out' or 'unreachable': the error itself stays out of an unauthenticated answer. */
-async function probe(check: () => Promise<unknown>): Promise<string> {
+/** 'ok', 'timed out' or 'unreachable': the error itself stays out of an unauthenticated answer and goes to the log. */
+async function probe(what: string, check: () => Promise<unknown>, log: Logger | undefined): Promise<string> {
   try {
     await withTimeout(check(), PROBE_DEADLINE_MS);
     return 'ok';
   } catch (err) {
+    log?.warn({ err, dependency: what }, 'readyz: a dependency is down');
     return /timed out/.test((err as Error).message) ? 'timed out' : 'unreachable';
   }
 }
