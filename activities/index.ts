@@ -115,12 +115,14 @@ export const createActivities = (deps: ActivityDeps) => {
      * A chunk whose stage call failed for good (retries exhausted, or a permanent whole-call
      * error): its unfinished items end `failed` with that error rather than staying pending.
      */
-    async failRange(input: { batchId: string; range: ItemRange; stage: Stage; code: string; message: string; attempts: number }): Promise<number> {
+    async failRange(input: { batchId: string; range: ItemRange; stage: Stage; code: string; message: string; attempts: number; retryable?: boolean }): Promise<number> {
       return endUnfinished(db, input.batchId, 'failed', {
         range: input.range,
         stage: input.stage,
-        // Retryable: the call failed as a whole (an outage), not because of the item; a redrive may pass.
-        error: { code: input.code, message: `${input.stage}: ${input.message}`, retryable: true, attempts: input.attempts },
+        // Retryable unless the call failed for good: a call that used up its retries failed as a
+        // whole (an outage), not because of the item, and a redrive may pass. Histories recorded
+        // before the workflow said which had no `retryable`: those were all called retryable.
+        error: { code: input.code, message: `${input.stage}: ${input.message}`, retryable: input.retryable ?? true, attempts: input.attempts },
       });
     },
 

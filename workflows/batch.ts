@@ -344,9 +344,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
         // The stage call failed as a whole after its retries: its unfinished items fail with it.
         const cause = err instanceof wf.ActivityFailure && err.cause ? err.cause : (err as Error);
         const code = cause instanceof wf.ApplicationFailure && cause.type ? cause.type : 'stage_failed';
+        // A permanent failure (the activity said so, or its type is listed as permanent) is not
+        // worth a redrive as it is; one that used up its retries (an outage) may pass later.
+        const permanent = cause instanceof wf.ApplicationFailure && (cause.nonRetryable || (!!cause.type && input.retry[stage].nonRetryableErrorTypes.includes(cause.type)));
+        const exhausted = err instanceof wf.ActivityFailure && err.retryState === 'MAXIMUM_ATTEMPTS_REACHED';
         // Recorded even if a cancel arrives meanwhile: these items did fail.
         const n = await wf.CancellationScope.nonCancellable(() =>
-          book.failRange({ batchId, range, stage, code, message: cause.message, attempts: input.retry[stage].maximumAttempts }),
+          book.failRange({ batchId, range, stage, code, message: cause.message, attempts: exhausted ? input.retry[stage].maximumAttempts : 1, retryable: !permanent }),
         );
         state.counts.failed += n;
         state.counts.pending -= n;

@@ -337,6 +337,9 @@ describe('shipped defaults: every feature once, over HTTP', () => {
     const id = r.body.batch_id as string;
     const failed = await waitV1(id);
     assert.equal(failed.counts.failed, ITEMS.length);
+    // A permanent failure says so: not retryable, after one attempt (not the policy's maximum).
+    const errors = (await call('GET', `/v1/batches/${id}/items?status=failed`)).body.items.map((i: Json) => i.error);
+    assert.ok(errors.every((e: Json) => e.retryable === false && e.attempts === 1 && e.code === 'ValidationError'), JSON.stringify(errors[0]));
     const retried = await call('POST', `/v1/batches/${id}/retry-failed`);
     assert.equal(retried.status, 202, JSON.stringify(retried.body));
     assert.equal(retried.body.retried, ITEMS.length);
