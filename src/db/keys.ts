@@ -32,7 +32,14 @@ export async function putKey(
     .insertInto('api_keys')
     .values({ id, tenant_id: tenantId, key_hash: hashKey(key), label, limits: JSON.stringify(limits ?? {}) })
     .onConflict((oc) =>
-      oc.column('id').doUpdateSet({ key_hash: hashKey(key), tenant_id: tenantId, revoked_at: null, ...(limits ? { limits: JSON.stringify(limits) } : {}) }),
+      oc.column('id').doUpdateSet({
+        key_hash: hashKey(key),
+        tenant_id: tenantId,
+        // A revoked key stays revoked when the same secret is stored again (the development key is
+        // re-stored at every start); only a new secret under the id is a new, live key.
+        revoked_at: sql<Date | null>`case when api_keys.key_hash = excluded.key_hash then api_keys.revoked_at else null end`,
+        ...(limits ? { limits: JSON.stringify(limits) } : {}),
+      }),
     )
     .execute();
 }

@@ -12,6 +12,7 @@ import { createLogger } from '../logger';
 import { migrateToLatest } from '../db/migrate';
 import { DEV_TENANT, ensureDevKey } from '../auth/dev-key';
 import { tenantUuid } from '../batches/ids';
+import { findKey } from '../db/keys';
 import { ensureWebhookSecret } from '../auth/webhook-secret';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     say(`Temporal UI  ${uiUrl}`);
     say(`dev API key  ${devKey}   (also in ${path.join(config.dataDir, 'dev-api-key')})`);
     say(`dev tenant   ${DEV_TENANT}, as a UUID ${tenantUuid(DEV_TENANT)} (the document design's tenant_id)`);
+    if (!(await findKey(database.db, devKey))) say(`             (revoked: delete ${path.join(config.dataDir, 'dev-api-key')} for a new one, or mint one with npm run keys)`);
     // On the console only, like the dev key: the structured log never carries a secret.
     say(webhookSecret.source === 'env' ? 'webhook key  from WEBHOOK_SECRET' : `webhook key  ${webhookSecret.secret}   (signs completion webhooks; also in ${webhookSecret.file})`);
     say(`database     ${database.kind}${database.kind === 'pglite' ? ` in ${path.join(config.dataDir, 'pglite')}` : ''}`);
