@@ -22,6 +22,9 @@ function testFiles(dir: string): string[] {
  * The fault suite restarts PostgreSQL and dev servers and kills processes, which would break
  * whatever else runs beside it; it runs on its own (`npm run test:faults`), never in `npm test`.
  */
+/** The whole run's bound; a full run takes about 10 minutes here. */
+const RUN_LIMIT_MIN = 45;
+
 const OWN_RUN_ONLY = [path.join(__dirname, 'faults')];
 
 /** Files and directories named on the command line, directories expanded to their test files. */
@@ -47,7 +50,14 @@ async function main(): Promise<void> {
     stdio: 'inherit',
     env: { ...process.env, TEMPORAL_TEST_ADDRESS: server.address, TEMPORAL_TEST_NAMESPACE: server.namespace, TEMPORAL_TEST_UI_URL: server.uiUrl ?? '' },
   });
+  // A file whose tests pass but whose process never exits (a timer or socket left open) would hold
+  // the run until CI's own limit, with nothing to say why: fail it, loudly, well before that.
+  const deadline = setTimeout(() => {
+    log(`still running after ${RUN_LIMIT_MIN} min: a test file did not exit (a timer, socket or server left open?); stopping`);
+    child.kill('SIGKILL');
+  }, RUN_LIMIT_MIN * 60_000);
   const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  clearTimeout(deadline);
   await server.stop();
   log(`finished in ${Math.round((Date.now() - started) / 1000)} s`);
   process.exit(code);

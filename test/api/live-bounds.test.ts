@@ -144,3 +144,26 @@ test('an SSE client that stops reading is dropped, and the API’s memory stays 
     await stack.stop();
   }
 });
+
+test('a refused stream leaves no timer armed, on every live route', { timeout: TIMEOUT_MS }, async () => {
+  const stack = await startStack({ noWorker: true });
+  try {
+    // Timers that keep the process alive; a refused stream must not add one (each once waited an hour).
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const missing = '00000000-0000-7000-8000-000000000000';
+    await stack.api(`/batch/jobs/${missing}/stream`); // warms up whatever the first request creates
+    const before = timers();
+    for (let i = 0; i < 20; i++) {
+      for (const path of [`/v1/batches/${missing}/events`, `/batch/jobs/${missing}/stream`, `/api/v1/batch/jobs/${missing}/stream`]) {
+        const res = await stack.api(path);
+        assert.equal(res.status, 404, path);
+        await res.text();
+      }
+      const ws = await openWs(stack, missing);
+      assert.equal(ws.status, 404);
+    }
+    assert.ok(timers() - before < 10, `${timers() - before} timers armed by 80 refused streams`);
+  } finally {
+    await stack.stop();
+  }
+});

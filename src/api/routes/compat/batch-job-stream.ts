@@ -71,7 +71,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       let chain: Promise<void> = Promise.resolve();
       let ended = false;
       const watching: { stop?: () => void } = {};
-      const lifetime = setTimeout(() => end(), MAX_LIVE_MS);
+      let lifetime: NodeJS.Timeout | undefined;
       const end = (): void => {
         if (ended) return;
         ended = true;
@@ -145,6 +145,8 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
         if (!watching.stop) release();
       }
       if (!watching.stop) throw new AppError(404, 'not_found', 'Job not found');
+      // Started only once there is a stream to end: a 404 must leave no timer behind.
+      lifetime = setTimeout(() => end(), MAX_LIVE_MS);
 
       // From here the response is the event stream, written by better-sse rather than Koa.
       ctx.status = 200;
