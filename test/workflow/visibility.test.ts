@@ -34,6 +34,16 @@ after(async () => {
   await target?.close();
 });
 
+/**
+ * The batch's end as the row says it, once its run has closed too: the row turns final in
+ * finishBatch, one workflow task before the run records its last search attribute upsert.
+ */
+async function finished(s: Stack, batchId: string): Promise<Awaited<ReturnType<typeof waitForBatch>>> {
+  const ended = await waitForBatch(s, batchId, undefined, WAIT_MS);
+  await s.client.workflow.getHandle(workflowIdFor(batchId)).result();
+  return ended;
+}
+
 const describeBatch = (batchId: string): Promise<WorkflowExecutionDescription> => stack.client.workflow.getHandle(workflowIdFor(batchId)).describe();
 const history = (batchId: string): Promise<History> => stack.client.workflow.getHandle(workflowIdFor(batchId)).fetchHistory();
 const post = async (path: string, body?: unknown): Promise<void> => {
@@ -82,7 +92,7 @@ describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, (
       assert.ok(details.includes(line), `details lack ${line}:\n${details}`);
     }
 
-    const ended = await waitForBatch(stack, batchId);
+    const ended = await finished(stack, batchId);
     assert.equal(ended.status, 'completed');
     const last = (await describeBatch(batchId)).typedSearchAttributes;
     assert.equal(last.get(BatchStatusKey), 'completed');
@@ -98,7 +108,7 @@ describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, (
     await post(`/v1/batches/${batchId}/pause`);
     await eventually('BatchStatus paused', async () => (await describeBatch(batchId)).typedSearchAttributes.get(BatchStatusKey) === 'paused', WAIT_MS);
     await post(`/v1/batches/${batchId}/resume`);
-    const ended = await waitForBatch(stack, batchId, undefined, WAIT_MS);
+    const ended = await finished(stack, batchId);
     assert.equal(ended.status, 'partial');
     assert.equal(ended.counts.failed, 2);
 
@@ -169,7 +179,7 @@ describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, (
       await eventually('a first published item', () => slow.items.size > 0, WAIT_MS);
       const res = await own.api(`/v1/batches/${batchId}/cancel`, { method: 'POST', body: JSON.stringify({ rollback: true }) });
       assert.equal(res.status, 202, await res.text());
-      const ended = await waitForBatch(own, batchId, undefined, WAIT_MS);
+      const ended = await finished(own, batchId);
       assert.equal(ended.status, 'cancelled');
       const h = await own.client.workflow.getHandle(workflowIdFor(batchId)).fetchHistory();
       const statuses = upserts(h).flatMap((c) => (typeof c.BatchStatus === 'string' ? [c.BatchStatus] : []));
