@@ -7,30 +7,35 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import type { CompensateInput, CompensateOutcome, CompensationScope } from '../src/contracts/workflow';
 import type { Database, ItemError } from '../src/db/schema';
-import { loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
+import { clearPublishSent, loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
 import { ErrorType } from './errors';
 import type { PublishResolver, Unpublisher } from './unpublish';
 import type { Unstager } from './ingest/unstage';
 
+/**
+ * An item whose publish may have created the remote item without anyone recording its id: the
+ * target must be asked before the item can be called clean. That is any item a publish request
+ * may have gone out for (`publish_sent`, written before the request) with no recorded answer: a
+ * worker that died mid-call, a timeout, a 5xx. A 4xx rejection is a definite "no".
+ */
+function inDoubt(item: WorkItem): boolean {
+  if (item.published || !item.publish_sent) return false;
+  if (item.status === 'failed') return item.error?.retryable !== false;
+  return item.status === null || item.status === 'pending' || item.status === 'running';
+}
+
 /** Which items of the chunk the scope undoes, and the status each then ends in. */
 function target(item: WorkItem, scope: CompensationScope): 'failed' | 'compensated' | null {
-  const effects = item.staged || item.published;
+  const effects = item.staged || item.published || inDoubt(item);
   if (item.status === 'failed') return effects ? 'failed' : null;
   if (scope === 'failed') return null;
-  if (item.status === 'running') return 'compensated';
+  // Running, or (publish as the first stage) still pending with a publish in doubt.
+  if (item.status === 'running' || inDoubt(item)) return 'compensated';
   if (scope === 'all' && item.status === 'succeeded') return 'compensated';
   return null;
 }
 
 const UNDO_CONCURRENCY = 8;
-
-/**
- * A publish that failed without a definite "no" (timeouts, lost answers, a call that failed as a
- * whole) may have created the remote item anyway: the target must be asked before the item can be
- * called clean. A 4xx rejection is a definite "no".
- */
-const publishInDoubt = (item: WorkItem): boolean =>
-  item.status === 'failed' && item.stage === 'publish' && !item.published && item.error?.retryable !== false;
 
 export async function compensateChunk(
   db: Kysely<Database>,
@@ -43,22 +48,25 @@ export async function compensateChunk(
   const finalAttempt = ctx.info.attempt >= input.maxAttempts;
   const loaded = await loadRange(db, input.batchId, input.range);
   const items = loaded
-    .map((item) => ({ item, ends: publishInDoubt(item) ? ('failed' as const) : target(item, input.scope) }))
+    .map((item) => ({ item, ends: target(item, input.scope) }))
     .filter((t): t is { item: WorkItem; ends: 'failed' | 'compensated' } => t.ends !== null);
   if (items.length === 0) return { undone: 0, orphaned: 0 };
 
   // Unpublish first: the remote item is the effect that matters most to leave behind.
   const undoErrors = new Map<number, { retryable: boolean; message: string }>();
+  /** In-doubt items the target answered for: found (and then unpublished below) or not there. */
+  const resolved: number[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const { item } = items[next++]!;
-      if (publishInDoubt(item)) {
+      if (inDoubt(item)) {
         const found = await resolve(input.batchId, item);
         if ('error' in found) {
           undoErrors.set(item.seq, { retryable: true, message: `publish outcome unknown: ${found.error}` });
           continue;
         }
+        resolved.push(item.seq);
         if (found.id === null) continue;
         item.published = true;
         item.published_id = found.id;
@@ -102,6 +110,8 @@ export async function compensateChunk(
     writes.push(write(item, ends, { staged: false, published: false }));
   }
   await writeResults(db, input.batchId, writes);
+  // Asked and answered: a later undo (a retry, or the batch's rollback after an item's) need not ask again.
+  await clearPublishSent(db, input.batchId, resolved.filter((seq) => !undoErrors.has(seq)));
 
   if (stillRetrying) {
     throw ApplicationFailure.create({ type: ErrorType.Transient, message: `${retryLater.length} unpublish(es) failed transiently; first: ${retryLater[0]!.message}` });

@@ -9,7 +9,7 @@ import { Context, log } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import type { Cost, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
 import type { Database } from '../src/db/schema';
-import { loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
+import { loadRange, markPublishSent, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
 import type { ItemFailure } from './errors';
 import { acquire, type RateLimit } from './rate-limit';
 
@@ -121,6 +121,9 @@ export async function runStage(db: Kysely<Database>, input: StageInput, handler:
     if (size === 0) break; // cancelled while waiting
     const slice = ready.slice(next, next + size);
     next += size;
+    // A publish is recorded as possibly sent before it goes: if this worker dies between the
+    // target's answer and writeResults, compensation knows to ask the target (issue 13).
+    if (input.stage === 'publish') await markPublishSent(db, input.batchId, slice);
     const done = toWrites(await handler(slice, stageCtx));
     // Record what was done before reacting to cancellation: work that happened is never
     // forgotten, and a retry does not repeat it. A slow, sliced chunk records slice by slice, so

@@ -22,6 +22,8 @@ export interface WorkItem {
   published_id: string | null;
   staged: boolean;
   published: boolean;
+  /** A publish request may have gone out for it (see markPublishSent). */
+  publish_sent: boolean;
   error: ItemError | null;
   attempts: number;
 }
@@ -32,7 +34,7 @@ export async function loadRange(q: Q, batchId: string, range: ItemRange): Promis
     select i.seq, i.ref, i.text, i.content_b64, i.content_type, i.attributes,
            r.status, r.stage, r.classification, r.published_id,
            coalesce(r.staged, false) as staged, coalesce(r.published, false) as published,
-           r.error, coalesce(r.attempts, 0) as attempts
+           coalesce(r.publish_sent, false) as publish_sent, r.error, coalesce(r.attempts, 0) as attempts
     from batch_items i
     left join item_results r on r.batch_id = i.batch_id and r.seq = i.seq
     where i.batch_id = ${batchId} and i.seq >= ${range.from} and i.seq < ${range.to}
@@ -85,6 +87,27 @@ export async function writeResults(q: Q, batchId: string, results: ResultWrite[]
       staged = excluded.staged,
       published = excluded.published,
       updated_at = now()`.execute(q);
+}
+
+/**
+ * Records, before the requests go out, that a publish may be sent for these items: a worker that
+ * dies after the target created one and before writeResults leaves the item in doubt, and this is
+ * how compensation knows to ask the target. Items without a result row (publish as the first
+ * stage) get one, still pending.
+ */
+export async function markPublishSent(q: Q, batchId: string, items: Array<{ seq: number; ref: string }>): Promise<void> {
+  if (items.length === 0) return;
+  await sql`
+    insert into item_results as r (batch_id, seq, ref, status, stage, attempts, publish_sent, updated_at)
+    select ${batchId}, seq, ref, 'pending', null, 0, true, now()
+    from unnest(${items.map((i) => i.seq)}::int[], ${items.map((i) => i.ref)}::text[]) as t(seq, ref)
+    on conflict (batch_id, seq) do update set publish_sent = true`.execute(q);
+}
+
+/** The target was asked about these in-doubt items and answered: they are in doubt no more. */
+export async function clearPublishSent(q: Q, batchId: string, seqs: number[]): Promise<void> {
+  if (seqs.length === 0) return;
+  await sql`update item_results set publish_sent = false where batch_id = ${batchId} and seq = any(${seqs}::int[])`.execute(q);
 }
 
 /**

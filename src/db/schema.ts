@@ -92,6 +92,8 @@ export interface ItemResultsTable {
   staged: Generated<boolean>;
   /** The remote item at published_id exists (publish did it; compensation undoes it). */
   published: Generated<boolean>;
+  /** A publish request may have gone out; without `published`, the item is in doubt (see migration 0006). */
+  publish_sent: Generated<boolean>;
   updated_at: Timestamp;
 }
 

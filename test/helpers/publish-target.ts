@@ -25,6 +25,11 @@ export interface TargetFaults {
   hangFirst?: { refs: Set<string>; times: number; ms: number };
   /** Refs whose DELETE is answered with this status (e.g. 400: a compensation that can never succeed). */
   failDeletes?: { refs: Set<string>; status: number };
+  /**
+   * Called once an item is created, before its 201 goes out (the answer waits for it): a test can
+   * kill the caller there, so the item exists and nobody learned its id.
+   */
+  beforeAnswer?: (created: { ref: string; key: string; id: string }) => Promise<void> | void;
 }
 
 export interface PublishTarget {
@@ -119,7 +124,8 @@ export async function startPublishTarget(faults: TargetFaults = {}, random: () =
     byKey.set(key, id);
     target.items.set(id, { ref, key });
     record(201);
-    send(201, { id });
+    await f.beforeAnswer?.({ ref, key, id });
+    if (!res.destroyed) send(201, { id });
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
