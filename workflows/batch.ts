@@ -71,6 +71,12 @@ const WEBHOOK_PATCH = 'webhook-v1';
  */
 const VISIBILITY_PATCH = 'visibility-v1';
 
+/**
+ * The run's end waits for update handlers still at work (a retry-failed accepted in the last
+ * moment resets items through an activity) before it counts: runs from before ended without.
+ */
+const HANDLERS_PATCH = 'handlers-before-end-v1';
+
 /** Undo gets its own patient policy: giving up means an orphaned remote item. */
 const COMPENSATION_ATTEMPTS = 8;
 
@@ -414,6 +420,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       state.cancelRequested ??= { rollback: options.onCancel === 'rollback', external: true };
     }
     await wf.CancellationScope.nonCancellable(() => Promise.all([...chunkPromises]));
+    if (wf.patched(HANDLERS_PATCH)) {
+      // No update is accepted from here; one already accepted may still put items back in line,
+      // and those must run, not be counted as pending by finishBatch.
+      closing = true;
+      await wf.condition(wf.allHandlersFinished);
+    }
     if (!stopRequested() && (state.nextChunk < chunkCount || state.redrive.length > 0)) return continueAsNew();
     closing = true;
     if (saga && stopRequested()) {
