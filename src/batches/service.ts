@@ -3,7 +3,7 @@
  * read (live from the workflow while it runs, from the database after), list, page items, cancel.
  */
 import { createHash } from 'node:crypto';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import {
@@ -45,6 +45,8 @@ import { itemBody, toBatchBody, type BatchBody } from './view';
 import { newBatchId } from './ids';
 import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
 import { runRetention } from '../temporal/schedule';
+import { createReconciler } from './reconcile';
+import { startOutcome } from './start-outcome';
 
 export interface BatchServiceDeps {
   db: Kysely<Database>;
@@ -84,6 +86,11 @@ const QUERY_DEADLINE_MS = 3_000;
 /** The task queue of a batch of this priority. */
 export const taskQueueFor = (base: string, priority: string): string => (priority === 'express' ? `${base}-express` : base);
 
+/**
+ * A submit's workflow start gives up after this. Its answer is then unknown (the start may have
+ * landed): the batch stays queued and the reconcile loop sees to it.
+ */
+const START_DEADLINE_MS = 10_000;
 /** How long a redrive waits for a finishing run to close before answering 409. */
 const RUN_CLOSE_DEADLINE_MS = 30_000;
 /** Rough throughput used for `estimated_seconds` before a batch has a rate of its own. */
@@ -146,6 +153,9 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     const described = { batchId: row.id, tenantId: row.tenant_id, totalItems: row.total_items, options: row.options as unknown as BatchOptions, metadata, redrive: redrive.redriveFinished === true };
     await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
       workflowId: workflowIdFor(row.id),
+      // A batch's first run starts once: a run terminated in the Temporal UI is not started again
+      // by a retry or the reconcile loop. A redrive is a new run of a batch whose last run closed.
+      workflowIdReusePolicy: redrive.redriveFinished ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.REJECT_DUPLICATE,
       // Express batches have a task queue, and worker slots, of their own: they never wait
       // behind normal work.
       taskQueue: taskQueueFor(deps.taskQueue, row.priority),
@@ -182,11 +192,15 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     return submittedBody(existing, true);
   }
 
+  const reconciler = createReconciler({ db, client, log, start: (row) => startWorkflow(row) });
+
   return {
     /**
-     * Creates the batch's rows in one transaction, then starts its workflow; if the start fails the
-     * rows are deleted again, so a failed submission leaves nothing. (Should this process die
-     * between the two, `resumeQueued` starts the workflow later: the id is derived from the batch.)
+     * Creates the batch's rows in one transaction, then starts its workflow. A start Temporal
+     * refused for certain deletes the rows again, so that submission leaves nothing (503). A start
+     * whose answer is unknown (a timeout, a dropped connection) keeps them: the batch is accepted
+     * `queued` and the reconcile loop starts it, or finds it started. (Should this process die
+     * between the two, the loop starts the workflow too: the id is derived from the batch.)
      */
     async submit(tenantId: string, submission: Submission, request: SubmitRequest): Promise<Submitted> {
       const { requestHash: hash, idempotencyKey, limits } = request;
@@ -245,11 +259,16 @@ export const createBatchService = (deps: BatchServiceDeps) => {
         return submittedBody(earlier.row, true);
       }
       try {
-        await startWorkflow({ ...row, options: submission.options as unknown as Record<string, unknown> });
+        await client.withDeadline(Date.now() + START_DEADLINE_MS, () => startWorkflow({ ...row, options: submission.options as unknown as Record<string, unknown> }));
       } catch (err) {
-        log.error({ err, batchId: id }, 'could not start the batch workflow; removing its rows');
-        await batches.deleteBatch(db, id);
-        throw await temporalUnavailable();
+        const outcome = startOutcome(err);
+        if (outcome === 'refused') {
+          log.error({ err, batchId: id }, 'Temporal refused the batch workflow; removing its rows');
+          await batches.deleteBatch(db, id);
+          throw await temporalUnavailable();
+        }
+        // 'started': an earlier attempt of this very start landed. 'unknown': it may have.
+        if (outcome === 'unknown') log.warn({ err, batchId: id }, 'the workflow start went unanswered; the batch stays queued for the reconcile loop');
       }
       const created = await batches.getBatchById(db, id);
       return submittedBody(created!, false);
@@ -420,22 +439,10 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     },
 
     /**
-     * Starts the workflow of any batch left `queued` without one (the API died between commit and
-     * start). Starting is idempotent: the workflow id comes from the batch id.
+     * One pass of the reconcile loop (src/batches/reconcile.ts): starts the workflow of a batch
+     * left `queued` without one, and fails a batch whose workflow was ended outside batchflow.
      */
-    async resumeQueued(olderThanMs = 30_000): Promise<number> {
-      let started = 0;
-      for (const row of await batches.listQueuedBefore(db, new Date(Date.now() - olderThanMs))) {
-        try {
-          await startWorkflow(row);
-          started++;
-          log.warn({ batchId: row.id }, 'started the workflow of a batch that had none');
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
-      }
-      return started;
-    },
+    reconcile: reconciler.pass,
   };
 
   /**
@@ -483,9 +490,25 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     try {
       await client.workflow.getHandle(row.workflow_id).signal(name, ...(arg === undefined ? [] : [arg]));
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new BatchConflict('batch has already finished');
+      if (err instanceof WorkflowNotFoundError) throw await finishedConflict(row);
       throw new Unavailable('Temporal');
     }
+  }
+
+  /**
+   * The batch's workflow has closed. If it closed without writing the batch's end (terminated in
+   * the Temporal UI), the row is reconciled now, not at the loop's next pass: the conflict then
+   * names the status it ended in, and the batch's slot is free.
+   */
+  async function finishedConflict(row: BatchRow): Promise<BatchConflict> {
+    const outcome = await reconciler.settle(row).catch((err: unknown) => {
+      log.warn({ err, batchId: row.id }, 'could not reconcile a batch whose workflow has closed; the loop will');
+      return 'open' as const;
+    });
+    if (outcome === 'failed') return new BatchConflict('batch has already failed: its workflow was ended outside batchflow (error terminated)');
+    // A queued batch whose workflow never started (its submit died): the loop starts it.
+    if (outcome === 'started' || outcome === 'waiting') return new BatchConflict('the batch is still starting; retry in a moment');
+    return new BatchConflict('batch has already finished');
   }
 
   /** A workflow update; its validator's refusal (the batch is stopping) is a conflict. */
@@ -494,7 +517,7 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       return await client.workflow.getHandle(row.workflow_id).executeUpdate<T, [unknown, ...unknown[]]>(name, { args: args as [unknown, ...unknown[]] });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new BatchConflict((err.cause as Error | undefined)?.message ?? err.message);
-      if (err instanceof WorkflowNotFoundError) throw new BatchConflict('batch has already finished');
+      if (err instanceof WorkflowNotFoundError) throw await finishedConflict(row);
       throw new Unavailable('Temporal');
     }
   }
