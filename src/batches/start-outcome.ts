@@ -2,7 +2,7 @@
  * What a failed workflow start means for the batch it was for. Deleting a batch's rows is only
  * safe when the workflow certainly did not start: otherwise it would run with nothing to run.
  */
-import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { isGrpcServiceError, NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 
 /**
  * - `started`: the workflow exists (an earlier attempt of this start landed; its answer was lost).
@@ -46,6 +46,8 @@ function grpcStatus(err: unknown): { code: number; details: string } | undefined
 
 export function startOutcome(err: unknown): StartOutcome {
   if (err instanceof WorkflowExecutionAlreadyStartedError) return 'started';
+  // The SDK's own class for the server's NOT_FOUND on the namespace.
+  if (err instanceof NamespaceNotFoundError) return 'refused';
   const grpc = grpcStatus(err);
   if (!grpc) return 'unknown';
   if (REFUSALS.has(grpc.code)) return 'refused';
