@@ -23,12 +23,23 @@ export const PASS_CHECKS = 500;
 /** A queued batch younger than this may still be starting (its submit is under way): left alone. */
 export const QUEUED_GRACE_MS = 30_000;
 
-/** How the latest run of a batch's workflow stands, as `describe()` names it, or NOT_FOUND. */
-type RunStatus = string;
+/** How the latest run of a batch's workflow stands: `describe()`'s status name, or NOT_FOUND. */
+interface Run {
+  status: string;
+  closedAt?: Date;
+}
 /** Closed the way only the workflow's own end (finishBatch) or a continue-as-new closes it. */
-const CLOSED_BY_ITSELF: RunStatus[] = ['COMPLETED', 'CONTINUED_AS_NEW'];
+const CLOSED_BY_ITSELF = ['COMPLETED', 'CONTINUED_AS_NEW'];
 
+/** `waiting`: left for a later pass (a queued batch in its grace period, a run closed moments ago). */
 export type Outcome = 'open' | 'started' | 'failed' | 'waiting';
+
+export interface SettleOptions {
+  /** A queued batch without a workflow is started only if it was created before this. */
+  queuedBefore?: Date;
+  /** A batch past queued is ended only once its run has been closed this long (default: the deps'). */
+  closedGraceMs?: number;
+}
 
 export interface PassResult {
   checked: number;
@@ -42,6 +53,13 @@ export interface ReconcilerDeps {
   log: Logger;
   /** Starts the batch's first run; refuses (WorkflowExecutionAlreadyStartedError) if it ever had one. */
   start(row: BatchRow): Promise<void>;
+  /**
+   * How long after its run closed a batch past queued is ended. The closed run's chunk activities
+   * may still be running: each learns of the close at its next heartbeat and records what it
+   * finished, so this is a little over the stages' heartbeat timeout. Ending the batch sooner would
+   * let those late writes land on items already ended `terminated`.
+   */
+  closedGraceMs: number;
 }
 
 export const createReconciler = (deps: ReconcilerDeps) => {
@@ -50,24 +68,22 @@ export const createReconciler = (deps: ReconcilerDeps) => {
   let cursor: ActiveCursor | undefined;
   let inFlight: Promise<PassResult> | undefined;
 
-  async function runStatus(workflowId: string): Promise<RunStatus> {
+  async function latestRun(workflowId: string): Promise<Run> {
     try {
-      return (await client.workflow.getHandle(workflowId).describe()).status.name;
+      const d = await client.workflow.getHandle(workflowId).describe();
+      return { status: d.status.name, closedAt: d.closeTime };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+      if (err instanceof WorkflowNotFoundError) return { status: 'NOT_FOUND' };
       throw err;
     }
   }
 
-  /**
-   * Brings one active batch in step with its workflow. `queuedBefore`: a queued batch without a
-   * workflow is started only if it was created before this.
-   */
-  async function settle(row: BatchRow, queuedBefore: Date = new Date(Date.now() - QUEUED_GRACE_MS)): Promise<Outcome> {
-    const status = await runStatus(row.workflow_id);
+  /** Brings one active batch in step with its workflow. */
+  async function settle(row: BatchRow, opts: SettleOptions = {}): Promise<Outcome> {
+    const { status, closedAt } = await latestRun(row.workflow_id);
     if (status === 'RUNNING' || CLOSED_BY_ITSELF.includes(status)) return 'open';
     if (status === 'NOT_FOUND' && row.status === 'queued') {
-      if (row.created_at >= queuedBefore) return 'waiting';
+      if (row.created_at >= (opts.queuedBefore ?? new Date(Date.now() - QUEUED_GRACE_MS))) return 'waiting';
       try {
         await deps.start(row);
       } catch (err) {
@@ -79,6 +95,8 @@ export const createReconciler = (deps: ReconcilerDeps) => {
       return 'started';
     }
     // TERMINATED, TIMED_OUT, FAILED, CANCELED, or gone (a batch past queued always had one).
+    // A queued batch never ran a stage (its run marks it running first): nothing can land late.
+    if (row.status !== 'queued' && closedAt && Date.now() - closedAt.getTime() < (opts.closedGraceMs ?? deps.closedGraceMs)) return 'waiting';
     const how = status === 'NOT_FOUND' ? 'is gone' : `closed ${status}`;
     const message = `the batch's workflow ${how} without finishing the batch (ended outside batchflow, e.g. terminated in the Temporal UI or CLI); its unfinished items failed and can be retried`;
     const ended = await endTerminated(db, row.id, message);
@@ -87,7 +105,7 @@ export const createReconciler = (deps: ReconcilerDeps) => {
     return 'failed';
   }
 
-  async function walk(queuedOlderThanMs: number, maxChecks: number): Promise<PassResult> {
+  async function walk(queuedOlderThanMs: number, maxChecks: number, closedGraceMs?: number): Promise<PassResult> {
     const result: PassResult = { checked: 0, started: 0, failed: 0 };
     const queuedBefore = new Date(Date.now() - queuedOlderThanMs);
     while (result.checked < maxChecks) {
@@ -99,7 +117,7 @@ export const createReconciler = (deps: ReconcilerDeps) => {
       }
       for (const row of page) {
         // A failure (Temporal unreachable) ends the pass; the next one resumes at this row.
-        const outcome = await settle(row, queuedBefore);
+        const outcome = await settle(row, { queuedBefore, closedGraceMs });
         cursor = { createdAt: row.created_at, id: row.id };
         result.checked++;
         if (outcome === 'started') result.started++;
@@ -117,10 +135,10 @@ export const createReconciler = (deps: ReconcilerDeps) => {
     /**
      * One pass over the active batches, oldest first, from where the last pass stopped, checking
      * at most `maxChecks` (default PASS_CHECKS). A call while a pass runs joins that pass, so a
-     * slow pass and the next tick never overlap.
+     * slow pass and the next tick never overlap. `closedGraceMs` overrides the deps' (tests).
      */
-    pass(opts: { queuedOlderThanMs?: number; maxChecks?: number } = {}): Promise<PassResult> {
-      inFlight ??= walk(opts.queuedOlderThanMs ?? QUEUED_GRACE_MS, opts.maxChecks ?? PASS_CHECKS).finally(() => (inFlight = undefined));
+    pass(opts: { queuedOlderThanMs?: number; maxChecks?: number; closedGraceMs?: number } = {}): Promise<PassResult> {
+      inFlight ??= walk(opts.queuedOlderThanMs ?? QUEUED_GRACE_MS, opts.maxChecks ?? PASS_CHECKS, opts.closedGraceMs).finally(() => (inFlight = undefined));
       return inFlight;
     },
   };

@@ -86,11 +86,8 @@ const QUERY_DEADLINE_MS = 3_000;
 /** The task queue of a batch of this priority. */
 export const taskQueueFor = (base: string, priority: string): string => (priority === 'express' ? `${base}-express` : base);
 
-/**
- * A submit's workflow start gives up after this. Its answer is then unknown (the start may have
- * landed): the batch stays queued and the reconcile loop sees to it.
- */
-const START_DEADLINE_MS = 10_000;
+/** Beyond the stages' heartbeat timeout: time for a closed run's last activity to record what it finished. */
+const CLOSED_GRACE_MARGIN_MS = 5_000;
 /** How long a redrive waits for a finishing run to close before answering 409. */
 const RUN_CLOSE_DEADLINE_MS = 30_000;
 /** Rough throughput used for `estimated_seconds` before a batch has a rate of its own. */
@@ -192,7 +189,13 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     return submittedBody(existing, true);
   }
 
-  const reconciler = createReconciler({ db, client, log, start: (row) => startWorkflow(row) });
+  const reconciler = createReconciler({
+    db,
+    client,
+    log,
+    start: (row) => startWorkflow(row),
+    closedGraceMs: Math.max(...Object.values(deps.retry).map((r) => r.heartbeatTimeoutMs)) + CLOSED_GRACE_MARGIN_MS,
+  });
 
   return {
     /**
@@ -259,7 +262,9 @@ export const createBatchService = (deps: BatchServiceDeps) => {
         return submittedBody(earlier.row, true);
       }
       try {
-        await client.withDeadline(Date.now() + START_DEADLINE_MS, () => startWorkflow({ ...row, options: submission.options as unknown as Record<string, unknown> }));
+        // No deadline of ours: the SDK's own retries end an unreachable Temporal with "no connection"
+        // (a certain refusal, so 503); a deadline would end it as a timeout, whose outcome is unknown.
+        await startWorkflow({ ...row, options: submission.options as unknown as Record<string, unknown> });
       } catch (err) {
         const outcome = startOutcome(err);
         if (outcome === 'refused') {
@@ -506,6 +511,7 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       return 'open' as const;
     });
     if (outcome === 'failed') return new BatchConflict('batch has already failed: its workflow was ended outside batchflow (error terminated)');
+    if (outcome === 'waiting' && row.status !== 'queued') return new BatchConflict('its workflow was ended outside batchflow moments ago; the batch becomes failed (error terminated) at the reconcile loop\'s next pass');
     // A queued batch whose workflow never started (its submit died): the loop starts it.
     if (outcome === 'started' || outcome === 'waiting') return new BatchConflict('the batch is still starting; retry in a moment');
     return new BatchConflict('batch has already finished');

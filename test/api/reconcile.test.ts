@@ -139,6 +139,21 @@ describe('the reconcile loop', () => {
     assert.equal(await statusOf(queued), 'failed');
   });
 
+  test('a batch past queued is ended only once its closed run has had time to record its last writes', async () => {
+    const id = await submit(stack, { items: items(3) });
+    // As the workflow's first activity would (no worker here).
+    await stack.db.db.updateTable('batches').set({ status: 'running' }).where('id', '=', id).execute();
+    await stack.client.workflow.getHandle(workflowIdFor(id)).terminate('an operator in the Temporal UI');
+    // The shipped policies' 30 s heartbeat timeout, plus a margin: too soon.
+    assert.equal((await stack.batches.reconcile()).failed, 0);
+    assert.equal(await statusOf(id), 'running');
+    const cancel = await stack.api(`/v1/batches/${id}/cancel`, { method: 'POST', body: '{}' });
+    assert.equal(cancel.status, 409);
+    assert.match(((await cancel.json()) as { error: { message: string } }).error.message, /moments ago/);
+    assert.equal((await stack.batches.reconcile({ closedGraceMs: 0 })).failed, 1);
+    assert.equal(await statusOf(id), 'failed');
+  });
+
   test('cancel on a batch whose workflow was terminated reconciles it at once: 409 naming why, not 409 forever', async () => {
     const id = await submit(stack, { items: items(3) });
     await stack.client.workflow.getHandle(workflowIdFor(id)).terminate('an operator in the Temporal CLI');
