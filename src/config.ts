@@ -92,6 +92,8 @@ const EnvSchema = z.object({
   RATE_LIMIT_EXPORTS_PER_HOUR: z.coerce.number().int().positive().optional(),
   /** A queued or running batch older than this is reported stale (never failed for it). */
   STALE_BATCH_MINUTES: z.coerce.number().positive().default(120),
+  /** How often the API's reconcile loop checks active batches against their workflows (src/batches/reconcile.ts). */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Finished batches are deleted this many days after they finished. */
   BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
   /** A worker process serves its own GET /metrics here (0: none). The API serves /metrics on PORT. */
@@ -188,6 +190,8 @@ export interface Config {
   limits: KeyLimits;
   /** STALE_BATCH_MINUTES: when a queued or running batch counts as stale. */
   staleBatchMinutes: number;
+  /** RECONCILE_INTERVAL_MS: the reconcile loop's period. */
+  reconcileIntervalMs: number;
   /** BATCH_RETENTION_DAYS: the retention schedule deletes batches finished longer ago than this. */
   retentionDays: number;
   /** WORKER_METRICS_*, TEMPORAL_CORE_METRICS*: where the worker's /metrics and Core's exporter listen (src/metrics). */
@@ -295,6 +299,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       exports: defaultRate('exports', env.RATE_LIMIT_EXPORTS_PER_MINUTE, env.RATE_LIMIT_EXPORTS_PER_HOUR),
     },
     staleBatchMinutes: env.STALE_BATCH_MINUTES,
+    reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     retentionDays: env.BATCH_RETENTION_DAYS,
     metrics: { workerPort: env.WORKER_METRICS_PORT, workerHost: env.WORKER_METRICS_HOST, core: env.TEMPORAL_CORE_METRICS === 'on', corePort: env.TEMPORAL_CORE_METRICS_PORT },
     tracing: {

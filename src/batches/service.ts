@@ -3,7 +3,7 @@
  * read (live from the workflow while it runs, from the database after), list, page items, cancel.
  */
 import { createHash } from 'node:crypto';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import {
@@ -45,6 +45,8 @@ import { itemBody, toBatchBody, type BatchBody } from './view';
 import { newBatchId } from './ids';
 import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
 import { runRetention } from '../temporal/schedule';
+import { createReconciler } from './reconcile';
+import { startOutcome } from './start-outcome';
 
 export interface BatchServiceDeps {
   db: Kysely<Database>;
@@ -84,6 +86,8 @@ const QUERY_DEADLINE_MS = 3_000;
 /** The task queue of a batch of this priority. */
 export const taskQueueFor = (base: string, priority: string): string => (priority === 'express' ? `${base}-express` : base);
 
+/** Beyond the stages' heartbeat timeout: time for a closed run's last activity to record what it finished. */
+const CLOSED_GRACE_MARGIN_MS = 5_000;
 /** How long a redrive waits for a finishing run to close before answering 409. */
 const RUN_CLOSE_DEADLINE_MS = 30_000;
 /** Rough throughput used for `estimated_seconds` before a batch has a rate of its own. */
@@ -146,6 +150,9 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     const described = { batchId: row.id, tenantId: row.tenant_id, totalItems: row.total_items, options: row.options as unknown as BatchOptions, metadata, redrive: redrive.redriveFinished === true };
     await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
       workflowId: workflowIdFor(row.id),
+      // A batch's first run starts once: a run terminated in the Temporal UI is not started again
+      // by a retry or the reconcile loop. A redrive is a new run of a batch whose last run closed.
+      workflowIdReusePolicy: redrive.redriveFinished ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.REJECT_DUPLICATE,
       // Express batches have a task queue, and worker slots, of their own: they never wait
       // behind normal work.
       taskQueue: taskQueueFor(deps.taskQueue, row.priority),
@@ -182,11 +189,21 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     return submittedBody(existing, true);
   }
 
+  const reconciler = createReconciler({
+    db,
+    client,
+    log,
+    start: (row) => startWorkflow(row),
+    closedGraceMs: Math.max(...Object.values(deps.retry).map((r) => r.heartbeatTimeoutMs)) + CLOSED_GRACE_MARGIN_MS,
+  });
+
   return {
     /**
-     * Creates the batch's rows in one transaction, then starts its workflow; if the start fails the
-     * rows are deleted again, so a failed submission leaves nothing. (Should this process die
-     * between the two, `resumeQueued` starts the workflow later: the id is derived from the batch.)
+     * Creates the batch's rows in one transaction, then starts its workflow. A start Temporal
+     * refused for certain deletes the rows again, so that submission leaves nothing (503). A start
+     * whose answer is unknown (a timeout, a dropped connection) keeps them: the batch is accepted
+     * `queued` and the reconcile loop starts it, or finds it started. (Should this process die
+     * between the two, the loop starts the workflow too: the id is derived from the batch.)
      */
     async submit(tenantId: string, submission: Submission, request: SubmitRequest): Promise<Submitted> {
       const { requestHash: hash, idempotencyKey, limits } = request;
@@ -245,11 +262,18 @@ export const createBatchService = (deps: BatchServiceDeps) => {
         return submittedBody(earlier.row, true);
       }
       try {
+        // No deadline of ours: the SDK's own retries end an unreachable Temporal with "no connection"
+        // (a certain refusal, so 503); a deadline would end it as a timeout, whose outcome is unknown.
         await startWorkflow({ ...row, options: submission.options as unknown as Record<string, unknown> });
       } catch (err) {
-        log.error({ err, batchId: id }, 'could not start the batch workflow; removing its rows');
-        await batches.deleteBatch(db, id);
-        throw await temporalUnavailable();
+        const outcome = startOutcome(err);
+        if (outcome === 'refused') {
+          log.error({ err, batchId: id }, 'Temporal refused the batch workflow; removing its rows');
+          await batches.deleteBatch(db, id);
+          throw await temporalUnavailable();
+        }
+        // 'started': an earlier attempt of this very start landed. 'unknown': it may have.
+        if (outcome === 'unknown') log.warn({ err, batchId: id }, 'the workflow start went unanswered; the batch stays queued for the reconcile loop');
       }
       const created = await batches.getBatchById(db, id);
       return submittedBody(created!, false);
@@ -420,22 +444,10 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     },
 
     /**
-     * Starts the workflow of any batch left `queued` without one (the API died between commit and
-     * start). Starting is idempotent: the workflow id comes from the batch id.
+     * One pass of the reconcile loop (src/batches/reconcile.ts): starts the workflow of a batch
+     * left `queued` without one, and fails a batch whose workflow was ended outside batchflow.
      */
-    async resumeQueued(olderThanMs = 30_000): Promise<number> {
-      let started = 0;
-      for (const row of await batches.listQueuedBefore(db, new Date(Date.now() - olderThanMs))) {
-        try {
-          await startWorkflow(row);
-          started++;
-          log.warn({ batchId: row.id }, 'started the workflow of a batch that had none');
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
-      }
-      return started;
-    },
+    reconcile: reconciler.pass,
   };
 
   /**
@@ -483,9 +495,26 @@ export const createBatchService = (deps: BatchServiceDeps) => {
     try {
       await client.workflow.getHandle(row.workflow_id).signal(name, ...(arg === undefined ? [] : [arg]));
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new BatchConflict('batch has already finished');
+      if (err instanceof WorkflowNotFoundError) throw await finishedConflict(row);
       throw new Unavailable('Temporal');
     }
+  }
+
+  /**
+   * The batch's workflow has closed. If it closed without writing the batch's end (terminated in
+   * the Temporal UI), the row is reconciled now, not at the loop's next pass: the conflict then
+   * names the status it ended in, and the batch's slot is free.
+   */
+  async function finishedConflict(row: BatchRow): Promise<BatchConflict> {
+    const outcome = await reconciler.settle(row).catch((err: unknown) => {
+      log.warn({ err, batchId: row.id }, 'could not reconcile a batch whose workflow has closed; the loop will');
+      return 'open' as const;
+    });
+    if (outcome === 'failed') return new BatchConflict('batch has already failed: its workflow was ended outside batchflow (error terminated)');
+    if (outcome === 'waiting' && row.status !== 'queued') return new BatchConflict('its workflow was ended outside batchflow moments ago; the batch becomes failed (error terminated) at the reconcile loop\'s next pass');
+    // A queued batch whose workflow never started (its submit died): the loop starts it.
+    if (outcome === 'started' || outcome === 'waiting') return new BatchConflict('the batch is still starting; retry in a moment');
+    return new BatchConflict('batch has already finished');
   }
 
   /** A workflow update; its validator's refusal (the batch is stopping) is a conflict. */
@@ -494,7 +523,7 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       return await client.workflow.getHandle(row.workflow_id).executeUpdate<T, [unknown, ...unknown[]]>(name, { args: args as [unknown, ...unknown[]] });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new BatchConflict((err.cause as Error | undefined)?.message ?? err.message);
-      if (err instanceof WorkflowNotFoundError) throw new BatchConflict('batch has already finished');
+      if (err instanceof WorkflowNotFoundError) throw await finishedConflict(row);
       throw new Unavailable('Temporal');
     }
   }

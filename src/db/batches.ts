@@ -6,6 +6,7 @@ import type { BatchRow, Database, NewBatchRow } from './schema';
 import { redactPaths } from './public-error';
 import { decodeCursor, encodeCursor, isKey, isTime } from './cursor';
 import { staleCondition } from './retention';
+import { ACTIVE_STATUSES } from './limits';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -98,9 +99,21 @@ export async function listBatches(
   return { rows: page, nextCursor };
 }
 
-/** Batches that were accepted but may never have reached Temporal (the API died in between). */
-export async function listQueuedBefore(q: Q, before: Date): Promise<BatchRow[]> {
-  return q.selectFrom('batches').selectAll().where('status', '=', 'queued').where('created_at', '<', before).limit(100).execute();
+/** Where a reconcile pass stopped: the last row it checked, in (created_at, id) order. */
+export interface ActiveCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/**
+ * One page of the batches that hold an active slot (queued, running, paused, cancelling), oldest
+ * first, after `cursor`. The reconcile loop walks all of them in this order, so a backlog of
+ * healthy batches at the front cannot keep it from ever reaching one further back.
+ */
+export async function listActiveAfter(q: Q, cursor: ActiveCursor | undefined, limit: number): Promise<BatchRow[]> {
+  let query = q.selectFrom('batches').selectAll().where('status', 'in', [...ACTIVE_STATUSES]);
+  if (cursor) query = query.where(({ eb, refTuple, tuple }) => eb(refTuple('created_at', 'id'), '>', tuple(cursor.createdAt, cursor.id)));
+  return query.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(limit).execute();
 }
 
 export async function markStarted(q: Q, batchId: string): Promise<void> {

@@ -9,7 +9,7 @@ import { attachWebSockets } from '../api/live/ws';
 import { ensureDevKey } from '../auth/dev-key';
 import { tracingFromConfig } from '../tracing';
 import { explainMissingSearchAttributes } from '../temporal/search-attribute-setup';
-import { connectClient, drainHttp, onShutdown, openDatabase } from './runtime';
+import { connectClient, drainHttp, onShutdown, openDatabase, startReconcileLoop } from './runtime';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
@@ -27,13 +27,12 @@ async function main(): Promise<void> {
   const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
   const server = createServer(app).listen(config.port);
   const live = attachWebSockets(server, app);
-  const resume = setInterval(() => void batches.resumeQueued().catch((err: unknown) => log.error({ err }, 'resumeQueued failed')), 60_000);
-  void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
+  const reconcile = startReconcileLoop(batches, config.reconcileIntervalMs, log);
   await once(server, 'listening');
   // The port actually bound (PORT=0 picks a free one).
   log.info({ port: (server.address() as AddressInfo).port }, 'api listening');
   onShutdown(async () => {
-    clearInterval(resume);
+    reconcile.stop();
     // Live streams end first (they would hold the server open); other requests get API_SHUTDOWN_DRAIN_MS.
     await drainHttp(server, () => live.close(), config.shutdown.apiDrainMs);
     await client.connection.close();

@@ -5,7 +5,9 @@ import { Client, Connection } from '@temporalio/client';
 import { openDb, type Db } from '../db/connect';
 import { statementMetric } from '../db/statement-metric';
 import type { Config } from '../config';
+import type { Logger } from 'pino';
 import { clientInterceptors } from '../tracing';
+import type { BatchService } from '../batches/service';
 
 /** PostgreSQL when configured; otherwise the embedded PGlite under the data dir. Its statements are counted on /metrics. */
 export async function openDatabase(config: Config): Promise<Db> {
@@ -60,4 +62,17 @@ export async function drainHttp(server: Server, endStreams: () => Promise<void>,
     clearTimeout(deadline);
     clearInterval(sweep);
   }
+}
+
+/**
+ * The reconcile loop (src/batches/reconcile.ts) of an API process: a pass at once (at boot a
+ * queued batch of any age is looked at: no submit of this process is under way), then one every
+ * `intervalMs`. A pass that fails (Temporal or the database down) is logged; the next tick tries again.
+ */
+export function startReconcileLoop(batches: Pick<BatchService, 'reconcile'>, intervalMs: number, log: Logger): { stop(): void } {
+  const run = (queuedOlderThanMs?: number): void =>
+    void batches.reconcile(queuedOlderThanMs === undefined ? {} : { queuedOlderThanMs }).catch((err: unknown) => log.error({ err }, 'reconcile pass failed'));
+  run(0);
+  const timer = setInterval(() => run(), intervalMs);
+  return { stop: () => clearInterval(timer) };
 }

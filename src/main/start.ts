@@ -21,7 +21,7 @@ import { attachWebSockets } from '../api/live/ws';
 import { createWorkers } from '../worker/create-worker';
 import { workerOptions } from '../worker/options';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
-import { connectClient, drainHttp, onShutdown, openDatabase } from './runtime';
+import { connectClient, drainHttp, onShutdown, openDatabase, startReconcileLoop } from './runtime';
 import { installRetentionSchedule } from '../temporal/schedule';
 import { installRuntime } from '../metrics/runtime';
 import { tracingFromConfig } from '../tracing';
@@ -95,7 +95,8 @@ async function main(): Promise<void> {
     const batches = createBatchService({ db: database.db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
     const schedule = await installRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
     if (schedule.outcome === 'failed') say(`could not install the retention schedule (${String(schedule.error)}); batches run, old ones stay`);
-    void batches.resumeQueued(0).catch((err: unknown) => log.error({ err }, 'resumeQueued failed'));
+    const reconcile = startReconcileLoop(batches, config.reconcileIntervalMs, log);
+    stops.push(async () => reconcile.stop());
     const app = createApp({ db: database.db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits, coreMetricsUrl });
     const http: Server = createServer(app).listen(config.port);
     await new Promise<void>((resolve, reject) => http.once('listening', resolve).once('error', reject));

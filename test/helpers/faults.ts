@@ -347,8 +347,8 @@ export interface FaultCase extends Watch {
   /** Every child started so far, for failure output and cleanup. */
   children: Child[];
   startWorker(name: string, extra?: Record<string, string>): Promise<Child>;
-  /** The API on `port` (a fixed one lets a restarted API keep its address). */
-  startApi(name: string, port: number): Promise<Child>;
+  /** The API on `port` (a fixed one lets a restarted API keep its address); `extra` env, e.g. a shorter RECONCILE_INTERVAL_MS. */
+  startApi(name: string, port: number, extra?: Record<string, string>): Promise<Child>;
   output(): string;
   close(): Promise<void>;
 }
@@ -377,7 +377,7 @@ export async function openCase(opts: {
     taskQueue,
     children,
     startWorker: (name, extra) => track(startChild(name, 'worker', env(extra))),
-    startApi: (name, port) => track(startChild(name, 'api', env({ PORT: String(port) }))),
+    startApi: (name, port, extra) => track(startChild(name, 'api', env({ ...extra, PORT: String(port) }))),
     output: () => children.map((c) => c.output()).join('\n'),
     crashed: () => children.map((c) => c.crashed()).find(Boolean),
     close: async () => {
