@@ -71,11 +71,11 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       let chain: Promise<void> = Promise.resolve();
       let ended = false;
       const watching: { stop?: () => void } = {};
-      let lifetime: NodeJS.Timeout | undefined;
+      const lifetime: { timer?: NodeJS.Timeout } = {};
       const end = (): void => {
         if (ended) return;
         ended = true;
-        clearTimeout(lifetime);
+        clearTimeout(lifetime.timer);
         watching.stop?.();
         release();
         ctx.res.end();
@@ -146,7 +146,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       }
       if (!watching.stop) throw new AppError(404, 'not_found', 'Job not found');
       // Started only once there is a stream to end: a 404 must leave no timer behind.
-      lifetime = setTimeout(() => end(), MAX_LIVE_MS);
+      lifetime.timer = setTimeout(() => end(), MAX_LIVE_MS);
 
       // From here the response is the event stream, written by better-sse rather than Koa.
       ctx.status = 200;
