@@ -5,6 +5,7 @@ import * as m0002 from './migrations/0002_item_effects';
 import * as m0003 from './migrations/0003_stages';
 import * as m0004 from './migrations/0004_webhooks';
 import * as m0005 from './migrations/0005_rate_limits';
+import * as m0007 from './migrations/0007_webhook_secrets';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_stages': m0003,
   '0004_webhooks': m0004,
   '0005_rate_limits': m0005,
+  '0007_webhook_secrets': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
