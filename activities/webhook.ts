@@ -50,7 +50,9 @@ export const webhookActivities = (db: Kysely<Database>, opts: WebhookOptions = {
   const signingSecrets = async (batchId: string): Promise<{ secrets: string[] } | { error: string }> => {
     const found = await signingSecretsForBatch(db, batchId);
     if (found?.own) {
-      return found.secrets.length > 0 ? { secrets: found.secrets } : { error: `not sent: tenant ${found.tenantId} has no active signing secret` };
+      // A null is WEBHOOK_SECRET, still signing through the tenant's first rotation (if still set).
+      const secrets = found.secrets.map((s) => s ?? opts.secret).filter((s): s is string => Boolean(s));
+      return secrets.length > 0 ? { secrets } : { error: `not sent: tenant ${found.tenantId} has no active signing secret` };
     }
     if (!opts.secret) return { error: 'not sent: the tenant has no signing secret of its own and the worker no WEBHOOK_SECRET' };
     if (found && !warnedShared.has(found.tenantId)) {

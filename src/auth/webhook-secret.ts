@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
-import { tenantsWithoutWebhookSecret } from '../db/webhook-secrets';
+import { tenantsSignedWithShared } from '../db/webhook-secrets';
 
 export const WEBHOOK_SECRET_FILE = 'webhook-secret';
 
@@ -31,12 +31,14 @@ const named = (ids: string[]): string => `${ids.length} tenant${ids.length === 1
  * still signs for, or that it is unused, or whose webhooks cannot be signed at all.
  */
 export async function sharedSecretNotice(db: Kysely<Database>, shared: boolean): Promise<string | undefined> {
-  const without = await tenantsWithoutWebhookSecret(db);
+  const signedWithShared = await tenantsSignedWithShared(db);
   const howTo = 'give each its own with `npm run keys -- webhook-secret --tenant <tenant>`';
-  if (shared && without.length > 0) {
-    return `WEBHOOK_SECRET signs the webhooks of ${named(without)} without a secret of their own, and any tenant given it could forge theirs: ${howTo}, then unset WEBHOOK_SECRET`;
+  if (shared && signedWithShared.length > 0) {
+    const ids = signedWithShared.map((t) => t.id);
+    return `WEBHOOK_SECRET signs the webhooks of ${named(ids)} (no secret of their own yet, or in the overlap of their first), and any tenant given it could forge theirs: ${howTo}, then unset WEBHOOK_SECRET`;
   }
   if (shared) return 'WEBHOOK_SECRET is set but unused: every tenant signs with its own secret; unset it';
-  if (without.length > 0) return `${named(without)} have no webhook signing secret and no WEBHOOK_SECRET stands in: their webhooks fail unsent; ${howTo}`;
+  const unsigned = signedWithShared.filter((t) => !t.own).map((t) => t.id);
+  if (unsigned.length > 0) return `${named(unsigned)} have no webhook signing secret and no WEBHOOK_SECRET stands in: their webhooks fail unsent; ${howTo}`;
   return undefined;
 }

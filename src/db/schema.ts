@@ -26,8 +26,8 @@ export interface ApiKeysTable {
 export interface WebhookSecretsTable {
   id: string;
   tenant_id: string;
-  /** Clear: the worker signs with it (see migration 0007). Never listed, never logged. */
-  secret: string;
+  /** Clear: the worker signs with it (see migration 0007). Never listed, never logged. Null: WEBHOOK_SECRET. */
+  secret: string | null;
   created_at: Timestamp;
   expires_at: Date | null;
 }

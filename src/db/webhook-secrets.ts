@@ -26,6 +26,8 @@ export class UnknownTenantError extends Error {}
 export interface WebhookSecretInfo {
   id: string;
   tenantId: string;
+  /** The row stands for WEBHOOK_SECRET (a first rotation away from it). */
+  shared: boolean;
   createdAt: Date;
   expiresAt: Date | null;
   active: boolean;
@@ -60,7 +62,9 @@ export async function createFirstWebhookSecret(db: Kysely<Database>, tenantId: s
 
 /**
  * A new secret for the tenant. The one signing until now keeps signing for `overlapSeconds` more
- * (0: it stops now, for a leaked secret). Refused while two are active: retire first.
+ * (0: it stops now, for a leaked secret). Refused while two are active: retire first. For a tenant
+ * that never had one, the secret signing until now is WEBHOOK_SECRET: a row with a null secret
+ * stands for it, so it overlaps and is retired like any other.
  */
 export async function rotateWebhookSecret(
   db: Kysely<Database>,
@@ -69,7 +73,13 @@ export async function rotateWebhookSecret(
 ): Promise<{ id: string; secret: string; previous: Array<{ id: string; expiresAt: Date }> }> {
   return db.transaction().execute(async (tx) => {
     await lockTenant(tx, tenantId);
-    const active = await tx.selectFrom('webhook_secrets').select('id').where('tenant_id', '=', tenantId).where(isActive).execute();
+    const had = await tx.selectFrom('webhook_secrets').select('id').where('tenant_id', '=', tenantId).executeTakeFirst();
+    if (!had) {
+      // Dated from the tenant's creation: it signed since then, and it sorts before the new secret.
+      const since = tx.selectFrom('tenants').select('created_at').where('id', '=', tenantId);
+      await tx.insertInto('webhook_secrets').values({ id: newSecretId(), tenant_id: tenantId, secret: null, created_at: since }).execute();
+    }
+    const active = await tx.selectFrom('webhook_secrets').select('id').where('tenant_id', '=', tenantId).where(isActive).orderBy('created_at').orderBy('id').execute();
     if (active.length >= MAX_ACTIVE_SECRETS) {
       throw new RotationInProgressError(`tenant ${tenantId} already has ${active.length} active secrets (${active.map((r) => r.id).join(', ')}); retire the older one first (\`npm run keys -- webhook-secret --tenant ${tenantId} --retire\`)`);
     }
@@ -98,18 +108,18 @@ export async function retireOlderWebhookSecrets(db: Kysely<Database>, tenantId: 
 }
 
 export async function listWebhookSecrets(db: Kysely<Database>, tenantId?: string): Promise<WebhookSecretInfo[]> {
-  let q = db.selectFrom('webhook_secrets').select(['id', 'tenant_id', 'created_at', 'expires_at', isActive.as('active')]);
+  let q = db.selectFrom('webhook_secrets').select(['id', 'tenant_id', 'created_at', 'expires_at', isActive.as('active'), sql<boolean>`secret is null`.as('shared')]);
   if (tenantId) q = q.where('tenant_id', '=', tenantId);
   const rows = await q.orderBy('tenant_id').orderBy('created_at').orderBy('id').execute();
-  return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, createdAt: r.created_at, expiresAt: r.expires_at, active: r.active }));
+  return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, shared: r.shared, createdAt: r.created_at, expiresAt: r.expires_at, active: r.active }));
 }
 
 /**
- * What signs a batch's webhook now: its tenant's active secrets, newest first. `own` is false for
- * a tenant that never had a secret of its own (it may fall back to WEBHOOK_SECRET; one that had
- * one never does).
+ * What signs a batch's webhook now: its tenant's active secrets, newest first, null standing for
+ * WEBHOOK_SECRET. `own` is false for a tenant that never had a secret of its own (WEBHOOK_SECRET
+ * may sign for it; for one that had one, only while a row says so).
  */
-export async function signingSecretsForBatch(q: Q, batchId: string): Promise<{ tenantId: string; own: boolean; secrets: string[] } | undefined> {
+export async function signingSecretsForBatch(q: Q, batchId: string): Promise<{ tenantId: string; own: boolean; secrets: Array<string | null> } | undefined> {
   const batch = await q.selectFrom('batches').select('tenant_id').where('id', '=', batchId).executeTakeFirst();
   if (!batch) return undefined;
   const rows = await q
@@ -122,15 +132,23 @@ export async function signingSecretsForBatch(q: Q, batchId: string): Promise<{ t
   return { tenantId: batch.tenant_id, own: rows.length > 0, secrets: rows.filter((r) => r.active).slice(0, MAX_ACTIVE_SECRETS).map((r) => r.secret) };
 }
 
-/** Tenants that never had a secret of their own: WEBHOOK_SECRET, if set, signs for them. */
-export async function tenantsWithoutWebhookSecret(db: Kysely<Database>): Promise<string[]> {
+/**
+ * Tenants WEBHOOK_SECRET signs for, if set: those that never had a secret of their own, and those
+ * in their first rotation's overlap (`own`: these have a secret of their own too).
+ */
+export async function tenantsSignedWithShared(db: Kysely<Database>): Promise<Array<{ id: string; own: boolean }>> {
   const rows = await db
     .selectFrom('tenants')
-    .select('id')
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('webhook_secrets').select('id').whereRef('webhook_secrets.tenant_id', '=', 'tenants.id'))))
+    .select(({ exists, selectFrom }) => ['id', exists(selectFrom('webhook_secrets').select('id').whereRef('webhook_secrets.tenant_id', '=', 'tenants.id')).as('own')])
+    .where(({ or, not, exists, selectFrom }) =>
+      or([
+        not(exists(selectFrom('webhook_secrets').select('id').whereRef('webhook_secrets.tenant_id', '=', 'tenants.id'))),
+        exists(selectFrom('webhook_secrets').select('id').whereRef('webhook_secrets.tenant_id', '=', 'tenants.id').where('secret', 'is', null).where(isActive)),
+      ]),
+    )
     .orderBy('id')
     .execute();
-  return rows.map((r) => r.id);
+  return rows.map((r) => ({ id: r.id, own: Boolean(r.own) }));
 }
 
 /** Whether the tenant has (or had) a secret of its own. */

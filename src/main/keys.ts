@@ -8,8 +8,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config';
 import { assertMigrated, migrateToLatest } from '../db/migrate';
-import { createKey, listKeys, revokeKey } from '../db/keys';
-import { createFirstWebhookSecret, listWebhookSecrets } from '../db/webhook-secrets';
+import { createKey, listKeys, revokeKey, tenantExists } from '../db/keys';
+import { createFirstWebhookSecret, hasOwnWebhookSecret, listWebhookSecrets } from '../db/webhook-secrets';
 import { parseOverlap, webhookSecretCommand } from './keys-webhook';
 import { tenantUuid } from '../batches/ids';
 import { describeOverrides, parseRates } from '../auth/limits';
@@ -125,6 +125,7 @@ async function main(argv: string[]): Promise<void> {
   const database = await open(config);
   try {
     if (command === 'create') {
+      const isNew = !(await tenantExists(database.db, values.tenant!));
       const { id, key } = await createKey(database.db, { tenantId: values.tenant!, label: values.label, limits });
       console.log(`id:     ${id}`);
       console.log(`tenant: ${values.tenant}`);
@@ -133,11 +134,15 @@ async function main(argv: string[]): Promise<void> {
       console.log(`limits: ${describeOverrides(limits, config.limits) || 'defaults'}`);
       console.log(`key:    ${key}`);
       console.error('The key is shown this once; only its hash is stored. Send it as X-Api-Key or Authorization: Bearer.');
-      const signing = await createFirstWebhookSecret(database.db, values.tenant!);
+      // Only a new tenant: an older one is signed with WEBHOOK_SECRET, and a secret made here would
+      // switch its receivers over at once; its first rotation keeps WEBHOOK_SECRET through an overlap.
+      const signing = isNew ? await createFirstWebhookSecret(database.db, values.tenant!) : undefined;
       if (signing) {
         console.log(`webhook_secret_id: ${signing.id}`);
         console.log(`webhook_secret: ${signing.secret}`);
         console.error("The webhook secret is shown this once too: the tenant's receivers verify X-Batchflow-Signature with it.");
+      } else if (!(await hasOwnWebhookSecret(database.db, values.tenant!))) {
+        console.error(`Tenant ${values.tenant} has no webhook secret of its own (WEBHOOK_SECRET signs for it): \`npm run keys -- webhook-secret --tenant ${values.tenant}\` gives it one.`);
       }
     } else if (command === 'list') {
       const keys = await listKeys(database.db, values.tenant);
@@ -145,7 +150,8 @@ async function main(argv: string[]): Promise<void> {
       printTable([['ID', 'TENANT', 'LABEL', 'LIMITS', 'CREATED', 'REVOKED'], ...rows]);
       const secrets = await listWebhookSecrets(database.db, values.tenant);
       if (secrets.length > 0) {
-        const state = (s: (typeof secrets)[number]): string => (!s.expiresAt ? 'active' : s.active ? `active until ${when(s.expiresAt)}` : `retired ${when(s.expiresAt)}`);
+        const state = (s: (typeof secrets)[number]): string =>
+          `${!s.expiresAt ? 'active' : s.active ? `active until ${when(s.expiresAt)}` : `retired ${when(s.expiresAt)}`}${s.shared ? ' (WEBHOOK_SECRET)' : ''}`;
         console.log('');
         printTable([['WEBHOOK SECRET', 'TENANT', 'CREATED', 'SIGNS'], ...secrets.map((s) => [s.id, s.tenantId, when(s.createdAt), state(s)])]);
       }

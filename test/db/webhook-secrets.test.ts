@@ -1,10 +1,11 @@
 /**
  * Per-tenant webhook secrets (issue 13), in the database: a rotation leaves two signing, never
  * three; the older stops at its expiry or at --retire; a tenant that ever had a secret of its own
- * never falls back to WEBHOOK_SECRET; listings carry no secret.
+ * falls back to WEBHOOK_SECRET only through its first rotation's overlap; listings carry no secret.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sharedSecretNotice } from '../../src/auth/webhook-secret';
 import type { Db } from '../../src/db/connect';
 import { ensureTenant } from '../../src/db/keys';
 import {
@@ -15,7 +16,7 @@ import {
   RotationInProgressError,
   rotateWebhookSecret,
   signingSecretsForBatch,
-  tenantsWithoutWebhookSecret,
+  tenantsSignedWithShared,
   UnknownTenantError,
 } from '../../src/db/webhook-secrets';
 import { sleep } from '../helpers/api';
@@ -97,9 +98,26 @@ test('tenants are isolated: one tenant\'s rotation leaves another\'s secret alon
   await assert.rejects(rotateWebhookSecret(db.db, 'no-such-tenant', 60), UnknownTenantError);
   await assert.rejects(createFirstWebhookSecret(db.db, 'no-such-tenant'), UnknownTenantError);
 
-  await ensureTenant(db.db, 'iso-legacy');
-  assert.equal(await hasOwnWebhookSecret(db.db, 'iso-legacy'), false);
-  const without = await tenantsWithoutWebhookSecret(db.db);
-  assert.ok(without.includes('iso-legacy'), 'a tenant from before per-tenant secrets is named');
-  assert.ok(!without.includes(a.tenantId) && !without.includes(b.tenantId));
+  const without = await tenantsSignedWithShared(db.db);
+  assert.ok(!without.some((t) => t.id === a.tenantId || t.id === b.tenantId), 'tenants with their own secrets are not signed with the shared one');
+});
+
+test("a tenant from before per-tenant secrets: its first rotation keeps WEBHOOK_SECRET signing through the overlap", async () => {
+  const { tenantId, batchId } = await tenantWithBatch('legacy');
+  assert.deepEqual((await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId), { id: tenantId, own: false });
+  assert.match((await sharedSecretNotice(db.db, true))!, /WEBHOOK_SECRET signs the webhooks of \d+ tenants? \(.*legacy/);
+  assert.match((await sharedSecretNotice(db.db, false))!, /legacy.*have no webhook signing secret and no WEBHOOK_SECRET stands in/);
+
+  const own = await rotateWebhookSecret(db.db, tenantId, 3_600);
+  assert.equal(own.previous.length, 1, 'the shared secret is the previous one');
+  assert.deepEqual(await signing(batchId), { tenantId, own: true, secrets: [own.secret, null] }, 'null: WEBHOOK_SECRET, still signing');
+  assert.deepEqual((await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId), { id: tenantId, own: true });
+  const listed = await listWebhookSecrets(db.db, tenantId);
+  assert.deepEqual(listed.map((s) => [s.shared, s.active]), [[true, true], [false, true]]);
+
+  assert.deepEqual(await retireOlderWebhookSecrets(db.db, tenantId), [own.previous[0]!.id]);
+  assert.deepEqual((await signing(batchId)).secrets, [own.secret]);
+  assert.equal((await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId), undefined);
+  assert.ok(!(await sharedSecretNotice(db.db, false) ?? '').includes('legacy'));
+  assert.equal(await hasOwnWebhookSecret(db.db, tenantId), true);
 });

@@ -2,7 +2,7 @@
  * Per-tenant webhook signing secrets against a real stack (issue 13): tenant A's receiver verifies
  * A's webhooks and B's secret cannot satisfy it; a rotation signs with both secrets during the
  * overlap and with the new one alone once the old is retired; WEBHOOK_SECRET signs only for a
- * tenant without a secret of its own. Every log line the worker's Temporal runtime emits, at
+ * tenant without a secret of its own, and through the overlap of its first rotation. Every log line the worker's Temporal runtime emits, at
  * DEBUG, is kept, and none carries a secret.
  */
 import { after, before, test } from 'node:test';
@@ -87,17 +87,23 @@ test('a rotation: both secrets verify during the overlap, only the new one after
   assert.equal(verifies(old, afterRetire), false, 'the retired one no longer does');
 });
 
-test('WEBHOOK_SECRET signs only for a tenant without a secret of its own, and stops once it has one', { timeout: 120_000 }, async () => {
+test("WEBHOOK_SECRET signs for a tenant without a secret of its own; its first rotation keeps it through the overlap, then it stops", { timeout: 180_000 }, async () => {
   const legacy = await stack.addTenant();
-  const before = await hookOf(legacy.key);
-  assert.ok(verifies(SHARED, before), 'a tenant from before per-tenant secrets keeps getting signed webhooks');
+  const shared = await hookOf(legacy.key);
+  assert.match(signature(shared), /^t=\d+,v1=[0-9a-f]{64}$/);
+  assert.ok(verifies(SHARED, shared), 'a tenant from before per-tenant secrets keeps getting signed webhooks');
   assert.ok(logLines.some((l) => l.includes('signed with the shared WEBHOOK_SECRET') && l.includes(legacy.tenantId)), 'and the worker says so');
 
-  const own = (await createFirstWebhookSecret(stack.db.db, legacy.tenantId))!.secret;
-  secretsSeen.add(own);
-  const afterOwn = await hookOf(legacy.key);
-  assert.ok(verifies(own, afterOwn));
-  assert.equal(verifies(SHARED, afterOwn), false, 'the shared secret no longer verifies its webhooks');
+  const own = await rotateWebhookSecret(stack.db.db, legacy.tenantId, 3_600);
+  secretsSeen.add(own.secret);
+  const during = await hookOf(legacy.key);
+  assert.ok(verifies(SHARED, during), 'its receiver, still on WEBHOOK_SECRET, keeps verifying');
+  assert.ok(verifies(own.secret, during), 'and may switch to its own secret at any time');
+
+  await retireOlderWebhookSecrets(stack.db.db, legacy.tenantId);
+  const afterRetire = await hookOf(legacy.key);
+  assert.ok(verifies(own.secret, afterRetire));
+  assert.equal(verifies(SHARED, afterRetire), false, 'the shared secret no longer verifies its webhooks');
 });
 
 test('no secret in the worker logs', () => {

@@ -9,13 +9,15 @@ import { sql, type Kysely } from 'kysely';
  *
  * The secret is stored as is, not hashed: the worker needs it to sign, and the project has no
  * encryption key setting to seal it with. It is read by the worker only, never listed or logged.
+ * A null secret stands for WEBHOOK_SECRET: a tenant's first rotation away from the shared secret
+ * keeps it signing through the overlap, like any other previous secret.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('webhook_secrets')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
-    .addColumn('secret', 'text', (c) => c.notNull())
+    .addColumn('secret', 'text')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('expires_at', 'timestamptz')
     .execute();
