@@ -10,17 +10,23 @@ import { pinnedLookup, type ResolvedAddress } from '../src/net/ssrf';
 export const SIGNATURE_HEADER = 'X-Batchflow-Signature';
 const USER_AGENT = 'batchflow-webhook/1';
 
-/** `t=<unix seconds>,v1=<hex hmac-sha256(secret, "<t>.<body>")>`: the receiver recomputes it. */
-export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
-  return `t=${unixSeconds},v1=${mac}`;
+/**
+ * `t=<unix seconds>,v1=<hex hmac-sha256(secret, "<t>.<body>")>`: the receiver recomputes it. During
+ * a rotation one `v1=` per active secret, newest first (Stripe's form): a receiver accepts the
+ * request when any of them matches its secret. A receiver that keeps only the last `v1=` still
+ * verifies with the secret being retired, so one not yet switched keeps working.
+ */
+export function signatureHeader(secrets: readonly string[], body: string, unixSeconds: number): string {
+  const macs = secrets.map((secret) => `v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`);
+  return [`t=${unixSeconds}`, ...macs].join(',');
 }
 
 export interface SignedPost {
   url: URL;
   addresses: ResolvedAddress[];
   body: string;
-  secret: string;
+  /** The secrets to sign with, newest first (two during a rotation). */
+  secrets: readonly string[];
   /** Sent as X-Batchflow-Delivery: the same on every attempt, so receivers can drop repeats. */
   deliveryId: string;
   timeoutMs: number;
@@ -46,7 +52,7 @@ export function postSigned(p: SignedPost): Promise<{ status: number; statusText:
           'user-agent': USER_AGENT,
           'x-batchflow-event': 'batch.finished',
           'x-batchflow-delivery': p.deliveryId,
-          [SIGNATURE_HEADER.toLowerCase()]: signatureHeader(p.secret, p.body, Math.floor(Date.now() / 1000)),
+          [SIGNATURE_HEADER.toLowerCase()]: signatureHeader(p.secrets, p.body, Math.floor(Date.now() / 1000)),
         },
       },
       (res) => {

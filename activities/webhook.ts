@@ -17,11 +17,15 @@ import {
 import { getBatchById } from '../src/db/batches';
 import type { Database } from '../src/db/schema';
 import { failDelivery, isOpenDelivery, recordAttempt, startDelivery } from '../src/db/webhooks';
+import { signingSecretsForBatch } from '../src/db/webhook-secrets';
 import { checkCallbackUrl, type ResolveHost } from '../src/net/ssrf';
 import { postSigned } from './webhook-send';
 
 export interface WebhookOptions {
-  /** The HMAC key (WEBHOOK_SECRET). Without one nothing is sent unsigned: deliveries fail, saying why. */
+  /**
+   * WEBHOOK_SECRET: signs only for tenants that never had a secret of their own (deployments from
+   * before per-tenant secrets). Without either, nothing is sent unsigned: deliveries fail, saying why.
+   */
   secret?: string;
   /** ALLOW_PRIVATE_CALLBACKS: deliveries may reach private and loopback addresses. */
   allowPrivate?: boolean;
@@ -36,6 +40,27 @@ const NOT_ACCEPTED = 'WebhookNotAccepted';
 
 export const webhookActivities = (db: Kysely<Database>, opts: WebhookOptions = {}) => {
   const retry: WebhookRetry = { ...DEFAULT_WEBHOOK_RETRY, ...opts.retry };
+  /** Tenants already warned about, in this process, that the shared WEBHOOK_SECRET signs for them. */
+  const warnedShared = new Set<string>();
+
+  /**
+   * The secrets that sign this attempt, read now (never carried in the workflow's history, and a
+   * retry after a rotation signs with the new secret too), or why there are none.
+   */
+  const signingSecrets = async (batchId: string): Promise<{ secrets: string[] } | { error: string }> => {
+    const found = await signingSecretsForBatch(db, batchId);
+    if (found?.own) {
+      // A null is WEBHOOK_SECRET, still signing through the tenant's first rotation (if still set).
+      const secrets = found.secrets.map((s) => s ?? opts.secret).filter((s): s is string => Boolean(s));
+      return secrets.length > 0 ? { secrets } : { error: `not sent: tenant ${found.tenantId} has no active signing secret` };
+    }
+    if (!opts.secret) return { error: 'not sent: the tenant has no signing secret of its own and the worker no WEBHOOK_SECRET' };
+    if (found && !warnedShared.has(found.tenantId)) {
+      warnedShared.add(found.tenantId);
+      Context.current().log.warn('signed with the shared WEBHOOK_SECRET: this tenant has no signing secret of its own (`npm run keys -- webhook-secret --tenant <tenant>`)', { tenantId: found.tenantId });
+    }
+    return { secrets: [opts.secret] };
+  };
 
   return {
     /**
@@ -73,7 +98,8 @@ export const webhookActivities = (db: Kysely<Database>, opts: WebhookOptions = {
         await recordAttempt(db, batchId, deliveryId, { status: 'failed', attempts: attempt, lastError: error });
         throw ApplicationFailure.create({ type, message: error, nonRetryable: true });
       };
-      if (!opts.secret) return fail(WebhookErrorType.NoSecret, 'not sent: the worker has no WEBHOOK_SECRET to sign with');
+      const signing = await signingSecrets(batchId);
+      if ('error' in signing) return fail(WebhookErrorType.NoSecret, signing.error);
 
       const check = await checkCallbackUrl(input.url, { allowPrivate: opts.allowPrivate ?? false, resolve: opts.resolve });
       let error: string;
@@ -82,7 +108,7 @@ export const webhookActivities = (db: Kysely<Database>, opts: WebhookOptions = {
         error = check.reason;
       } else {
         try {
-          const res = await postSigned({ url: check.url, addresses: check.addresses, body: input.body, secret: opts.secret, deliveryId, timeoutMs: retry.attemptTimeoutMs });
+          const res = await postSigned({ url: check.url, addresses: check.addresses, body: input.body, secrets: signing.secrets, deliveryId, timeoutMs: retry.attemptTimeoutMs });
           if (res.status >= 200 && res.status < 300) {
             await recordAttempt(db, batchId, deliveryId, { status: 'delivered', attempts: attempt, lastError: null });
             return { status: 'delivered', attempts: attempt, lastError: null };

@@ -75,6 +75,6 @@ export const webhookWorkflowIdFor = (batchId: string, runId: string): string => 
 export const WebhookErrorType = {
   /** The callback URL resolves to an address that is not allowed: retrying will not change that. */
   Refused: 'CallbackRefused',
-  /** The worker has no secret to sign with. */
+  /** Nothing to sign with: the tenant has no active secret and no WEBHOOK_SECRET stands in for it. */
   NoSecret: 'WebhookSecretMissing',
 } as const;

@@ -12,6 +12,10 @@ export async function ensureTenant(db: Kysely<Database>, id: string, name = id):
   await db.insertInto('tenants').values({ id, name }).onConflict((oc) => oc.column('id').doNothing()).execute();
 }
 
+export async function tenantExists(db: Kysely<Database>, id: string): Promise<boolean> {
+  return Boolean(await db.selectFrom('tenants').select('id').where('id', '=', id).executeTakeFirst());
+}
+
 /** A new key id: not secret (it is how operators name a key to revoke it), and not the key. */
 export const newKeyId = (): string => `key_${randomBytes(8).toString('hex')}`;
 

@@ -6,6 +6,7 @@ import * as m0003 from './migrations/0003_stages';
 import * as m0004 from './migrations/0004_webhooks';
 import * as m0005 from './migrations/0005_rate_limits';
 import * as m0006 from './migrations/0006_publish_sent';
+import * as m0007 from './migrations/0007_webhook_secrets';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_webhooks': m0004,
   '0005_rate_limits': m0005,
   '0006_publish_sent': m0006,
+  '0007_webhook_secrets': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

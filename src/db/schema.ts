@@ -22,6 +22,16 @@ export interface ApiKeysTable {
   revoked_at: Date | null;
 }
 
+/** A tenant's webhook signing secret: it signs while `expires_at` is null or still ahead. */
+export interface WebhookSecretsTable {
+  id: string;
+  tenant_id: string;
+  /** Clear: the worker signs with it (see migration 0007). Never listed, never logged. Null: WEBHOOK_SECRET. */
+  secret: string | null;
+  created_at: Timestamp;
+  expires_at: Date | null;
+}
+
 export interface BatchesTable {
   id: string;
   tenant_id: string;
@@ -152,6 +162,7 @@ export interface CatalogItemsTable {
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
+  webhook_secrets: WebhookSecretsTable;
   batches: BatchesTable;
   batch_items: BatchItemsTable;
   item_results: ItemResultsTable;

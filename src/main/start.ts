@@ -14,6 +14,7 @@ import { DEV_TENANT, ensureDevKey } from '../auth/dev-key';
 import { tenantUuid } from '../batches/ids';
 import { findKey } from '../db/keys';
 import { ensureWebhookSecret } from '../auth/webhook-secret';
+import { hasOwnWebhookSecret } from '../db/webhook-secrets';
 import { createBatchService } from '../batches/service';
 import { createApp } from '../api/app';
 import { createServer } from '../api/server';
@@ -110,7 +111,9 @@ async function main(): Promise<void> {
     say(`dev tenant   ${DEV_TENANT}, as a UUID ${tenantUuid(DEV_TENANT)} (the document design's tenant_id)`);
     if (!(await findKey(database.db, devKey))) say(`             (revoked: delete ${path.join(config.dataDir, 'dev-api-key')} for a new one, or mint one with npm run keys)`);
     // On the console only, like the dev key: the structured log never carries a secret.
-    say(webhookSecret.source === 'env' ? 'webhook key  from WEBHOOK_SECRET' : `webhook key  ${webhookSecret.secret}   (signs completion webhooks; also in ${webhookSecret.file})`);
+    if (await hasOwnWebhookSecret(database.db, DEV_TENANT)) say("webhook key  the dev tenant's own (shown once by `npm run keys -- webhook-secret`)");
+    else if (webhookSecret.source === 'env') say('webhook key  WEBHOOK_SECRET (for tenants without a secret of their own)');
+    else say(`webhook key  ${webhookSecret.secret}   (signs for tenants without a secret of their own, the dev tenant too; also in ${webhookSecret.file})`);
     say(`database     ${database.kind}${database.kind === 'pglite' ? ` in ${path.join(config.dataDir, 'pglite')}` : ''}`);
     say('press Ctrl-C to stop');
     await running;

@@ -4,6 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
+import { sharedSecretNotice } from '../auth/webhook-secret';
 import { createWorkers } from '../worker/create-worker';
 import { workerOptions } from '../worker/options';
 import { onShutdown, openDatabase } from './runtime';
@@ -44,9 +45,10 @@ async function main(): Promise<void> {
   if (workflowBundle && tracing) log.warn({ workflowBundle: workflowBundle.codePath }, 'tracing is on: workflow spans need a bundle built with `npm run build:workflows -- --tracing`');
   const workers = await createWorkers({ ...workerOptions(config), connection, db, workflowBundle, shutdownGraceMs: config.shutdown.workerGraceMs, tracing });
   log.info({ taskQueue: config.temporal.taskQueue, workflowBundle: workflowBundle?.codePath ?? 'bundled at start' }, 'worker running (normal and express queues)');
-  // Not fatal: batches without a callback_url need no secret. Nothing is ever sent unsigned; each
-  // delivery fails, and GET /v1/batches/{id} says why.
-  if (!config.webhook.secret) log.warn('WEBHOOK_SECRET is not set: completion webhooks will not be sent until it is');
+  // Not fatal: batches without a callback_url need no secret, and nothing is ever sent unsigned
+  // (a delivery without a secret fails, and GET /v1/batches/{id} says why).
+  const secretNotice = await sharedSecretNotice(db, Boolean(config.webhook.secret));
+  if (secretNotice) log.warn(secretNotice);
   const schedule = await installRetentionSchedule(new Client({ connection, namespace: config.temporal.namespace }), { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
   if (schedule.outcome === 'failed') log.warn({ err: schedule.error, scheduleId: schedule.scheduleId }, 'could not install the retention schedule; batches run, old ones stay');
   else log.info({ scheduleId: schedule.scheduleId, outcome: schedule.outcome, retentionDays: config.retentionDays }, 'retention schedule');

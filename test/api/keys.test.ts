@@ -141,8 +141,76 @@ describe('npm run keys', () => {
     }
   });
 
+  test("webhook secrets: each shown once; a rotation keeps the old one signing until --retire; list shows ids, never a secret", async () => {
+    const tenant = `hooks-${randomBytes(3).toString('hex')}`;
+    const created = await keys(['create', '--tenant', tenant]);
+    assert.equal(created.code, 0, created.stderr);
+    const firstId = field(created.stdout, 'webhook_secret_id');
+    const first = field(created.stdout, 'webhook_secret');
+    assert.match(first, /^whsec_[A-Za-z0-9_-]{43}$/, "a new tenant gets its own signing secret with its first key");
+    assert.match(created.stderr, /shown this once/);
+
+    const again = await keys(['create', '--tenant', tenant]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stdout, /webhook_secret/, 'a second key does not show (or change) the secret');
+
+    const rotated = await keys(['webhook-secret', '--tenant', tenant, '--overlap', '2h'], { viaNpm: true });
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const secondId = field(rotated.stdout, 'webhook_secret_id');
+    const second = field(rotated.stdout, 'webhook_secret');
+    assert.notEqual(second, first);
+    assert.match(rotated.stderr, new RegExp(`previous secret ${firstId} also signs until \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z`));
+
+    const third = await keys(['webhook-secret', '--tenant', tenant]);
+    assert.equal(third.code, 1, 'no third secret while two sign');
+    assert.match(third.stderr, new RegExp(`already has 2 active secrets \\(${firstId}, ${secondId}\\)`));
+
+    const during = await keys(['list', '--tenant', tenant]);
+    assert.equal(during.code, 0, during.stderr);
+    assert.match(during.stdout, /^WEBHOOK SECRET\s+TENANT\s+CREATED\s+SIGNS$/m);
+    assert.match(during.stdout, new RegExp(`^${firstId}\\s+${tenant}\\s+\\S+Z\\s+active until \\S+Z$`, 'm'));
+    assert.match(during.stdout, new RegExp(`^${secondId}\\s+${tenant}\\s+\\S+Z\\s+active$`, 'm'));
+
+    const retired = await keys(['webhook-secret', '--tenant', tenant, '--retire']);
+    assert.equal(retired.code, 0, retired.stderr);
+    assert.match(retired.stdout, new RegExp(`retired ${firstId}`));
+    const afterRetire = await keys(['list', '--tenant', tenant]);
+    assert.match(afterRetire.stdout, new RegExp(`^${firstId}\\s+${tenant}\\s+\\S+Z\\s+retired \\S+Z$`, 'm'));
+    assert.match(afterRetire.stdout, new RegExp(`^${secondId}\\s+${tenant}\\s+\\S+Z\\s+active$`, 'm'));
+
+    const unknown = await keys(['webhook-secret', '--tenant', `nobody-${tenant}`]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no tenant nobody-/);
+
+    // Shown once: nothing after the command that made a secret prints it again, on either stream.
+    for (const run of [again, third, during, retired, afterRetire]) {
+      for (const secret of [first, second]) assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), 'a secret shown again');
+    }
+    assert.ok(!created.stderr.includes(first) && !rotated.stderr.includes(second), 'secrets go to stdout only');
+
+    // What was printed is what signs.
+    const db = onPostgres ? pgDb! : await openDb({ pgliteDir: path.join(dataDir!, 'pglite') });
+    try {
+      const rows = await db.db.selectFrom('webhook_secrets').select(['id', 'secret']).where('tenant_id', '=', tenant).orderBy('created_at').execute();
+      assert.deepEqual(rows, [{ id: firstId, secret: first }, { id: secondId, secret: second }]);
+    } finally {
+      if (!onPostgres) await db.close();
+    }
+  });
+
   test('bad arguments are refused before the database is touched', async () => {
-    for (const args of [['create'], ['create', '--tenant', 'a', '--rate', 'reads=lots'], ['create', '--tenant', 'a', '--max-items', '50001'], ['revoke'], ['frobnicate'], ['list', '--bogus']]) {
+    for (const args of [
+      ['create'],
+      ['create', '--tenant', 'a', '--rate', 'reads=lots'],
+      ['create', '--tenant', 'a', '--max-items', '50001'],
+      ['revoke'],
+      ['frobnicate'],
+      ['list', '--bogus'],
+      ['webhook-secret'],
+      ['webhook-secret', '--tenant', 'a', '--overlap', '31d'],
+      ['webhook-secret', '--tenant', 'a', '--overlap', 'soon'],
+      ['webhook-secret', '--tenant', 'a', '--retire', '--overlap', '1h'],
+    ]) {
       const run = await keys(args);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, /usage:/);

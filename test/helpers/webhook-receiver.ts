@@ -50,15 +50,22 @@ export async function startWebhookReceiver(answer: WebhookReceiver['answer'] = (
   return receiver;
 }
 
+/** The `v1=` signatures of an `X-Batchflow-Signature` header, in order (two during a rotation). */
+export function signaturesOf(header: string | undefined): string[] {
+  return (header ?? '').split(',').filter((kv) => kv.startsWith('v1=')).map((kv) => kv.slice(3));
+}
+
 /**
- * Checks `X-Batchflow-Signature: t=<unix>,v1=<hex>` against the raw body: the HMAC-SHA256 of
- * "<t>.<body>" under the secret, and a timestamp no older than `toleranceS` (replays).
+ * Checks `X-Batchflow-Signature: t=<unix>,v1=<hex>[,v1=<hex>]` against the raw body, the way the
+ * docs tell receivers to: some `v1` is the HMAC-SHA256 of "<t>.<body>" under the secret, and the
+ * timestamp is no older than `toleranceS` (replays).
  */
 export function verifySignature(secret: string, header: string | undefined, body: string, toleranceS = 300): boolean {
-  const parts = Object.fromEntries((header ?? '').split(',').map((kv) => kv.split('=', 2) as [string, string]));
-  const t = Number(parts.t);
-  if (!Number.isInteger(t) || !parts.v1 || Math.abs(Date.now() / 1000 - t) > toleranceS) return false;
+  const t = Number(/(?:^|,)t=(\d+)(?:,|$)/.exec(header ?? '')?.[1]);
+  if (!Number.isInteger(t) || Math.abs(Date.now() / 1000 - t) > toleranceS) return false;
   const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest();
-  const given = Buffer.from(parts.v1, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return signaturesOf(header).some((hex) => {
+    const given = Buffer.from(hex, 'hex');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
 }

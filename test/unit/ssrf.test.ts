@@ -178,7 +178,7 @@ test('a delivery connects to the checked address, whatever the name resolves to 
       url: new URL(`http://rebind.invalid:${r.port}/hook?x=1`),
       addresses: [{ address: '127.0.0.1', family: 4 }],
       body: '{"event":"batch.finished"}',
-      secret: 'test-secret-0123456789',
+      secrets: ['test-secret-0123456789'],
       deliveryId: 'webhook-b_1-run',
       timeoutMs: 5_000,
     });
@@ -201,7 +201,7 @@ test('a delivery connects to the checked address, whatever the name resolves to 
 test('redirects are not followed: a 3xx is the answer', async () => {
   const r = await receiver(302, { location: 'http://169.254.169.254/latest/meta-data/' });
   try {
-    const res = await postSigned({ url: new URL(`http://127.0.0.1:${r.port}/`), addresses: [{ address: '127.0.0.1', family: 4 }], body: '{}', secret: 's'.repeat(16), deliveryId: 'd', timeoutMs: 5_000 });
+    const res = await postSigned({ url: new URL(`http://127.0.0.1:${r.port}/`), addresses: [{ address: '127.0.0.1', family: 4 }], body: '{}', secrets: ['s'.repeat(16)], deliveryId: 'd', timeoutMs: 5_000 });
     assert.equal(res.status, 302);
     assert.equal(r.got.length, 1);
   } finally {
@@ -215,7 +215,7 @@ test('an attempt that gets no status line within its timeout fails', async () =>
   const port = (server.address() as AddressInfo).port;
   try {
     await assert.rejects(
-      postSigned({ url: new URL(`http://127.0.0.1:${port}/`), addresses: [{ address: '127.0.0.1', family: 4 }], body: '{}', secret: 's'.repeat(16), deliveryId: 'd', timeoutMs: 300 }),
+      postSigned({ url: new URL(`http://127.0.0.1:${port}/`), addresses: [{ address: '127.0.0.1', family: 4 }], body: '{}', secrets: ['s'.repeat(16)], deliveryId: 'd', timeoutMs: 300 }),
       /no answer within 300 ms/,
     );
   } finally {
