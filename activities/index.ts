@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import type { BatchStatus, CompensateInput, CompensateOutcome, Cost, Counts, ItemRange, ResetOutcome, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
 import type { Database } from '../src/db/schema';
 import * as batches from '../src/db/batches';
-import { endUnfinished, resetFailed } from '../src/db/items';
+import { decidedReviewChunks, endUnfinished, resetFailed } from '../src/db/items';
 import { costOf, countItems } from '../src/db/counts';
 import { runStage, type StageHandler } from './stage-runner';
 import { perMinute, type RateLimit } from './rate-limit';
@@ -99,6 +99,15 @@ export const createActivities = (deps: ActivityDeps) => {
       const reset = await resetFailed(db, input.batchId, input.chunkSize, input.keepFailed ?? false);
       if (input.reopen) await batches.reopen(db, input.batchId);
       return { ...reset, counts: await countItems(db, input.batchId, input.stages), cost: await costOf(db, input.batchId) };
+    },
+
+    /**
+     * Review decisions recorded but not yet picked up by a run, as chunks to run again, with the
+     * counts as the database has them (a decision moved an item from needs_review to pending).
+     */
+    async pickUpReviews(input: { batchId: string; chunkSize: number; stages: Stage[] }): Promise<{ chunks: number[]; counts?: Counts }> {
+      const chunks = await decidedReviewChunks(db, input.batchId, input.chunkSize);
+      return chunks.length === 0 ? { chunks } : { chunks, counts: await countItems(db, input.batchId, input.stages) };
     },
 
     /** Marks the batch running; a no-op for a batch already past `queued`. */

@@ -77,6 +77,12 @@ const VISIBILITY_PATCH = 'visibility-v1';
  */
 const HANDLERS_PATCH = 'handlers-before-end-v1';
 
+/**
+ * Review decisions are recorded in the database first and the run only nudged; each run picks up
+ * decisions it was not told of at its start and before its end. Runs from before did not.
+ */
+const REVIEW_PICKUP_PATCH = 'review-pickup-v1';
+
 /** Undo gets its own patient policy: giving up means an orphaned remote item. */
 const COMPENSATION_ATTEMPTS = 8;
 
@@ -401,6 +407,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
         } else {
           await book.markBatchStarted(batchId);
         }
+      } else if (wf.patched(REVIEW_PICKUP_PATCH)) {
+        // A decision made while the previous run was handing over was refused by it: run it here.
+        await pickUpReviews();
       }
       report();
       await dispatch.run(async () => {
@@ -426,6 +435,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       closing = true;
       await wf.condition(wf.allHandlersFinished);
     }
+    // Decisions recorded while this run went on but never announced to it (the nudge failed): a
+    // fresh run takes them. One decided later than this finds the run closed and starts a redrive.
+    if (!stopRequested() && wf.patched(REVIEW_PICKUP_PATCH)) await pickUpReviews();
     if (!stopRequested() && (state.nextChunk < chunkCount || state.redrive.length > 0)) return continueAsNew();
     closing = true;
     if (saga && stopRequested()) {
@@ -516,6 +528,15 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       // The batch's end is recorded either way; a delivery that could not start is only logged.
       wf.log.error('could not start the completion webhook', { batchId, workflowId, error: (err as Error).message });
     }
+  }
+
+  /** Puts the chunks of unannounced review decisions in line; nothing runs meanwhile, so the database's counts are the truth. */
+  async function pickUpReviews(): Promise<void> {
+    const found = await book.pickUpReviews({ batchId, chunkSize: options.chunkSize, stages });
+    if (found.chunks.length === 0) return;
+    for (const c of found.chunks) if (!state.redrive!.includes(c)) state.redrive!.push(c);
+    if (found.counts) state.counts = found.counts;
+    report();
   }
 
   /** Hands over to a fresh run with the tallies: the history starts again from empty. */

@@ -3,7 +3,7 @@
  * read (live from the workflow while it runs, from the database after), list, page items, cancel.
  */
 import { createHash } from 'node:crypto';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, WorkflowContinuedAsNewError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowIdReusePolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import {
@@ -405,8 +405,20 @@ export const createBatchService = (deps: BatchServiceDeps) => {
           if (!(err instanceof BatchConflict)) throw err;
         }
       }
-      await waitForRunToClose(row);
-      await startRedrive(row, { redriveFinished: true, keepFailed: true });
+      // The decision is recorded; the run refused the nudge. A run handing over to a new one
+      // (continue-as-new) leaves it to that run, which picks up recorded decisions at its start; a
+      // run that is finishing closes soon, and a redrive takes the item.
+      if (!isTerminal(row.status)) {
+        log.info({ batchId: row.id, ref }, 'review recorded; the run refused the nudge, so a run picks it up from the database');
+        const end = await currentRunEnd(row);
+        if (end !== 'closed') return { batch_id: row.id, ref, label, status: 'pending' };
+      } else {
+        await waitForRunToClose(row);
+      }
+      await startRedrive(row, { redriveFinished: true, keepFailed: true }).catch((err: unknown) => {
+        // A redrive already running takes the item at its end all the same.
+        if (!(err instanceof BatchConflict)) throw err;
+      });
       return { batch_id: row.id, ref, label, status: 'pending' };
     },
 
@@ -488,6 +500,36 @@ export const createBatchService = (deps: BatchServiceDeps) => {
       // A run that ended failed or cancelled has closed all the same; only a still-running one is a conflict.
       const { status } = await handle.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
       if (status.name === 'RUNNING') throw new BatchConflict('the batch is still finishing; retry in a moment');
+    }
+  }
+
+  /**
+   * Waits (bounded) for the batch's current run to end: `continued` when it handed over to a new
+   * run, `closed` when it ended, `running` when it is still going after RUN_CLOSE_DEADLINE_MS (a run
+   * that has not reached its end yet; it picks up recorded decisions there).
+   */
+  async function currentRunEnd(row: BatchRow): Promise<'continued' | 'closed' | 'running'> {
+    const ended = (name: string): 'continued' | 'closed' | 'running' => (name === 'RUNNING' ? 'running' : name === 'CONTINUED_AS_NEW' ? 'continued' : 'closed');
+    let runId: string;
+    try {
+      const latest = await client.workflow.getHandle(row.workflow_id).describe();
+      if (latest.status.name !== 'RUNNING') return ended(latest.status.name);
+      runId = latest.runId;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'closed';
+      throw new Unavailable('Temporal');
+    }
+    const run = client.workflow.getHandle(row.workflow_id, runId, { followRuns: false });
+    try {
+      await client.withDeadline(Date.now() + RUN_CLOSE_DEADLINE_MS, () => run.result());
+      return 'closed';
+    } catch (err) {
+      if (err instanceof WorkflowContinuedAsNewError) return 'continued';
+      // Failed, cancelled or terminated: closed all the same. Past the deadline: ask how it stands.
+      if (err instanceof WorkflowFailedError) return 'closed';
+      const now = await run.describe().catch(() => undefined);
+      if (!now) throw new Unavailable('Temporal');
+      return ended(now.status.name);
     }
   }
 

@@ -228,6 +228,20 @@ export async function resolveReview(q: Q, batchId: string, ref: string, label: s
   return rows[0]?.seq;
 }
 
+/**
+ * The chunks holding review decisions that no run has picked up yet: items a person labelled
+ * (resolveReview) that still wait for their next stage. The decision is recorded first and the
+ * workflow is only nudged, so a nudge that is refused (the run was continuing as new, Temporal was
+ * down) loses nothing: each run looks for these at its start and before its end.
+ */
+export async function decidedReviewChunks(q: Q, batchId: string, chunkSize: number): Promise<number[]> {
+  const { rows } = await sql<{ chunk: number }>`
+    select distinct seq / ${chunkSize}::int as chunk from item_results
+    where batch_id = ${batchId} and status = 'running' and stage = 'classify' and classification->>'tier' = 'human_review'
+    order by 1`.execute(q);
+  return rows.map((r) => Number(r.chunk));
+}
+
 export interface ReviewItem {
   batch_id: string;
   ref: string;
