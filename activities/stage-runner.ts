@@ -9,7 +9,7 @@ import { Context, log } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import type { Cost, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
 import type { Database } from '../src/db/schema';
-import { loadRange, markPublishSent, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
+import { clearPublishSent, loadRange, markPublishSent, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
 import type { ItemFailure } from './errors';
 import { acquire, type RateLimit } from './rate-limit';
 
@@ -124,12 +124,18 @@ export async function runStage(db: Kysely<Database>, input: StageInput, handler:
     // A publish is recorded as possibly sent before it goes: if this worker dies between the
     // target's answer and writeResults, compensation knows to ask the target (issue 13).
     if (input.stage === 'publish') await markPublishSent(db, input.batchId, slice);
-    const done = toWrites(await handler(slice, stageCtx));
+    const results = await handler(slice, stageCtx);
+    const done = toWrites(results);
     // Record what was done before reacting to cancellation: work that happened is never
     // forgotten, and a retry does not repeat it. A slow, sliced chunk records slice by slice, so
     // a worker lost minutes into it loses at most one slice.
     await writeResults(db, input.batchId, done);
     writes.push(...done);
+    if (input.stage === 'publish' && results.length < slice.length) {
+      // Items the handler never reached (cancelled mid-slice) were never sent: not in doubt.
+      const reached = new Set(results.map((r) => r.seq));
+      await clearPublishSent(db, input.batchId, slice.filter((i) => !reached.has(i.seq)).map((i) => i.seq));
+    }
   }
   if (ctx.cancellationSignal.aborted) await ctx.cancelled;
 

@@ -433,7 +433,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSum
       // No update is accepted from here; one already accepted may still put items back in line,
       // and those must run, not be counted as pending by finishBatch.
       closing = true;
-      await wf.condition(wf.allHandlersFinished);
+      // Not cancellable: after a cancel from the Temporal UI or CLI this scope is cancelled, and
+      // the batch still has to wait, undo and record its end.
+      await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
     }
     // Decisions recorded while this run went on but never announced to it (the nudge failed): a
     // fresh run takes them. One decided later than this finds the run closed and starts a redrive.
