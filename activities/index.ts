@@ -96,7 +96,7 @@ export const createActivities = (deps: ActivityDeps) => {
      * had finished (`reopen`), its row says running again until the new run ends.
      */
     async resetFailed(input: { batchId: string; chunkSize: number; reopen: boolean; stages: Stage[]; keepFailed?: boolean }): Promise<ResetOutcome & { counts: Counts; cost: Cost }> {
-      const reset = await resetFailed(db, input.batchId, input.chunkSize, input.keepFailed ?? false);
+      const reset = await resetFailed(db, input.batchId, input.chunkSize, input.keepFailed ?? false, input.reopen);
       if (input.reopen) await batches.reopen(db, input.batchId);
       return { ...reset, counts: await countItems(db, input.batchId, input.stages), cost: await costOf(db, input.batchId) };
     },

@@ -185,14 +185,17 @@ export async function listItems(
  * Puts a batch's failed items back to pending so they run again from the first stage (redrive),
  * and says which chunks need running: those of the reset items, and those holding items already
  * put back in line (a resolved review). Refs, and so publish idempotency keys, are unchanged.
- * With `keepFailed`, failed items stay as they are.
+ * With `keepFailed`, failed items stay as they are. `closed`: no run of the batch is open (a
+ * redrive of a finished batch), so nothing is still undoing a staged item's effects: one still
+ * staged was left so by a run that ended outside batchflow (terminated), and runs again too.
+ * Staging is idempotent on (batch, ref), and the `staged` flag stays for any later undo.
  */
-export async function resetFailed(q: Q, batchId: string, chunkSize: number, keepFailed = false): Promise<{ items: number; chunks: number[] }> {
+export async function resetFailed(q: Q, batchId: string, chunkSize: number, keepFailed = false, closed = false): Promise<{ items: number; chunks: number[] }> {
   const { rows } = await sql<{ n: number; chunks: number[] | null }>`
     with reset as (
       update item_results set status = 'pending', stage = null, error = null, attempts = 0, updated_at = now()
       -- An item whose earlier effects are still being undone is left until that is done.
-      where batch_id = ${batchId} and status = 'failed' and not staged and not published and not ${keepFailed}::boolean
+      where batch_id = ${batchId} and status = 'failed' and (not staged or ${closed}::boolean) and not published and not ${keepFailed}::boolean
       returning seq
     ),
     waiting as (
@@ -206,7 +209,8 @@ export async function resetFailed(q: Q, batchId: string, chunkSize: number, keep
 
 /** Failed items that a redrive would run again (see resetFailed). */
 export async function countFailed(q: Q, batchId: string): Promise<number> {
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from item_results where batch_id = ${batchId} and status = 'failed' and not staged and not published`.execute(q);
+  // The batch is finished: a staged failed item is one a terminated run left (see resetFailed's `closed`).
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from item_results where batch_id = ${batchId} and status = 'failed' and not published`.execute(q);
   return rows[0]?.n ?? 0;
 }
 
