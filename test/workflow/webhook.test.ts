@@ -62,7 +62,11 @@ const webhookOf = async (stack: Stack, batchId: string) => ((await getBatch(stac
 
 /** The delivery workflow of the batch's latest run, and its result. */
 async function deliveryResult(stack: Stack, batchId: string): Promise<WebhookOutcome> {
-  const { runId } = await stack.client.workflow.getHandle(workflowIdFor(batchId)).describe();
+  // The row turns final in finishBatch, one workflow task before the run starts the delivery:
+  // wait for the run to close, so the delivery's workflow exists.
+  const batch = stack.client.workflow.getHandle(workflowIdFor(batchId));
+  await batch.result().catch(() => undefined);
+  const { runId } = await batch.describe();
   return stack.client.workflow.getHandle(webhookWorkflowIdFor(batchId, runId)).result() as Promise<WebhookOutcome>;
 }
 
