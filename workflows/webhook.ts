@@ -12,17 +12,10 @@ import { WebhookErrorType, type WebhookDeliveryInput, type WebhookOutcome } from
 const RECORD_MARGIN_MS = 30_000;
 
 /**
- * `maximumAttempts: 0` (the shipped default, "until the window ends") is no attempt limit at all.
- * Before this patch it reached Temporal's RetryPolicy as 0, which the SDK refuses, so every such
- * delivery gave up at once; those histories keep that path on replay.
+ * The RetryPolicy's limit. `maximumAttempts: 0` (the shipped default, "until the window ends")
+ * means no limit, and must reach Temporal as none: the SDK refuses a limit of 0.
  */
-const WEBHOOK_UNLIMITED_ATTEMPTS_PATCH = 'webhook-unlimited-attempts-v1';
-
-/** The RetryPolicy's limit: none when the plan says 0 (only the 0 case consults the patch). */
-function attemptLimit(maximumAttempts: number): number | undefined {
-  if (maximumAttempts > 0) return maximumAttempts;
-  return wf.patched(WEBHOOK_UNLIMITED_ATTEMPTS_PATCH) ? undefined : maximumAttempts;
-}
+const attemptLimit = (maximumAttempts: number): number | undefined => (maximumAttempts > 0 ? maximumAttempts : undefined);
 
 const book = wf.proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',

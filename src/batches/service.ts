@@ -33,7 +33,7 @@ import { countItems } from '../db/counts';
 import * as batches from '../db/batches';
 import { listItems } from '../db/items';
 import type { BatchRow, Database } from '../db/schema';
-import type { batchWorkflow } from '../../workflows/batch';
+import type { batchWorkflow } from '../../workflows/batch/workflow';
 import { ItemCountKey, PriorityKey, TenantIdKey, BatchStatusKey, FailedCountKey } from '../temporal/search-attributes';
 import { explainMissingSearchAttributes } from '../temporal/search-attribute-setup';
 import { batchStaticDetails, batchStaticSummary } from '../temporal/user-metadata';
