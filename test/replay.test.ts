@@ -2,6 +2,8 @@
  * Replays the committed histories in test/histories/ against the current workflow code: a change
  * that would break running batches (a different command at the same point of history) fails here
  * instead of in production. One deliberately altered history proves the check can fail at all.
+ * The histories are the 0.1 baseline, recorded with no patch gate in the code: from here on a
+ * workflow change replays them, or is gated with patched().
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,21 +19,33 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 const HISTORIES = path.join(__dirname, 'histories');
 
-/** The scenarios test/record-histories.ts writes; a missing one is a failure, not a smaller suite. */
-const EXPECTED = [
-  // Recorded before the saga (no `saga-v1` marker): they take the pre-saga path on replay.
+/** The 0.1 baseline: recorded with no patch gate in the workflow code. */
+const BASELINE = [
+  // A batch's life: completed, continued as new, partial, cancelled by the API or from the Temporal UI.
   'completed', 'continue-as-new-first', 'continue-as-new-last', 'cancelled-by-signal', 'partial-rejected', 'cancelled-externally',
-  // Recorded with the saga, control signals and updates.
+  // The saga, control signals and updates.
   'saga-item-rejected', 'failure-ratio-rollback', 'cancelled-rollback', 'cancelled-keep-compensated', 'rollback-orphaned',
   'paused-resumed', 'configured', 'redrive-running', 'redrive-finished', 'transient-retried', 'cancelled-externally-saga',
-  // Recorded with completion webhooks (`webhook-v1`): the batch run that starts the delivery, and the delivery.
+  // Completion webhooks: the batch run that starts the delivery, and the delivery.
   'webhook-delivered', 'webhook-delivery',
-  // Recorded with `visibility-v1`: BatchStatus and FailedCount upserted as they change, activity summaries.
+  // BatchStatus and FailedCount upserted as they change, activity summaries.
   'visibility-kept-current',
 ];
 
+/**
+ * The scenarios test/record-histories.ts writes; a missing one is a failure, not a smaller suite.
+ * A scenario added after 0.1 goes after the baseline (it may carry the marker of its patch).
+ */
+const EXPECTED = [...BASELINE];
 
-type JsonEvent = { eventType: string; activityTaskScheduledEventAttributes?: { activityType: { name: string } } } & Record<string, unknown>;
+/** The marker `patched()` records: the SDK's name for it. */
+const PATCH_MARKER = 'core_patch';
+
+type JsonEvent = {
+  eventType: string;
+  activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+  markerRecordedEventAttributes?: { markerName: string };
+} & Record<string, unknown>;
 interface JsonHistory {
   events: JsonEvent[];
 }
@@ -55,6 +69,11 @@ before(async () => {
 
 test('the recorded scenarios are all present', () => {
   assert.deepEqual(EXPECTED.filter((name) => !files.has(name)), [], 'run `npx tsx test/record-histories.ts`');
+});
+
+test('the histories are the baseline: recorded with no patch gate in the workflow code', () => {
+  const gated = BASELINE.filter((name) => files.get(name)?.events.some((e) => e.markerRecordedEventAttributes?.markerName === PATCH_MARKER));
+  assert.deepEqual(gated, [], 'a patch marker in a baseline history');
 });
 
 test('every committed history replays against the current workflow code', { timeout: 120_000 }, async () => {

@@ -1,6 +1,6 @@
 /**
  * What the Temporal UI reads about a batch, checked through the client: the search attributes kept
- * current by the workflow (patch `visibility-v1`), the static summary and details set at start, and
+ * current by the workflow as the batch runs, the static summary and details set at start, and
  * the activity summaries in the history.
  */
 import { after, before, describe, test } from 'node:test';
