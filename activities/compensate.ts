@@ -9,8 +9,8 @@ import type { CompensateInput, CompensateOutcome, CompensationScope } from '../s
 import type { Database, ItemError } from '../src/db/schema';
 import { clearPublishSent, loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
 import { ErrorType } from './errors';
-import type { PublishResolver, Unpublisher } from './unpublish';
-import type { Unstager } from './ingest/unstage';
+import type { PublishResolver, Unpublisher } from './stages/publish/undo';
+import type { Unstager } from './stages/ingest/undo';
 
 /**
  * An item whose publish may have created the remote item without anyone recording its id: the

@@ -8,20 +8,28 @@ import type { Database } from '../src/db/schema';
 import * as batches from '../src/db/batches';
 import { decidedReviewChunks, endUnfinished, resetFailed } from '../src/db/items';
 import { costOf, countItems } from '../src/db/counts';
-import { runStage, type StageHandler } from './stage-runner';
+import { runStage, type StageHandler } from './stages/runner';
 import { perMinute, type RateLimit } from './rate-limit';
-import { classifyHandler, type ClassifyOptions } from './classify/chain';
-import { defaultCore } from './classify/default-core';
-import { ingestHandler } from './ingest';
+import { classifyHandler, type ClassifyOptions } from './stages/classify';
+import { defaultCore } from './stages/classify/default-model';
+import { ingestHandler } from './stages/ingest';
 import { createFsBlobStore, missingBlobStore, type BlobStore } from './blobs';
-import { checkChunking, DEFAULT_CHUNKING } from './ingest/chunks';
-import { unstager } from './ingest/unstage';
-import { catalogPublisher } from './publish-catalog';
-import { httpPublisher } from './publish-http';
+import { checkChunking, DEFAULT_CHUNKING } from './stages/ingest/chunks';
+import { unstager } from './stages/ingest/undo';
+import { catalogPublisher } from './stages/publish/catalog';
+import { httpPublisher } from './stages/publish/http';
 import { compensateChunk } from './compensate';
-import { catalogResolver, catalogUnpublisher, httpResolver, httpUnpublisher } from './unpublish';
+import { catalogResolver, catalogUnpublisher, httpResolver, httpUnpublisher } from './stages/publish/undo';
 import { retentionActivities } from './retention';
 import { webhookActivities, type WebhookOptions } from './webhook';
+
+// What the worker's setup (src/) builds the deps from: one import path whatever the layout here.
+export type { ClassifyOptions, CoreTier } from './stages/classify';
+export { createFallback, type FallbackAnswer } from './stages/classify/fallback';
+export { trainCore } from './stages/classify/model';
+export { loadTaxonomy } from './stages/classify/taxonomy';
+export { createBlobStore, type BlobStore } from './blobs';
+export type { WebhookOptions } from './webhook';
 
 export interface ActivityDeps {
   db: Kysely<Database>;

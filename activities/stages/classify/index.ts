@@ -3,7 +3,7 @@
  * `fallback` endpoint (when configured); below the fallback threshold, a person (`needs_review`).
  * Every item records the tier that decided and what the tiers it consulted cost.
  */
-import type { StageHandler, ItemResult } from '../stage-runner';
+import type { StageHandler, ItemResult } from '../runner';
 import type { Candidate, FallbackAnswer } from './fallback';
 
 export interface CoreTier {

@@ -7,11 +7,11 @@
  */
 import { Context, log } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
-import type { Cost, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
-import type { Database } from '../src/db/schema';
-import { clearPublishSent, loadRange, markPublishSent, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
-import type { ItemFailure } from './errors';
-import { acquire, type RateLimit } from './rate-limit';
+import type { Cost, Stage, StageInput, StageOutcome } from '../../src/contracts/workflow';
+import type { Database } from '../../src/db/schema';
+import { clearPublishSent, loadRange, markPublishSent, writeResults, type ResultWrite, type WorkItem } from '../../src/db/items';
+import type { ItemFailure } from '../errors';
+import { acquire, type RateLimit } from '../rate-limit';
 
 export type ItemResult =
   | { seq: number; ok: true; classification?: WorkItem['classification']; publishedId?: string }

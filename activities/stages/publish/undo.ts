@@ -3,9 +3,9 @@
  * item is gone, may go on a later try, or will never go (then it is reported `orphaned`).
  */
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../src/db/schema';
-import type { WorkItem } from '../src/db/items';
-import { publishOne } from './publish-http';
+import type { Database } from '../../../src/db/schema';
+import type { WorkItem } from '../../../src/db/items';
+import { publishOne } from './http';
 
 export type UndoResult = { ok: true } | { ok: false; retryable: boolean; message: string };
 

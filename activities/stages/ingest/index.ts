@@ -11,12 +11,12 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { WorkItem } from '../src/db/items';
-import type { Database } from '../src/db/schema';
-import { BlobKeyError, itemIdOf, rawBlobKey, type BlobStore } from './blobs';
-import { chunkingFor, chunkText, type ChunkOptions, type TextChunk } from './ingest/chunks';
-import { shareBlobFolders } from './ingest/locks';
-import type { ItemResult, StageContext, StageHandler } from './stage-runner';
+import type { WorkItem } from '../../../src/db/items';
+import type { Database } from '../../../src/db/schema';
+import { BlobKeyError, itemIdOf, rawBlobKey, type BlobStore } from '../../blobs';
+import { chunkingFor, chunkText, type ChunkOptions, type TextChunk } from './chunks';
+import { shareBlobFolders } from './locks';
+import type { ItemResult, StageContext, StageHandler } from '../runner';
 
 export interface IngestOptions {
   blobs: BlobStore;
