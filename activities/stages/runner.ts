@@ -33,6 +33,16 @@ export interface StageContext {
  */
 export type StageHandler = (items: WorkItem[], ctx: StageContext) => Promise<ItemResult[]>;
 
+/**
+ * A stage as createActivities wires it: its handler, and the undo of the effects it leaves
+ * outside the item's own result, which the saga's compensation calls (activities/compensate.ts).
+ * A stage that leaves no such effect says so with `undo: null`.
+ */
+export interface StageModule<Undo = null> {
+  handler: StageHandler;
+  undo: Undo;
+}
+
 /** Whether `item` is ready for `stage`, given the stage before it in this batch. */
 function isReady(item: WorkItem, previous: Stage | null): boolean {
   if (previous === null) return item.status === null || item.status === 'pending' || (item.status === 'running' && item.stage === null);

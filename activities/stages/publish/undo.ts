@@ -1,13 +1,21 @@
 /**
- * Undoing a publish: the compensation of each publish adapter. An answer says whether the remote
- * item is gone, may go on a later try, or will never go (then it is reported `orphaned`).
+ * Undoing a publish, for both targets: finding whether a publish in doubt created the remote item
+ * (the resolvers), and deleting what was published (the unpublishers). An answer says whether the
+ * remote item is gone, may go on a later try, or will never go (then it is reported `orphaned`).
+ * `publishUndo` does both for a chunk's items; activities/compensate.ts calls it.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../src/db/schema';
 import type { WorkItem } from '../../../src/db/items';
 import { publishOne } from './http';
 
-export type UndoResult = { ok: true } | { ok: false; retryable: boolean; message: string };
+/** Why an item's remote copy is not known to be gone. */
+export interface UndoFailure {
+  retryable: boolean;
+  message: string;
+}
+
+export type UndoResult = { ok: true } | ({ ok: false } & UndoFailure);
 
 export type Unpublisher = (publishedId: string) => Promise<UndoResult>;
 
@@ -60,4 +68,62 @@ export const httpUnpublisher =
     await res.arrayBuffer().catch(() => undefined);
     if (res.status === 204 || res.status === 200 || res.status === 404) return { ok: true };
     return { ok: false, retryable: res.status === 429 || res.status >= 500, message: `DELETE answered ${res.status}` };
+  };
+
+/**
+ * An item whose publish may have created the remote item without anyone recording its id: the
+ * target must be asked before the item can be called clean. That is any item a publish request
+ * may have gone out for (`publish_sent`, written before the request) with no recorded answer: a
+ * worker that died mid-call, a timeout, a 5xx. A 4xx rejection is a definite "no".
+ */
+export function inDoubt(item: WorkItem): boolean {
+  if (item.published || !item.publish_sent) return false;
+  if (item.status === 'failed') return item.error?.retryable !== false;
+  return item.status === null || item.status === 'pending' || item.status === 'running';
+}
+
+/** What undoing a chunk's publishes left: the items not known to be gone, and the doubts answered. */
+export interface PublishesUndone {
+  failures: Map<number, UndoFailure>;
+  /** In-doubt items the target answered for: found (and then unpublished) or not there. */
+  resolved: number[];
+}
+
+/** Undoes the publishes of `items`; `heartbeat` is called after each item. */
+export type PublishUndo = (batchId: string, items: WorkItem[], heartbeat: () => void) => Promise<PublishesUndone>;
+
+const UNDO_CONCURRENCY = 8;
+
+/**
+ * A publish in doubt is resolved first; an item found at the target is then marked published, with
+ * its id, on the `items` given, so that the caller records it (as orphaned, should its delete fail).
+ */
+export const publishUndo =
+  (target: { resolve: PublishResolver; unpublish: Unpublisher }): PublishUndo =>
+  async (batchId, items, heartbeat) => {
+    const failures = new Map<number, UndoFailure>();
+    const resolved: number[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const item = items[next++]!;
+        if (inDoubt(item)) {
+          const found = await target.resolve(batchId, item);
+          if ('error' in found) {
+            failures.set(item.seq, { retryable: true, message: `publish outcome unknown: ${found.error}` });
+            continue;
+          }
+          resolved.push(item.seq);
+          if (found.id === null) continue;
+          item.published = true;
+          item.published_id = found.id;
+        }
+        if (!item.published || !item.published_id) continue;
+        const res = await target.unpublish(item.published_id);
+        if (!res.ok) failures.set(item.seq, res);
+        heartbeat();
+      }
+    };
+    await Promise.all(Array.from({ length: UNDO_CONCURRENCY }, worker));
+    return { failures, resolved };
   };
