@@ -5,7 +5,8 @@
  * the error: never silent.
  *
  * Each stage's undo lives with the stage: stages/publish/undo.ts, stages/ingest/undo.ts. Classify
- * has none: it writes only the item's own result, which the writes below replace.
+ * has none: it writes only the item's own result, the row on which the writes below record the
+ * item's end; it leaves nothing elsewhere to take back.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';

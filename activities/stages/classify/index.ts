@@ -3,8 +3,8 @@
  * the `fallback` endpoint (fallback.ts, when configured); below the fallback threshold, a person
  * (`needs_review`). Every item records the tier that decided and what the tiers it consulted cost.
  *
- * Nothing to undo: classify writes only the item's own result (its classification), which the
- * compensation rewrites anyway, and touches nothing outside it.
+ * Nothing to undo: classify writes only the item's own result (its classification, on its row),
+ * where the compensation records the item's end anyway; nothing outside the item is touched.
  */
 import type { StageHandler, ItemResult, StageModule } from '../runner';
 import { defaultCore } from './default-model';
