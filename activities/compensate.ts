@@ -1,7 +1,12 @@
 /**
- * The saga's undo step for one chunk: for each item in scope, unpublish, then unstage (the reverse
- * of the order they were done in), and record where each item ended. An undo that keeps failing
- * leaves the item `orphaned`, with its remote id and the error: never silent.
+ * The saga's undo step for one chunk: for each item in scope, the stages' undos run last stage
+ * first (publish's, then ingest's: the reverse of the order they were done in), and each item's
+ * end is recorded. An undo that keeps failing leaves the item `orphaned`, with its remote id and
+ * the error: never silent.
+ *
+ * Each stage's undo lives with the stage: stages/publish/undo.ts, stages/ingest/undo.ts. Classify
+ * has none: it writes only the item's own result, the row on which the writes below record the
+ * item's end; it leaves nothing elsewhere to take back.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
@@ -9,20 +14,21 @@ import type { CompensateInput, CompensateOutcome, CompensationScope } from '../s
 import type { Database, ItemError } from '../src/db/schema';
 import { clearPublishSent, loadRange, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
 import { ErrorType } from './errors';
-import type { PublishResolver, Unpublisher } from './unpublish';
-import type { Unstager } from './ingest/unstage';
+import type { Unstager } from './stages/ingest/undo';
+import { inDoubt, type PublishUndo } from './stages/publish/undo';
 
-/**
- * An item whose publish may have created the remote item without anyone recording its id: the
- * target must be asked before the item can be called clean. That is any item a publish request
- * may have gone out for (`publish_sent`, written before the request) with no recorded answer: a
- * worker that died mid-call, a timeout, a 5xx. A 4xx rejection is a definite "no".
- */
-function inDoubt(item: WorkItem): boolean {
-  if (item.published || !item.publish_sent) return false;
-  if (item.status === 'failed') return item.error?.retryable !== false;
-  return item.status === null || item.status === 'pending' || item.status === 'running';
+/** The undos of the stages that leave effects outside the item's own result. */
+export interface StageUndos {
+  publish: PublishUndo;
+  ingest: Unstager;
 }
+
+export const compensationActivities = (db: Kysely<Database>, undo: StageUndos) => ({
+  /** The saga's undo step for one chunk. */
+  async compensate(input: CompensateInput): Promise<CompensateOutcome> {
+    return compensateChunk(db, undo, input);
+  },
+});
 
 /** Which items of the chunk the scope undoes, and the status each then ends in. */
 function target(item: WorkItem, scope: CompensationScope): 'failed' | 'compensated' | null {
@@ -35,15 +41,7 @@ function target(item: WorkItem, scope: CompensationScope): 'failed' | 'compensat
   return null;
 }
 
-const UNDO_CONCURRENCY = 8;
-
-export async function compensateChunk(
-  db: Kysely<Database>,
-  unpublish: Unpublisher,
-  resolve: PublishResolver,
-  unstage: Unstager,
-  input: CompensateInput,
-): Promise<CompensateOutcome> {
+async function compensateChunk(db: Kysely<Database>, undo: StageUndos, input: CompensateInput): Promise<CompensateOutcome> {
   const ctx = Context.current();
   const finalAttempt = ctx.info.attempt >= input.maxAttempts;
   const loaded = await loadRange(db, input.batchId, input.range);
@@ -52,42 +50,23 @@ export async function compensateChunk(
     .filter((t): t is { item: WorkItem; ends: 'failed' | 'compensated' } => t.ends !== null);
   if (items.length === 0) return { undone: 0, orphaned: 0 };
 
-  // Unpublish first: the remote item is the effect that matters most to leave behind.
-  const undoErrors = new Map<number, { retryable: boolean; message: string }>();
-  /** In-doubt items the target answered for: found (and then unpublished below) or not there. */
-  const resolved: number[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const { item } = items[next++]!;
-      if (inDoubt(item)) {
-        const found = await resolve(input.batchId, item);
-        if ('error' in found) {
-          undoErrors.set(item.seq, { retryable: true, message: `publish outcome unknown: ${found.error}` });
-          continue;
-        }
-        resolved.push(item.seq);
-        if (found.id === null) continue;
-        item.published = true;
-        item.published_id = found.id;
-      }
-      if (!item.published || !item.published_id) continue;
-      const res = await unpublish(item.published_id);
-      if (!res.ok) undoErrors.set(item.seq, res);
-      ctx.heartbeat();
-    }
-  };
-  await Promise.all(Array.from({ length: UNDO_CONCURRENCY }, worker));
+  // Publish's undo first (the last stage first): the remote item is the effect that matters most
+  // to leave behind. It resolves publishes in doubt, and unpublishes.
+  const { failures: undoErrors, resolved } = await undo.publish(
+    input.batchId,
+    items.map(({ item }) => item),
+    () => ctx.heartbeat(),
+  );
 
   // A transient failure is worth another activity attempt, unless this is the last one.
   const retryLater = [...undoErrors.values()].filter((e) => e.retryable);
   const stillRetrying = retryLater.length > 0 && !finalAttempt;
 
-  // Unstage every item in scope, with its chunks and any blob no other staged item uses: staging
+  // Then ingest's undo: unstage every item in scope, with its chunks and any blob no other staged item uses: staging
   // is ours, so this only fails if the database or the blob store does (and is then retried).
   // Asked of every item in scope, not only those flagged staged: a call that staged items and then
   // died before recording it leaves records that only the database knows about.
-  await unstage({ tenantId: input.tenantId, batchId: input.batchId }, items.map(({ item }) => item.ref));
+  await undo.ingest({ tenantId: input.tenantId, batchId: input.batchId }, items.map(({ item }) => item.ref));
 
   const writes: ResultWrite[] = [];
   let undone = 0;

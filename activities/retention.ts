@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/schema';
 import { deleteBatchRows, listExpired, lockExpired, refsWithBlobs } from '../src/db/retention';
 import type { BlobStore } from './blobs';
-import { lockBlobFoldersOf } from './ingest/locks';
+import { lockBlobFoldersOf } from './stages/ingest/locks';
 
 export interface DeleteExpiredInput {
   /** ISO time: batches that finished before it go. */

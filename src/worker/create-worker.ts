@@ -2,7 +2,7 @@
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { createActivities } from '../../activities';
-import type { ClassifyOptions } from '../../activities/classify/chain';
+import type { ClassifyOptions } from '../../activities';
 import type { BlobStore } from '../../activities/blobs';
 import type { WebhookOptions } from '../../activities/webhook';
 import type { Stage } from '../contracts/workflow';

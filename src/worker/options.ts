@@ -4,10 +4,7 @@
  * An operator's taxonomy (CLASSIFY_TAXONOMY) is trained here, at worker start, so a bad file stops
  * the worker with a message naming it rather than failing batches later.
  */
-import type { ClassifyOptions } from '../../activities/classify/chain';
-import { createFallback } from '../../activities/classify/fallback';
-import { trainCore } from '../../activities/classify/core';
-import { loadTaxonomy } from '../../activities/classify/taxonomy';
+import { createFallback, loadTaxonomy, trainCore, type ClassifyOptions } from '../../activities';
 import type { Config } from '../config';
 import { createBlobStore } from '../../activities/blobs';
 import type { WorkerDeps } from './create-worker';

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { putKey } from '../../src/db/keys';
 import { batchIdOf, tenantUuid } from '../../src/batches/ids';
-import type { FallbackAnswer } from '../../activities/classify/fallback';
+import type { FallbackAnswer } from '../../activities/stages/classify/fallback';
 import { eventually } from '../helpers/api';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { startStack, type Stack } from '../helpers/stack';

@@ -15,7 +15,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { sql } from 'kysely';
 import { ulid } from 'ulid';
-import type { CoreTier } from '../../activities/classify/chain';
+import type { CoreTier } from '../../activities/stages/classify';
 import { emptyCounts, workflowIdFor } from '../../src/contracts/workflow';
 import { insertBatch } from '../../src/db/batches';
 import { FLAT_COLUMNS } from '../../src/export/columns';

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import type { CoreTier } from '../../activities/classify/chain';
+import type { CoreTier } from '../../activities/stages/classify';
 import { allItems, getBatch, type BatchBody } from '../helpers/api';
 import { startStack, waitForBatch, type Stack } from '../helpers/stack';
 

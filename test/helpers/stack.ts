@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
-import type { ClassifyOptions } from '../../activities/classify/chain';
+import type { ClassifyOptions } from '../../activities/stages/classify';
 import type { WebhookOptions } from '../../activities/webhook';
 import { createApp } from '../../src/api/app';
 import { createLiveHub, type LiveHub, type LiveHubDeps } from '../../src/api/live/hub';

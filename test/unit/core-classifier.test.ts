@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fitLogistic, trainCore, UNCLASSIFIED, CANDIDATES } from '../../activities/classify/core';
-import { evaluate } from '../../activities/classify/evaluate';
-import { loadTaxonomy, TaxonomyError, type Taxonomy } from '../../activities/classify/taxonomy';
+import { fitLogistic, trainCore, UNCLASSIFIED, CANDIDATES } from '../../activities/stages/classify/model';
+import { evaluate } from '../../activities/stages/classify/evaluate';
+import { loadTaxonomy, TaxonomyError, type Taxonomy } from '../../activities/stages/classify/taxonomy';
 
 const taxonomy = loadTaxonomy();
 const core = trainCore(taxonomy);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { retryAfterMs } from '../../activities/publish-http';
+import { retryAfterMs } from '../../activities/stages/publish/http';
 
 test('Retry-After is read as seconds or as an HTTP date', () => {
   assert.equal(retryAfterMs('2'), 2000);

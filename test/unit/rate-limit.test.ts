@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { sql } from 'kysely';
 import { acquire, perMinute, take, type RateLimit } from '../../activities/rate-limit';
-import { runStage, type ItemResult } from '../../activities/stage-runner';
+import { runStage, type ItemResult } from '../../activities/stages/runner';
 import { emptyCounts, type StageInput, type StageOutcome } from '../../src/contracts/workflow';
 import { openDb, type Db } from '../../src/db/connect';
 import { insertBatch } from '../../src/db/batches';

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { checkCallbackUrl, pinnedLookup, refusedRange, type ResolvedAddress } from '../../src/net/ssrf';
-import { postSigned } from '../../activities/webhook-send';
+import { postSigned } from '../../activities/webhook/send';
 
 test('special-purpose addresses are refused, named by their range', () => {
   const refused: Array<[string, string]> = [

@@ -6,8 +6,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CoreTier } from '../../activities/classify/chain';
-import { createFallback } from '../../activities/classify/fallback';
+import type { CoreTier } from '../../activities/stages/classify';
+import { createFallback } from '../../activities/stages/classify/fallback';
 import { startStack, waitForBatch, type Stack } from '../helpers/stack';
 
 /** A stand-in core tier whose confidence the test chooses, so each tier's path is certain. */
@@ -138,7 +138,7 @@ test('a review resolved through the API runs the remaining stages, and the count
 });
 
 test('the fallback answer is parsed defensively: a label outside the candidates counts for nothing', async () => {
-  const { parseAnswer } = await import('../../activities/classify/fallback');
+  const { parseAnswer } = await import('../../activities/stages/classify/fallback');
   const reply = (content: string) => JSON.stringify({ choices: [{ message: { content } }] });
   assert.deepEqual(parseAnswer(reply('{"label":"6109","confidence":0.9}'), new Set(['6109'])), { ok: true, label: '6109', confidence: 0.9 });
   assert.deepEqual(parseAnswer(reply('Sure! {"label":"6109","confidence":1.5}'), new Set(['6109'])), { ok: true, label: '6109', confidence: 1 });

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { publishKey } from '../../activities/publish-http';
+import { publishKey } from '../../activities/stages/publish/http';
 import { allItems } from '../helpers/api';
 import { startPublishTarget } from '../helpers/publish-target';
 import { startStack, waitForBatch } from '../helpers/stack';

@@ -1,9 +1,13 @@
 /**
- * The classify stage as a chain of tiers: the local `core` model; below its threshold, the
- * `fallback` endpoint (when configured); below the fallback threshold, a person (`needs_review`).
- * Every item records the tier that decided and what the tiers it consulted cost.
+ * The classify stage as a chain of tiers: the local `core` model (model.ts); below its threshold,
+ * the `fallback` endpoint (fallback.ts, when configured); below the fallback threshold, a person
+ * (`needs_review`). Every item records the tier that decided and what the tiers it consulted cost.
+ *
+ * Nothing to undo: classify writes only the item's own result (its classification, on its row),
+ * where the compensation records the item's end anyway; nothing outside the item is touched.
  */
-import type { StageHandler, ItemResult } from '../stage-runner';
+import type { StageHandler, ItemResult, StageModule } from '../runner';
+import { defaultCore } from './default-model';
 import type { Candidate, FallbackAnswer } from './fallback';
 
 export interface CoreTier {
@@ -18,6 +22,17 @@ export interface ClassifyOptions {
   fallbackThreshold: number;
   fallback?: (text: string, candidates: Candidate[]) => Promise<FallbackAnswer>;
   cost: { core: number; fallback: number; human_review: number };
+}
+
+/** The original design's thresholds and per-decision costs, when config does not say otherwise. */
+const DEFAULTS = { coreThreshold: 0.85, fallbackThreshold: 0.7, cost: { core: 0.001, fallback: 0.02, human_review: 0.5 } };
+
+/**
+ * The stage as the worker runs it: `opts` over the defaults; without a core tier, the model trained
+ * on the shipped taxonomy; no fallback unless given. No undo (see above).
+ */
+export function classifyStage(opts: Partial<ClassifyOptions> = {}): StageModule {
+  return { handler: classifyHandler({ ...DEFAULTS, core: opts.core ?? defaultCore(), ...opts }), undo: null };
 }
 
 const round = (n: number): number => Math.round(n * 1e6) / 1e6;

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { ulid } from 'ulid';
-import type { Database } from '../src/db/schema';
-import type { StageHandler } from './stage-runner';
+import type { Database } from '../../../src/db/schema';
+import type { StageHandler } from '../runner';
 
 /**
  * The built-in catalog: the embedded default publish target. The idempotency key is unique, and the

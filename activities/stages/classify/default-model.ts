@@ -2,8 +2,8 @@
  * The core tier a worker uses when it is not given one: trained once per process, on first use,
  * from the shipped taxonomy (about a quarter of a second).
  */
-import type { CoreTier } from './chain';
-import { trainCore } from './core';
+import type { CoreTier } from './index';
+import { trainCore } from './model';
 import { loadTaxonomy } from './taxonomy';
 
 let core: CoreTier | undefined;

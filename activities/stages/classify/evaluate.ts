@@ -3,7 +3,7 @@
  * is sure enough to decide alone. The split is deterministic (every nth example of each heading),
  * so a change to the model or the taxonomy can be compared run to run.
  */
-import { trainCore, UNCLASSIFIED, type Calibration, type CoreOptions } from './core';
+import { trainCore, UNCLASSIFIED, type Calibration, type CoreOptions } from './model';
 import type { Taxonomy } from './taxonomy';
 
 export interface EvaluateOptions extends CoreOptions {

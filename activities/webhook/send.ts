@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { pinnedLookup, type ResolvedAddress } from '../src/net/ssrf';
+import { pinnedLookup, type ResolvedAddress } from '../../src/net/ssrf';
 
 export const SIGNATURE_HEADER = 'X-Batchflow-Signature';
 const USER_AGENT = 'batchflow-webhook/1';

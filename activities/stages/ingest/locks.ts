@@ -8,7 +8,7 @@
  * locks in one statement, in hash order, so two callers never wait on each other in a cycle.
  */
 import { sql, type Transaction } from 'kysely';
-import type { Database } from '../../src/db/schema';
+import type { Database } from '../../../src/db/schema';
 
 /** The two-key form, with this first key, keeps clear of anyone's single-key advisory locks. */
 const BLOB_FOLDER_LOCKS = 0x626c6f62; // "blob"

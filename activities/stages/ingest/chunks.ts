@@ -3,7 +3,7 @@
  * points (what PostgreSQL's `substr` and `length` count), so a window never splits a character.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { ErrorType } from '../errors';
+import { ErrorType } from '../../errors';
 
 export interface ChunkOptions {
   /** Characters per chunk; the last one may be shorter. */

@@ -3,8 +3,8 @@
  * staged item of the tenant (in any batch) still records the same blob.
  */
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../src/db/schema';
-import type { BlobStore } from '../blobs';
+import type { Database } from '../../../src/db/schema';
+import type { BlobStore } from '../../blobs';
 import { lockBlobFoldersOf } from './locks';
 
 /** Removes the staged records of `refs` in one batch, with their chunks and unshared blobs. */

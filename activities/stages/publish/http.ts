@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { WorkItem } from '../src/db/items';
-import type { ItemResult, StageHandler } from './stage-runner';
-import type { ItemFailure } from './errors';
+import type { WorkItem } from '../../../src/db/items';
+import type { ItemResult, StageHandler } from '../runner';
+import type { ItemFailure } from '../../errors';
 
 export interface HttpPublisherOptions {
   baseUrl: string;

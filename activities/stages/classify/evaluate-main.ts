@@ -2,7 +2,7 @@
  * `npm run classify:eval [taxonomy.json]`: prints the core tier's held-out evaluation as markdown.
  * The taxonomy defaults to CLASSIFY_TAXONOMY, else the shipped one; thresholds come from the config.
  */
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../../src/config';
 import { evaluate, type Evaluation } from './evaluate';
 import { DEFAULT_TAXONOMY_PATH, loadTaxonomy } from './taxonomy';
 

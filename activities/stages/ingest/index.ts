@@ -1,6 +1,7 @@
 /**
  * The ingest stage: each item's content goes to the blob store under its content address, and its
- * record (with its text split into chunks, and an audit event) is staged in the database.
+ * record (with its text split into chunks, and an audit event) is staged in the database. Its undo
+ * (undo.ts) removes the staged records, their chunks and the blobs nobody else records.
  *
  * Round trips per chunk, whatever its size:
  * - items with content: metadata read (only if some item has text), begin, lock, one write, commit;
@@ -11,12 +12,13 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { WorkItem } from '../src/db/items';
-import type { Database } from '../src/db/schema';
-import { BlobKeyError, itemIdOf, rawBlobKey, type BlobStore } from './blobs';
-import { chunkingFor, chunkText, type ChunkOptions, type TextChunk } from './ingest/chunks';
-import { shareBlobFolders } from './ingest/locks';
-import type { ItemResult, StageContext, StageHandler } from './stage-runner';
+import type { WorkItem } from '../../../src/db/items';
+import type { Database } from '../../../src/db/schema';
+import { BlobKeyError, itemIdOf, rawBlobKey, type BlobStore } from '../../blobs';
+import { chunkingFor, chunkText, type ChunkOptions, type TextChunk } from './chunks';
+import { shareBlobFolders } from './locks';
+import type { ItemResult, StageContext, StageHandler, StageModule } from '../runner';
+import { unstager, type Unstager } from './undo';
 
 export interface IngestOptions {
   blobs: BlobStore;
@@ -39,6 +41,11 @@ interface Staged {
   classification: string | null;
   attributes: string | null;
   chunks: TextChunk[];
+}
+
+/** The stage and its undo, over the same database and blob store. */
+export function ingestStage(db: Kysely<Database>, opts: IngestOptions): StageModule<Unstager> {
+  return { handler: ingestHandler(db, opts), undo: unstager(db, opts.blobs) };
 }
 
 export function ingestHandler(db: Kysely<Database>, { blobs, chunking }: IngestOptions): StageHandler {

@@ -7,11 +7,11 @@
  */
 import { Context, log } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
-import type { Cost, Stage, StageInput, StageOutcome } from '../src/contracts/workflow';
-import type { Database } from '../src/db/schema';
-import { clearPublishSent, loadRange, markPublishSent, writeResults, type ResultWrite, type WorkItem } from '../src/db/items';
-import type { ItemFailure } from './errors';
-import { acquire, type RateLimit } from './rate-limit';
+import type { Cost, Stage, StageInput, StageOutcome } from '../../src/contracts/workflow';
+import type { Database } from '../../src/db/schema';
+import { clearPublishSent, loadRange, markPublishSent, writeResults, type ResultWrite, type WorkItem } from '../../src/db/items';
+import type { ItemFailure } from '../errors';
+import { acquire, type RateLimit } from '../rate-limit';
 
 export type ItemResult =
   | { seq: number; ok: true; classification?: WorkItem['classification']; publishedId?: string }
@@ -32,6 +32,16 @@ export interface StageContext {
  * it did not reach (cancelled mid-way) is simply left out and stays where it was.
  */
 export type StageHandler = (items: WorkItem[], ctx: StageContext) => Promise<ItemResult[]>;
+
+/**
+ * A stage as createActivities wires it: its handler, and the undo of the effects it leaves
+ * outside the item's own result, which the saga's compensation calls (activities/compensate.ts).
+ * A stage that leaves no such effect says so with `undo: null`.
+ */
+export interface StageModule<Undo = null> {
+  handler: StageHandler;
+  undo: Undo;
+}
 
 /** Whether `item` is ready for `stage`, given the stage before it in this batch. */
 function isReady(item: WorkItem, previous: Stage | null): boolean {

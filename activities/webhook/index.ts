@@ -13,13 +13,13 @@ import {
   type WebhookOutcome,
   type WebhookPlan,
   type WebhookRetry,
-} from '../src/contracts/webhook';
-import { getBatchById } from '../src/db/batches';
-import type { Database } from '../src/db/schema';
-import { failDelivery, isOpenDelivery, recordAttempt, startDelivery } from '../src/db/webhooks';
-import { signingSecretsForBatch } from '../src/db/webhook-secrets';
-import { checkCallbackUrl, type ResolveHost } from '../src/net/ssrf';
-import { postSigned } from './webhook-send';
+} from '../../src/contracts/webhook';
+import { getBatchById } from '../../src/db/batches';
+import type { Database } from '../../src/db/schema';
+import { failDelivery, isOpenDelivery, recordAttempt, startDelivery } from '../../src/db/webhooks';
+import { signingSecretsForBatch } from '../../src/db/webhook-secrets';
+import { checkCallbackUrl, type ResolveHost } from '../../src/net/ssrf';
+import { postSigned } from './send';
 
 export interface WebhookOptions {
   /**
