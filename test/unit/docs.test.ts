@@ -17,13 +17,16 @@ const WALKED = ['src', 'workflows', 'activities', 'test', 'bench', 'docs', 'dock
 /** Never in the repository: installed, built or written by runs (.gitignore). */
 const NOT_SOURCE = new Set(['node_modules', 'dist', '.data', '.git', 'test/artifacts']);
 
+/** The folders under `rel` that hold a file somewhere below (git keeps no empty folder, so neither do we). */
 function folders(rel: string): string[] {
-  const out = [rel];
+  const out: string[] = [];
+  let files = false;
   for (const entry of fs.readdirSync(path.join(ROOT, rel), { withFileTypes: true })) {
     const child = `${rel}/${entry.name}`;
-    if (entry.isDirectory() && !NOT_SOURCE.has(entry.name) && !NOT_SOURCE.has(child)) out.push(...folders(child));
+    if (!entry.isDirectory()) files = true;
+    else if (!NOT_SOURCE.has(entry.name) && !NOT_SOURCE.has(child)) out.push(...folders(child));
   }
-  return out;
+  return files || out.length > 0 ? [rel, ...out] : [];
 }
 
 /** Markdown outside fenced code blocks, where `#` lines are comments and links are text. */
