@@ -76,7 +76,9 @@ describe('docs/api.md against /openapi.json', () => {
 
   test('every `METHOD /path` the page names anywhere is a route of /openapi.json', () => {
     const known = new Set(documented.map(shape));
-    const named = [...prose(PAGE).matchAll(/`([A-Z]+) (\/[^`\s]*)[^`]*`/g)].filter((m) => METHODS.includes(m[1]!)).map((m) => `${m[1]} ${m[2]}`);
+    const named = [...prose(PAGE).matchAll(/`([A-Z]+) (\/[^`\s]*)[^`]*`/g)]
+      .filter((m) => METHODS.includes(m[1]!))
+      .map((m) => `${m[1]} ${m[2]}`);
     assert.ok(named.length >= 40, `found only ${named.length} routes named in docs/api.md`);
     const unknown = [...new Set(named.filter((r) => !known.has(shape(r))))];
     assert.deepEqual(unknown, [], 'routes named in docs/api.md that /openapi.json does not have');

@@ -155,7 +155,8 @@ describe('docs/configuration.md', () => {
     const names = new Set<string>();
     for (const file of ['src', 'workflows', 'activities'].flatMap(sources)) {
       const text = read(file);
-      for (const m of text.matchAll(/\b(?:process\.env|env)\s*(?:\.([A-Z][A-Z0-9_]*)\b|\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\])/g)) names.add(m[1] ?? m[2]!);
+      const reads = /\b(?:process\.env|env)\s*(?:\.([A-Z][A-Z0-9_]*)\b|\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\])/g;
+      for (const m of text.matchAll(reads)) names.add(m[1] ?? m[2]!);
       // The validated config's schema: one key a variable.
       if (/\bEnvSchema\b/.test(text)) {
         for (const m of text.matchAll(/^\s+([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+):/gm)) names.add(m[1]!);
