@@ -26,7 +26,7 @@ import { openDb, type Db } from '../src/db/connect';
 import { ensureTenant, putKey } from '../src/db/keys';
 import { migrateToLatest } from '../src/db/migrate';
 import type { DevServer } from '../src/temporal/dev-server';
-import { createWorkers } from '../src/worker/create-worker';
+import { createWorkers } from '../src/temporal/worker';
 
 /** Counts every statement compiled for execution through a Kysely instance (BEGIN/COMMIT are not statements here). */
 export class StatementCounter implements KyselyPlugin {

@@ -34,7 +34,7 @@ export interface AppDeps {
   limits?: KeyLimits;
   /** Live progress (SSE and WebSocket watchers); default: a hub of this app's own. */
   live?: LiveHub;
-  /** Temporal Core's Prometheus endpoint on loopback, appended to GET /metrics (src/metrics/core.ts). */
+  /** Temporal Core's Prometheus endpoint on loopback, appended to GET /metrics (src/metrics/temporal-core.ts). */
   coreMetricsUrl?: string;
 }
 

@@ -9,7 +9,7 @@ import { attachWebSockets } from '../api/live/ws';
 import { ensureDevKey } from '../auth/dev-key';
 import { tracingFromConfig } from '../tracing';
 import { explainMissingSearchAttributes } from '../temporal/search-attribute-setup';
-import { connectClient, drainHttp, onShutdown, openDatabase, startReconcileLoop } from './runtime';
+import { connectClient, drainHttp, onShutdown, openDatabase, startReconcileLoop } from './boot';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 

@@ -17,7 +17,7 @@ import { assertMigrated } from '../db/migrate';
 import { listStale } from '../db/retention';
 import type { BatchRow, Database } from '../db/schema';
 import { BatchConflict, createBatchService, type BatchService } from '../batches/service';
-import { connectClient, openDatabase } from './runtime';
+import { connectClient, openDatabase } from './boot';
 
 const USAGE = `usage:
   npm run stale -- list   [--tenant TENANT] [--older-than-minutes N]

@@ -26,8 +26,8 @@ import { DEFAULT_RETRY, loadConfig, type Config } from '../../src/config';
 import type { RetryPolicies } from '../../src/contracts/workflow';
 import type { Db } from '../../src/db/connect';
 import { ensureTenant, putKey } from '../../src/db/keys';
-import { bundleWorkflows, createWorkers } from '../../src/worker/create-worker';
-import { workerOptions } from '../../src/worker/options';
+import { bundleWorkflows, createWorkers } from '../../src/temporal/worker';
+import { workerOptions } from '../../src/temporal/worker-options';
 import type { Tracing } from '../../src/tracing';
 import { testDb } from './db';
 import { connectTemporal, sharedBundle, uniqueTaskQueue } from './temporal';
@@ -123,7 +123,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let workers: Worker[] = [];
   let running: Promise<unknown> | undefined;
   if (!opts.noWorker) {
-    // What `npm start` gives its workers (src/worker/options.ts), blobs in this test's own directory.
+    // What `npm start` gives its workers (src/temporal/worker-options.ts), blobs in this test's own directory.
     const shipped = workerOptions({ ...SHIPPED, blobs: { ...SHIPPED.blobs, driver: 'fs', dir: blobDir } });
     workers = await createWorkers({
       ...shipped,

@@ -22,7 +22,7 @@ import { createBatchService, hashRequest } from '../../src/batches/service';
 import { toSubmission } from '../../src/batches/submission';
 import { SubmitBatch } from '../../src/contracts/http';
 import { ensureTenant } from '../../src/db/keys';
-import { createWorker } from '../../src/worker/create-worker';
+import { createWorker } from '../../src/temporal/worker';
 import { testDb, type TestDb } from '../helpers/db';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { SHIPPED } from '../helpers/stack';

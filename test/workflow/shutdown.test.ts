@@ -24,7 +24,7 @@ import { SubmitBatch } from '../../src/contracts/http';
 import { openDb, type Db } from '../../src/db/connect';
 import { ensureTenant } from '../../src/db/keys';
 import { migrateToLatest } from '../../src/db/migrate';
-import { writeWorkflowBundle } from '../../src/worker/build-bundle';
+import { writeWorkflowBundle } from '../../src/temporal/bundle';
 import { eventually } from '../helpers/api';
 import { testDb } from '../helpers/db';
 import { openSse } from '../helpers/sse';

@@ -10,7 +10,7 @@ import { trainCore } from '../../activities/classify/core';
 import { loadTaxonomy } from '../../activities/classify/taxonomy';
 import type { Config } from '../config';
 import { createBlobStore } from '../../activities/blobs';
-import type { WorkerDeps } from './create-worker';
+import type { WorkerDeps } from './worker';
 
 export function classifyOptions(config: Config): Partial<ClassifyOptions> {
   const c = config.classify;
