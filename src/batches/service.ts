@@ -46,6 +46,9 @@ import { newBatchId } from './ids';
 import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
 import { runRetention } from '../temporal/schedule';
 import { createReconciler } from './reconcile';
+import { BatchConflict, CallbackRefused, IdempotencyMismatch, TooManyActiveBatches, TooManyItems, Unavailable } from '../errors';
+
+export { BatchConflict, CallbackRefused, IdempotencyMismatch, TooManyActiveBatches, TooManyItems, Unavailable };
 import { startOutcome } from './start-outcome';
 
 export interface BatchServiceDeps {
@@ -61,25 +64,6 @@ export interface BatchServiceDeps {
   /** STALE_BATCH_MINUTES: a queued or running batch older than this is reported stale (default 120). */
   staleAfterMinutes?: number;
 }
-
-/** Thrown when a batch's state forbids the action (the contract's 409). */
-export class BatchConflict extends Error {}
-/** Thrown when an Idempotency-Key comes back with a different body (the contract's 422). */
-export class IdempotencyMismatch extends Error {}
-/**
- * Thrown when Temporal or the database cannot be reached; nothing was left behind. `reason`, when
- * known, replaces "unreachable" in the answer (e.g. the namespace lacks the search attributes).
- */
-export class Unavailable extends Error {
-  constructor(
-    what: string,
-    readonly reason?: string,
-  ) {
-    super(what);
-  }
-}
-/** Thrown when a callback_url may not be called back (not http(s), or not a public address): the contract's 400. */
-export class CallbackRefused extends Error {}
 
 /** A progress query waits on a worker; past this the read answers from the database snapshot. */
 const QUERY_DEADLINE_MS = 3_000;
@@ -102,21 +86,6 @@ export interface SubmitRequest {
   idempotencyKey?: string;
   /** The calling key's batch limits; absent (internal callers) means none are checked. */
   limits?: Pick<KeyLimits, 'maxItems' | 'maxActiveBatches'>;
-}
-
-/** Thrown when a batch has more items than the key allows (the contract's 400 naming `items`). */
-export class TooManyItems extends Error {
-  constructor(readonly limit: number) {
-    super(`at most ${limit} items per batch for this key`);
-  }
-}
-/** Thrown when the tenant already has the key's maximum of active batches (the contract's 429). */
-export class TooManyActiveBatches extends Error {
-  /** Batches live for minutes: asking again sooner than this is wasted. */
-  readonly retryAfter = 30;
-  constructor(readonly limit: number) {
-    super(`at most ${limit} active batches`);
-  }
 }
 
 export interface Submitted {

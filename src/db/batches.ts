@@ -7,6 +7,7 @@ import { redactPaths } from './public-error';
 import { decodeCursor, encodeCursor, isKey, isTime } from './cursor';
 import { staleCondition } from './retention';
 import { ACTIVE_STATUSES } from './limits';
+import { BadCursor } from '../errors';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -72,7 +73,6 @@ interface BatchCursor {
 const isBatchCursor = (v: unknown): v is BatchCursor =>
   typeof v === 'object' && v !== null && isTime((v as BatchCursor).t) && isKey((v as BatchCursor).id);
 
-export class BadCursor extends Error {}
 
 /** Newest first; the cursor is the last row's (created_at, id), so pages stay stable as batches arrive. */
 export async function listBatches(

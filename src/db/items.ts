@@ -4,7 +4,7 @@ import type { ItemRange, ItemStatus, Stage } from '../contracts/workflow';
 import type { Classification, Database, ItemError } from './schema';
 import { publicError } from './public-error';
 import { decodeCursor, encodeCursor, isKey, isSeq } from './cursor';
-import { BadCursor } from './batches';
+import { BadCursor } from '../errors';
 
 type Q = Kysely<Database> | Transaction<Database>;
 

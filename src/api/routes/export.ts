@@ -10,7 +10,7 @@ import { getBatch } from '../../db/batches';
 import { exportPages } from '../../db/export';
 import type { Database } from '../../db/schema';
 import { FORMATS } from '../../export/formats';
-import { notFound } from '../errors';
+import { notFound } from '../../errors';
 import { parse } from '../validate';
 
 /**

@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 import { createSession, type Session } from 'better-sse';
 import { getBatch } from '../../db/batches';
 import type { Database } from '../../db/schema';
-import { AppError, notFound } from '../errors';
+import { BatchflowError, notFound } from '../../errors';
 import { isTerminalEventType, type LiveEvent, type LiveHub } from '../live/hub';
 import { isTerminalId } from '../live/position';
 import { backlogged, MAX_LIVE_MS, paced, takeLiveSlot } from '../live/slots';
@@ -79,7 +79,7 @@ export function liveRoutes(live: LiveHub, db: Kysely<Database>): Router {
 
   router.get('/:id/ws', async (ctx) => {
     if (!(await getBatch(db, tenant(ctx), ctx.params.id!))) throw notFound();
-    throw new AppError(426, 'upgrade_required', 'this route speaks WebSocket: send an Upgrade: websocket request');
+    throw new BatchflowError(426, 'upgrade_required', 'this route speaks WebSocket: send an Upgrade: websocket request');
   });
 
   return router;

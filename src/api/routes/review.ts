@@ -7,9 +7,8 @@ import type { BatchService } from '../../batches/service';
 import { listCatalog } from '../../db/catalog';
 import type { Database } from '../../db/schema';
 import { readJson } from '../body';
-import { notFound } from '../errors';
+import { notFound } from '../../errors';
 import { parse } from '../validate';
-import { mapped } from './mapped';
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 
@@ -18,12 +17,12 @@ export function reviewRoutes(service: BatchService, db: Kysely<Database>, opts: 
 
   router.get('/review', async (ctx) => {
     const q = parse(ReviewQuery, ctx.query);
-    ctx.body = await mapped(() => service.reviewQueue(tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor }));
+    ctx.body = await service.reviewQueue(tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor });
   });
 
   router.post('/review/:batch_id/:ref', async (ctx) => {
     const { label } = parse(ResolveReview, await readJson(ctx, opts.maxBodyBytes));
-    const body = await mapped(() => service.resolveReview(tenant(ctx), ctx.params.batch_id!, ctx.params.ref!, label));
+    const body = await service.resolveReview(tenant(ctx), ctx.params.batch_id!, ctx.params.ref!, label);
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;
@@ -31,7 +30,7 @@ export function reviewRoutes(service: BatchService, db: Kysely<Database>, opts: 
 
   router.get('/catalog', async (ctx) => {
     const q = parse(CatalogQuery, ctx.query);
-    const page = await mapped(() => listCatalog(db, tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor }));
+    const page = await listCatalog(db, tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor });
     ctx.body = { items: page.items, next_cursor: page.nextCursor };
   });
 

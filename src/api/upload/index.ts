@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { MAX_ITEMS, UPLOAD_MEDIA_TYPES } from '../../contracts/http';
 import { toSubmission, type Submission } from '../../batches/submission';
-import { unsupportedMediaType, validationFailed } from '../errors';
+import { unsupportedMediaType, validationFailed } from '../../errors';
 import { collectItems } from './collect';
 import { csvRows } from './csv';
 import { meteredBody } from './meter';

@@ -22,7 +22,7 @@ import { batchUuid } from '../../../batches/ids';
 import { firstUnfinished, listResultsBetween } from '../../../db/items';
 import type { Database } from '../../../db/schema';
 import type { LiveEvent, LiveHub } from '../../live/hub';
-import { AppError } from '../../errors';
+import { BatchflowError } from '../../../errors';
 import { backlogged, MAX_LIVE_MS, takeLiveSlot } from '../../live/slots';
 import { BATCH_JOB_PREFIXES, jobBatchId } from './batch-jobs';
 import { batchJobStatus } from './shapes';
@@ -59,7 +59,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       const lastEventId = ctx.get('last-event-id') || undefined;
       if (lastEventId === END_ID) {
         // The client saw the end already (EventSource reconnects after every close): 204 tells it to stop.
-        if (!(await service.get(tenantId, batchId))) throw new AppError(404, 'not_found', 'Job not found');
+        if (!(await service.get(tenantId, batchId))) throw new BatchflowError(404, 'not_found', 'Job not found');
         ctx.status = 204;
         return;
       }
@@ -144,7 +144,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       } finally {
         if (!watching.stop) release();
       }
-      if (!watching.stop) throw new AppError(404, 'not_found', 'Job not found');
+      if (!watching.stop) throw new BatchflowError(404, 'not_found', 'Job not found');
       // Started only once there is a stream to end: a 404 must leave no timer behind.
       lifetime.timer = setTimeout(() => end(), MAX_LIVE_MS);
 

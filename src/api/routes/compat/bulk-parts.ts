@@ -11,9 +11,8 @@ import type { BatchBody } from '../../../batches/view';
 import { isTerminal, type Stage } from '../../../contracts/workflow';
 import { refsFromText } from '../../../contracts/http';
 import { readJson } from '../../body';
-import { AppError, validationFailed, type ErrorDetail } from '../../errors';
+import { BatchflowError, validationFailed, type ErrorDetail } from '../../../errors';
 import { parse } from '../../validate';
-import { mapped } from '../mapped';
 import { batchStatusesOf, partsStatus, toBulkAccepted, toPartsBatch } from './shapes';
 import { idempotencyKeyOf, renamer, submitCompat } from './submit';
 
@@ -31,7 +30,7 @@ const OPERATIONS: Record<Operation, Stage[]> = {
 };
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
-const batchNotFound = (): AppError => new AppError(404, 'not_found', 'Batch not found');
+const batchNotFound = (): BatchflowError => new BatchflowError(404, 'not_found', 'Batch not found');
 
 /** The design's separators of `part_numbers_text`: newlines, commas and semicolons (not tabs). */
 const PART_NUMBER = /[^,;\n\r]+/g;
@@ -91,7 +90,7 @@ export function bulkPartsRoutes(router: Router, service: BatchService, opts: { m
 
   router.get('/api/batches', async (ctx) => {
     const q = parse(ListBatchesOffsetQuery, ctx.query);
-    const page = await mapped(() => service.listByOffset(tenant(ctx), { ...q, status: q.status ? batchStatusesOf(q.status) : undefined }));
+    const page = await service.listByOffset(tenant(ctx), { ...q, status: q.status ? batchStatusesOf(q.status) : undefined });
     const now = new Date();
     ctx.body = { batches: page.batches.map((b) => toPartsBatch(b, null, now)), total: page.total };
   });
@@ -112,13 +111,13 @@ export function bulkPartsRoutes(router: Router, service: BatchService, opts: { m
     const id = ctx.params.id!;
     const batch = await service.get(tenant(ctx), id);
     if (!batch) throw batchNotFound();
-    const refuse = (): AppError => new AppError(400, 'conflict', `Cannot cancel batch with status: ${partsStatus(batch.status)}`);
+    const refuse = (): BatchflowError => new BatchflowError(400, 'conflict', `Cannot cancel batch with status: ${partsStatus(batch.status)}`);
     if (isTerminal(batch.status)) throw refuse();
     try {
-      await mapped(() => service.cancel(tenant(ctx), id, undefined));
+      await service.cancel(tenant(ctx), id, undefined);
     } catch (err) {
       // It finished in between.
-      if (err instanceof AppError && err.code === 'conflict') throw refuse();
+      if (err instanceof BatchflowError && err.code === 'conflict') throw refuse();
       throw err;
     }
     ctx.body = { message: 'Batch cancellation initiated', batch_id: id };

@@ -9,7 +9,7 @@ import { ClassifyBulk } from '../../../contracts/compat';
 import type { BatchService } from '../../../batches/service';
 import { batchIdOf, batchUuid } from '../../../batches/ids';
 import { readJson } from '../../body';
-import { notFound } from '../../errors';
+import { notFound } from '../../../errors';
 import { parse } from '../../validate';
 import { classifyJobStatus, classifyPollUrl, toClassifyJob } from './shapes';
 import { idempotencyKeyOf, renamer, submitCompat } from './submit';

@@ -8,10 +8,9 @@ import type { z } from 'zod';
 import { SubmitBatch } from '../../../contracts/http';
 import { toSubmission } from '../../../batches/submission';
 import { hashRequest, type BatchService, type Submitted } from '../../../batches/service';
-import { AppError, validationFailed, type ErrorDetail } from '../../errors';
+import { BatchflowError, validationFailed, type ErrorDetail } from '../../../errors';
 import type { AuthedKey } from '../../middleware/auth';
 import { detailsFromZod } from '../../validate';
-import { mapped } from '../mapped';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -54,16 +53,14 @@ export async function submitCompat(ctx: Context, service: BatchService, s: Compa
   if (!submission.ok) throw validationFailed(rename(submission.problems));
   const key = ctx.state.key as AuthedKey | undefined;
   try {
-    return await mapped(() =>
-      service.submit(ctx.state.tenantId as string, submission.value, {
-        requestHash: hashRequest(s.raw === null ? { route: s.route } : { route: s.route, body: s.raw }),
-        idempotencyKey: s.idempotencyKey,
-        limits: key?.limits,
-      }),
-    );
+    return await service.submit(ctx.state.tenantId as string, submission.value, {
+      requestHash: hashRequest(s.raw === null ? { route: s.route } : { route: s.route, body: s.raw }),
+      idempotencyKey: s.idempotencyKey,
+      limits: key?.limits,
+    });
   } catch (err) {
     // The key's item ceiling names `items`: say it in the client's own field names.
-    if (err instanceof AppError && err.code === 'validation_failed' && err.details) throw validationFailed(rename(err.details));
+    if (err instanceof BatchflowError && err.code === 'validation_failed' && err.details) throw validationFailed(rename(err.details));
     throw err;
   }
 }
