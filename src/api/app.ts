@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema';
-import type { BatchService } from '../batches/service';
+import type { Batches } from '../batches';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { guardApi } from './middleware/auth';
@@ -27,7 +27,7 @@ import { metricsRoutes } from './routes/metrics';
 export interface AppDeps {
   db: Kysely<Database>;
   client: Client;
-  batches: BatchService;
+  batches: Batches;
   log: Logger;
   maxBodyBytes: number;
   /** Every key's default limits (config); a key's own overrides win. Default: the contract's. */
@@ -40,7 +40,7 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
-  const live = deps.live ?? createLiveHub({ batches: deps.batches, db: deps.db, log: deps.log });
+  const live = deps.live ?? createLiveHub({ batches: deps.batches, log: deps.log });
   app.context.live = live;
   // One set of rate buckets and live slots for HTTP routes and WebSocket upgrades alike.
   const rates = createRateLimits({ db: deps.db, log: deps.log });
@@ -72,14 +72,14 @@ export function createApp(deps: AppDeps): Koa {
 
   const v1 = batchRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes });
   app.use(guardApi({ db: deps.db, log: deps.log, limits: deps.limits, rates }));
-  app.use(liveRoutes(live, deps.db).routes());
+  app.use(liveRoutes(live, deps.batches).routes());
   app.use(v1.routes());
   app.use(v1.allowedMethods({ throw: false }));
-  const review = reviewRoutes(deps.batches, deps.db, { maxBodyBytes: deps.maxBodyBytes });
+  const review = reviewRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes });
   app.use(review.routes());
   app.use(review.allowedMethods({ throw: false }));
-  app.use(exportRoutes(deps.db, deps.log).routes());
-  const compat = compatRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes, live, db: deps.db });
+  app.use(exportRoutes(deps.batches, deps.log).routes());
+  const compat = compatRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes, live });
   app.use(compat.routes());
   app.use(compat.allowedMethods({ throw: false }));
   return app;

@@ -15,7 +15,7 @@ import { tenantUuid } from '../batches/ids';
 import { findKey } from '../db/keys';
 import { ensureWebhookSecret } from '../auth/shared-webhook-secret';
 import { hasOwnWebhookSecret } from '../db/webhook-secrets';
-import { createBatchService } from '../batches/service';
+import { createBatches } from '../batches';
 import { createApp } from '../api/app';
 import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
 
     const client = await connectClient(address, config.temporal.namespace, Boolean(tracing));
     stops.push(() => client.connection.close());
-    const batches = createBatchService({ db: database.db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
+    const batches = createBatches({ db: database.db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
     const schedule = await installRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
     if (schedule.outcome === 'failed') say(`could not install the retention schedule (${String(schedule.error)}); batches run, old ones stay`);
     const reconcile = startReconcileLoop(batches, config.reconcileIntervalMs, log);

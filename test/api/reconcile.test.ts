@@ -10,7 +10,7 @@ import { emptyCounts, workflowIdFor } from '../../src/contracts/workflow';
 import { insertBatch } from '../../src/db/batches';
 import { listItems } from '../../src/db/items';
 import { newBatchId } from '../../src/batches/ids';
-import { toSubmission } from '../../src/batches/submission';
+import { toSubmission } from '../../src/batches';
 import { SubmitBatch } from '../../src/contracts/http';
 import { items, startStack, type Stack } from '../helpers/stack';
 import { eventually, submit, type BatchBody } from '../helpers/api';

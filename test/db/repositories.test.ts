@@ -7,7 +7,7 @@ import { endUnfinished, listItems, writeResults } from '../../src/db/items';
 import { countItems } from '../../src/db/counts';
 import { ensureTenant } from '../../src/db/keys';
 import { emptyCounts } from '../../src/contracts/workflow';
-import type { NewItem } from '../../src/batches/submission';
+import type { NewItem } from '../../src/db/batches';
 import { testDb } from '../helpers/db';
 
 let db: Db;

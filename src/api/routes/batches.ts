@@ -1,9 +1,8 @@
-/** The /v1/batches routes: thin HTTP over the batch service. */
+/** The /v1/batches routes: thin HTTP over the use-case layer (src/batches). */
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { CancelBatch, CancelBatches, CleanupBatches, ConfigureBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
-import { toSubmission, type Submission } from '../../batches/submission';
-import { hashRequest, type BatchService } from '../../batches/service';
+import { checkedSubmission, hashRequest, itemLimitOf, type Batches, type Submission } from '../../batches';
 import { readJson } from '../body';
 import { notFound, validationFailed } from '../../errors';
 import { parse } from '../validate';
@@ -35,12 +34,11 @@ function hashedSubmission(raw: unknown): unknown {
 
 async function readJsonSubmission(ctx: Context, maxBodyBytes: number): Promise<{ submission: Submission; requestHash: string }> {
   const raw = await readJson(ctx, maxBodyBytes);
-  const submission = toSubmission(parse(SubmitBatch, raw));
-  if (!submission.ok) throw validationFailed(submission.problems);
-  return { submission: submission.value, requestHash: hashRequest(hashedSubmission(raw)) };
+  const submission = checkedSubmission(parse(SubmitBatch, raw));
+  return { submission, requestHash: hashRequest(hashedSubmission(raw)) };
 }
 
-export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number }): Router {
+export function batchRoutes(service: Batches, opts: { maxBodyBytes: number }): Router {
   const router = new Router({ prefix: '/v1/batches' });
 
   router.post('/', async (ctx) => {
@@ -53,7 +51,7 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
     const { submission, requestHash } =
       format === 'json'
         ? await readJsonSubmission(ctx, opts.maxBodyBytes)
-        : await readUpload(ctx, format, { maxBodyBytes: opts.maxBodyBytes, maxItems: keyOf(ctx).limits.maxItems });
+        : await readUpload(ctx, format, { maxBodyBytes: opts.maxBodyBytes, maxItems: itemLimitOf(keyOf(ctx).limits) });
     const result = await service.submit(tenant(ctx), submission, { requestHash, idempotencyKey, limits: keyOf(ctx).limits });
     ctx.status = result.replayed ? 200 : 202;
     if (result.replayed) ctx.set('Idempotent-Replayed', 'true');

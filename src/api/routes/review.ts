@@ -1,18 +1,15 @@
-/** Human review and the built-in catalog: thin HTTP over the batch service and the catalog. */
+/** Human review and the built-in catalog: thin HTTP over the use-case layer (src/batches/review.ts). */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Kysely } from 'kysely';
 import { CatalogQuery, ResolveReview, ReviewQuery } from '../../contracts/http';
-import type { BatchService } from '../../batches/service';
-import { listCatalog } from '../../db/catalog';
-import type { Database } from '../../db/schema';
+import type { Batches } from '../../batches';
 import { readJson } from '../body';
 import { notFound } from '../../errors';
 import { parse } from '../validate';
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 
-export function reviewRoutes(service: BatchService, db: Kysely<Database>, opts: { maxBodyBytes: number }): Router {
+export function reviewRoutes(service: Batches, opts: { maxBodyBytes: number }): Router {
   const router = new Router({ prefix: '/v1' });
 
   router.get('/review', async (ctx) => {
@@ -30,8 +27,7 @@ export function reviewRoutes(service: BatchService, db: Kysely<Database>, opts: 
 
   router.get('/catalog', async (ctx) => {
     const q = parse(CatalogQuery, ctx.query);
-    const page = await listCatalog(db, tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor });
-    ctx.body = { items: page.items, next_cursor: page.nextCursor };
+    ctx.body = await service.catalog(tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor });
   });
 
   return router;

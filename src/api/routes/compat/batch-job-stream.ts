@@ -11,16 +11,13 @@
  * was sent: the event id is `d<n>`, and a reconnect with `Last-Event-ID` continues from there.
  */
 import type Router from '@koa/router';
-import type { Kysely } from 'kysely';
 import { createSession, type Session } from 'better-sse';
 import type { z } from 'zod';
 import type { ProgressEvent } from '../../../contracts/compat';
 import { isTerminal, type ItemStatus } from '../../../contracts/workflow';
-import type { BatchService } from '../../../batches/service';
+import type { Batches } from '../../../batches';
 import type { BatchBody } from '../../../batches/view';
 import { batchUuid } from '../../../batches/ids';
-import { firstUnfinished, listResultsBetween } from '../../../db/items';
-import type { Database } from '../../../db/schema';
 import type { LiveEvent, LiveHub } from '../../live/hub';
 import { BatchflowError } from '../../../errors';
 import { backlogged, MAX_LIVE_MS, takeLiveSlot } from '../../live/slots';
@@ -50,7 +47,7 @@ const parseCursor = (id: string | undefined): Cursor => {
   return m ? { next: Number(m[1]), started: true } : { next: 0, started: false };
 };
 
-export function batchJobStreamRoute(router: Router, service: BatchService, live: LiveHub, db: Kysely<Database>): void {
+export function batchJobStreamRoute(router: Router, service: Batches, live: LiveHub): void {
   for (const prefix of BATCH_JOB_PREFIXES) {
     router.get(`${prefix}/:job_id/stream`, async (ctx) => {
       const tenantId = ctx.state.tenantId as string;
@@ -102,7 +99,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       /** The documents that ended below `upTo` since the cursor, one event each, in order. */
       const reportDocuments = async (session: Session, upTo: number): Promise<void> => {
         while (cursor.next < upTo && !ended) {
-          const page = await listResultsBetween(db, batchId, cursor.next, upTo, PAGE, ENDED);
+          const page = await service.resultsBetween(batchId, cursor.next, upTo, PAGE, ENDED);
           for (const item of page) {
             const ok = item.status === 'succeeded';
             const e = ok
@@ -124,7 +121,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
           cursor.started = true;
         }
         const done = isTerminal(body.status);
-        await reportDocuments(session, done ? body.total_items : ((await firstUnfinished(db, batchId, cursor.next)) ?? body.total_items));
+        await reportDocuments(session, done ? body.total_items : ((await service.firstUnfinished(batchId, cursor.next)) ?? body.total_items));
         if (!done || ended) return;
         const status = batchJobStatus(body.status);
         push(session, status === 'cancelled' ? event('cancel', { message: 'Job cancelled by user' }) : event('complete', { message: status }), 'progress', `d${cursor.next}`);

@@ -7,7 +7,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CreateBatchJob, EXPRESS_JOB_PRIORITY, type JobDocument } from '../../../contracts/compat';
-import type { BatchService } from '../../../batches/service';
+import type { Batches } from '../../../batches';
 import { batchIdOf, batchUuid, tenantUuid } from '../../../batches/ids';
 import { readJson } from '../../body';
 import { BatchflowError, notFound } from '../../../errors';
@@ -33,7 +33,7 @@ export function jobBatchId(ctx: Context, message = 'Job not found'): string {
   return id;
 }
 
-export function batchJobRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
+export function batchJobRoutes(router: Router, service: Batches, opts: { maxBodyBytes: number }): void {
   for (const prefix of BATCH_JOB_PREFIXES) {
     router.post(prefix, async (ctx) => {
       const raw = await readJson(ctx, opts.maxBodyBytes);

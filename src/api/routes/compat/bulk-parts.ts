@@ -6,7 +6,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { BulkParts, ListBatchesOffsetQuery, MAX_PART_NUMBER_CHARS, MAX_PARTS } from '../../../contracts/compat';
-import type { BatchService } from '../../../batches/service';
+import type { Batches } from '../../../batches';
 import type { BatchBody } from '../../../batches/view';
 import { isTerminal, type Stage } from '../../../contracts/workflow';
 import { refsFromText } from '../../../contracts/http';
@@ -65,7 +65,7 @@ function partNumbersOf(body: BulkParts, operation: Operation): string[] {
   return normalized;
 }
 
-export function bulkPartsRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
+export function bulkPartsRoutes(router: Router, service: Batches, opts: { maxBodyBytes: number }): void {
   for (const operation of ['search', 'publish'] as const) {
     router.post(`/api/bulk-${operation}`, async (ctx) => {
       const raw = await readJson(ctx, opts.maxBodyBytes);

@@ -6,7 +6,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ClassifyBulk } from '../../../contracts/compat';
-import type { BatchService } from '../../../batches/service';
+import type { Batches } from '../../../batches';
 import { batchIdOf, batchUuid } from '../../../batches/ids';
 import { readJson } from '../../body';
 import { notFound } from '../../../errors';
@@ -19,7 +19,7 @@ const RESULTS_PER_REPORT = 1_000;
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 
-export function classifyBulkRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
+export function classifyBulkRoutes(router: Router, service: Batches, opts: { maxBodyBytes: number }): void {
   router.post('/api/v1/classify/bulk', async (ctx) => {
     const raw = await readJson(ctx, opts.maxBodyBytes);
     const body = parse(ClassifyBulk, raw);

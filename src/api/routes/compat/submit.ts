@@ -6,8 +6,7 @@
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { SubmitBatch } from '../../../contracts/http';
-import { toSubmission } from '../../../batches/submission';
-import { hashRequest, type BatchService, type Submitted } from '../../../batches/service';
+import { hashRequest, toSubmission, type Batches, type Submitted } from '../../../batches';
 import { BatchflowError, validationFailed, type ErrorDetail } from '../../../errors';
 import type { AuthedKey } from '../../middleware/auth';
 import { detailsFromZod } from '../../validate';
@@ -45,7 +44,7 @@ export interface CompatSubmission {
   renamePath: (path: string) => string;
 }
 
-export async function submitCompat(ctx: Context, service: BatchService, s: CompatSubmission): Promise<Submitted> {
+export async function submitCompat(ctx: Context, service: Batches, s: CompatSubmission): Promise<Submitted> {
   const rename = (details: ErrorDetail[]): ErrorDetail[] => details.map((d) => ({ ...d, path: s.renamePath(d.path) }));
   const parsed = SubmitBatch.safeParse(s.v1);
   if (!parsed.success) throw validationFailed(rename(detailsFromZod(parsed.error)));
