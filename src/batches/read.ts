@@ -6,7 +6,7 @@
 import { isTerminal, type BatchStatus, type ItemStatus } from '../contracts/workflow';
 import * as batches from '../db/batches';
 import { exportPages, type ExportRow } from '../db/export';
-import { firstUnfinished, listFailedBetween, listItems, listResultsBetween, type ItemView } from '../db/items';
+import { firstUnfinished, listFailedBetween, listItems, listResultsBetween, type ItemView } from '../db/item-pages';
 import type { BatchRow } from '../db/schema';
 import type { JobDeps } from './deps';
 import { itemBody, toBatchBody, type BatchBody } from './view';

@@ -1,7 +1,7 @@
 /** The contract's batch body, from the database row and, while the batch runs, its live progress. */
 import type { BatchOptions, BatchStatus, Cost, Counts, Progress } from '../contracts/workflow';
 import { batchOptionsOf, type BatchRow } from '../db/schema';
-import type { ItemView } from '../db/items';
+import type { ItemView } from '../db/item-pages';
 import { DEFAULT_STALE_AFTER_MS, isStale } from '../db/retention';
 
 export interface BatchBody {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { emptyCounts, workflowIdFor } from '../../src/contracts/workflow';
 import { insertBatch } from '../../src/db/batches';
-import { listItems } from '../../src/db/items';
+import { listItems } from '../../src/db/item-pages';
 import { newBatchId } from '../../src/batches/ids';
 import { toSubmission } from '../../src/batches';
 import { SubmitBatch } from '../../src/contracts/http';
