@@ -1,7 +1,7 @@
 /** The Koa app, built apart from listening so tests drive it in-process against real dependencies. */
 import Koa from 'koa';
 import type { Client } from '@temporalio/client';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema';
 import type { Batches } from '../batches';
@@ -23,6 +23,7 @@ import { registerLive } from './live/ws';
 import { liveRoutes } from './routes/live';
 import { batchIdOf, httpMetrics } from './middleware/metrics';
 import { metricsRoutes } from './routes/metrics';
+import { createScraper } from '../metrics/scrape';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -64,9 +65,9 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(errorHandler(deps.log));
 
-  const health = healthRoutes(deps);
+  const health = healthRoutes({ pingDatabase: () => sql`select 1`.execute(deps.db), client: deps.client, log: deps.log });
   app.use(health.routes());
-  app.use(metricsRoutes({ db: deps.db, coreMetricsUrl: deps.coreMetricsUrl }).routes());
+  app.use(metricsRoutes(createScraper({ db: deps.db, coreUrl: deps.coreMetricsUrl })).routes());
   app.use(docsRoutes().routes());
   app.use(consoleRoutes().routes());
 
