@@ -126,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
     await assertMigrated(database.db);
     const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace);
     try {
-      // The service's own warnings (a progress query that timed out) go to stderr, apart from the listing.
+      // The use-case layer's own warnings (a progress query that timed out) go to stderr, apart from the listing.
       const log = pino({ name: 'stale', level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
       const batches = createBatches({
         db: database.db,

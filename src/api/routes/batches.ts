@@ -38,7 +38,7 @@ async function readJsonSubmission(ctx: Context, maxBodyBytes: number): Promise<{
   return { submission, requestHash: hashRequest(hashedSubmission(raw)) };
 }
 
-export function batchRoutes(service: Batches, opts: { maxBodyBytes: number }): Router {
+export function batchRoutes(batches: Batches, opts: { maxBodyBytes: number }): Router {
   const router = new Router({ prefix: '/v1/batches' });
 
   router.post('/', async (ctx) => {
@@ -52,7 +52,7 @@ export function batchRoutes(service: Batches, opts: { maxBodyBytes: number }): R
       format === 'json'
         ? await readJsonSubmission(ctx, opts.maxBodyBytes)
         : await readUpload(ctx, format, { maxBodyBytes: opts.maxBodyBytes, maxItems: itemLimitOf(keyOf(ctx).limits) });
-    const result = await service.submit(tenant(ctx), submission, { requestHash, idempotencyKey, limits: keyOf(ctx).limits });
+    const result = await batches.submit(tenant(ctx), submission, { requestHash, idempotencyKey, limits: keyOf(ctx).limits });
     ctx.status = result.replayed ? 200 : 202;
     if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.body = result.body;
@@ -61,7 +61,7 @@ export function batchRoutes(service: Batches, opts: { maxBodyBytes: number }): R
   // Before '/:id…' so that "cancel" is never read as a batch id.
   router.post('/cancel', async (ctx) => {
     const body = parse(CancelBatches, await readJson(ctx, opts.maxBodyBytes));
-    const cancelled = await service.cancelAll(tenant(ctx), body.status, body.rollback);
+    const cancelled = await batches.cancelAll(tenant(ctx), body.status, body.rollback);
     ctx.status = 202;
     ctx.body = { cancelled };
   });
@@ -69,29 +69,29 @@ export function batchRoutes(service: Batches, opts: { maxBodyBytes: number }): R
   // Also before '/:id…'. Runs retention now for the tenant and waits for it: {"deleted": N}.
   router.post('/cleanup', async (ctx) => {
     const body = parse(CleanupBatches, await readJson(ctx, opts.maxBodyBytes));
-    ctx.body = await service.cleanup(tenant(ctx), body.older_than_days);
+    ctx.body = await batches.cleanup(tenant(ctx), body.older_than_days);
   });
 
   router.get('/', async (ctx) => {
     const query = parse(ListBatchesQuery, ctx.query);
-    ctx.body = await service.list(tenant(ctx), query);
+    ctx.body = await batches.list(tenant(ctx), query);
   });
 
   router.get('/:id', async (ctx) => {
-    const body = await service.get(tenant(ctx), ctx.params.id!);
+    const body = await batches.get(tenant(ctx), ctx.params.id!);
     if (!body) throw notFound();
     ctx.body = body;
   });
 
   router.get('/:id/items', async (ctx) => {
     const query = parse(ListItemsQuery, ctx.query);
-    const page = await service.items(tenant(ctx), ctx.params.id!, query);
+    const page = await batches.items(tenant(ctx), ctx.params.id!, query);
     if (!page) throw notFound();
     ctx.body = page;
   });
 
   const cancel = async (ctx: Context, rollback: boolean | undefined): Promise<void> => {
-    const body = await service.cancel(tenant(ctx), ctx.params.id!, rollback);
+    const body = await batches.cancel(tenant(ctx), ctx.params.id!, rollback);
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;
@@ -104,7 +104,7 @@ export function batchRoutes(service: Batches, opts: { maxBodyBytes: number }): R
 
   for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
     router.post(`/:id/${action}`, async (ctx) => {
-      const body = await service.setPaused(tenant(ctx), ctx.params.id!, paused);
+      const body = await batches.setPaused(tenant(ctx), ctx.params.id!, paused);
       if (!body) throw notFound();
       ctx.status = 202;
       ctx.body = body;
@@ -113,14 +113,14 @@ export function batchRoutes(service: Batches, opts: { maxBodyBytes: number }): R
 
   router.patch('/:id', async (ctx) => {
     const patch = parse(ConfigureBatch, await readJson(ctx, opts.maxBodyBytes));
-    const body = await service.configure(tenant(ctx), ctx.params.id!, patch);
+    const body = await batches.configure(tenant(ctx), ctx.params.id!, patch);
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;
   });
 
   router.post('/:id/retry-failed', async (ctx) => {
-    const body = await service.retryFailed(tenant(ctx), ctx.params.id!);
+    const body = await batches.retryFailed(tenant(ctx), ctx.params.id!);
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;

@@ -9,17 +9,17 @@ import { parse } from '../validate';
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 
-export function reviewRoutes(service: Batches, opts: { maxBodyBytes: number }): Router {
+export function reviewRoutes(batches: Batches, opts: { maxBodyBytes: number }): Router {
   const router = new Router({ prefix: '/v1' });
 
   router.get('/review', async (ctx) => {
     const q = parse(ReviewQuery, ctx.query);
-    ctx.body = await service.reviewQueue(tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor });
+    ctx.body = await batches.reviewQueue(tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor });
   });
 
   router.post('/review/:batch_id/:ref', async (ctx) => {
     const { label } = parse(ResolveReview, await readJson(ctx, opts.maxBodyBytes));
-    const body = await service.resolveReview(tenant(ctx), ctx.params.batch_id!, ctx.params.ref!, label);
+    const body = await batches.resolveReview(tenant(ctx), ctx.params.batch_id!, ctx.params.ref!, label);
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;
@@ -27,7 +27,7 @@ export function reviewRoutes(service: Batches, opts: { maxBodyBytes: number }): 
 
   router.get('/catalog', async (ctx) => {
     const q = parse(CatalogQuery, ctx.query);
-    ctx.body = await service.catalog(tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor });
+    ctx.body = await batches.catalog(tenant(ctx), { batchId: q.batch_id, limit: q.limit, cursor: q.cursor });
   });
 
   return router;

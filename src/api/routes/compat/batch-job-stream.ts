@@ -47,7 +47,7 @@ const parseCursor = (id: string | undefined): Cursor => {
   return m ? { next: Number(m[1]), started: true } : { next: 0, started: false };
 };
 
-export function batchJobStreamRoute(router: Router, service: Batches, live: LiveHub): void {
+export function batchJobStreamRoute(router: Router, batches: Batches, live: LiveHub): void {
   for (const prefix of BATCH_JOB_PREFIXES) {
     router.get(`${prefix}/:job_id/stream`, async (ctx) => {
       const tenantId = ctx.state.tenantId as string;
@@ -56,7 +56,7 @@ export function batchJobStreamRoute(router: Router, service: Batches, live: Live
       const lastEventId = ctx.get('last-event-id') || undefined;
       if (lastEventId === END_ID) {
         // The client saw the end already (EventSource reconnects after every close): 204 tells it to stop.
-        if (!(await service.get(tenantId, batchId))) throw new BatchflowError(404, 'not_found', 'Job not found');
+        if (!(await batches.get(tenantId, batchId))) throw new BatchflowError(404, 'not_found', 'Job not found');
         ctx.status = 204;
         return;
       }
@@ -99,7 +99,7 @@ export function batchJobStreamRoute(router: Router, service: Batches, live: Live
       /** The documents that ended below `upTo` since the cursor, one event each, in order. */
       const reportDocuments = async (session: Session, upTo: number): Promise<void> => {
         while (cursor.next < upTo && !ended) {
-          const page = await service.resultsBetween(batchId, cursor.next, upTo, PAGE, ENDED);
+          const page = await batches.resultsBetween(batchId, cursor.next, upTo, PAGE, ENDED);
           for (const item of page) {
             const ok = item.status === 'succeeded';
             const e = ok
@@ -121,7 +121,7 @@ export function batchJobStreamRoute(router: Router, service: Batches, live: Live
           cursor.started = true;
         }
         const done = isTerminal(body.status);
-        await reportDocuments(session, done ? body.total_items : ((await service.firstUnfinished(batchId, cursor.next)) ?? body.total_items));
+        await reportDocuments(session, done ? body.total_items : ((await batches.firstUnfinished(batchId, cursor.next)) ?? body.total_items));
         if (!done || ended) return;
         const status = batchJobStatus(body.status);
         push(session, status === 'cancelled' ? event('cancel', { message: 'Job cancelled by user' }) : event('complete', { message: status }), 'progress', `d${cursor.next}`);

@@ -33,7 +33,7 @@ export function jobBatchId(ctx: Context, message = 'Job not found'): string {
   return id;
 }
 
-export function batchJobRoutes(router: Router, service: Batches, opts: { maxBodyBytes: number }): void {
+export function batchJobRoutes(router: Router, batches: Batches, opts: { maxBodyBytes: number }): void {
   for (const prefix of BATCH_JOB_PREFIXES) {
     router.post(prefix, async (ctx) => {
       const raw = await readJson(ctx, opts.maxBodyBytes);
@@ -43,7 +43,7 @@ export function batchJobRoutes(router: Router, service: Batches, opts: { maxBody
       if (body.tenant_id && body.tenant_id.toLowerCase() !== tenantUuid(tenant(ctx)) && body.tenant_id !== tenant(ctx)) {
         throw new BatchflowError(404, 'not_found', 'Tenant not found');
       }
-      const result = await submitCompat(ctx, service, {
+      const result = await submitCompat(ctx, batches, {
         route: 'batch/jobs',
         // The parsed body, not the raw one: fields the design ignores may nest without bound.
         raw: body,
@@ -71,7 +71,7 @@ export function batchJobRoutes(router: Router, service: Batches, opts: { maxBody
     });
 
     router.get(`${prefix}/:job_id`, async (ctx) => {
-      const batch = await service.get(tenant(ctx), jobBatchId(ctx));
+      const batch = await batches.get(tenant(ctx), jobBatchId(ctx));
       if (!batch) throw notFound('Job');
       ctx.body = toBatchJob(batch, tenant(ctx), new Date());
     });
@@ -80,7 +80,7 @@ export function batchJobRoutes(router: Router, service: Batches, opts: { maxBody
       // The design cancels only pending and processing jobs, and answers 404 for any other.
       const gone = 'Job not found or not cancellable';
       try {
-        const batch = await service.cancel(tenant(ctx), jobBatchId(ctx, gone), undefined);
+        const batch = await batches.cancel(tenant(ctx), jobBatchId(ctx, gone), undefined);
         if (!batch) throw new BatchflowError(404, 'not_found', gone);
       } catch (err) {
         if (err instanceof BatchflowError && err.code === 'conflict') throw new BatchflowError(404, 'not_found', gone);

@@ -65,14 +65,14 @@ function partNumbersOf(body: BulkParts, operation: Operation): string[] {
   return normalized;
 }
 
-export function bulkPartsRoutes(router: Router, service: Batches, opts: { maxBodyBytes: number }): void {
+export function bulkPartsRoutes(router: Router, batches: Batches, opts: { maxBodyBytes: number }): void {
   for (const operation of ['search', 'publish'] as const) {
     router.post(`/api/bulk-${operation}`, async (ctx) => {
       const raw = await readJson(ctx, opts.maxBodyBytes);
       const body = parse(BulkParts, raw);
       const partNumbers = partNumbersOf(body, operation);
       const idempotencyKey = idempotencyKeyOf(ctx, body.idempotency_key);
-      const result = await submitCompat(ctx, service, {
+      const result = await submitCompat(ctx, batches, {
         // One name for both routes, and no body in the hash: as in the design, a key names one
         // batch, and the same key again answers it whatever the body.
         route: 'bulk-parts',
@@ -90,31 +90,31 @@ export function bulkPartsRoutes(router: Router, service: Batches, opts: { maxBod
 
   router.get('/api/batches', async (ctx) => {
     const q = parse(ListBatchesOffsetQuery, ctx.query);
-    const page = await service.listByOffset(tenant(ctx), { ...q, status: q.status ? batchStatusesOf(q.status) : undefined });
+    const page = await batches.listByOffset(tenant(ctx), { ...q, status: q.status ? batchStatusesOf(q.status) : undefined });
     const now = new Date();
     ctx.body = { batches: page.batches.map((b) => toPartsBatch(b, null, now)), total: page.total };
   });
 
   const detail = async (tenantId: string, batch: BatchBody) => {
     // Like the design's column, which starts as an empty list: null until an item has failed.
-    const failed = batch.counts.failed > 0 ? await service.items(tenantId, batch.batch_id, { status: 'failed', limit: MAX_FAILED_ITEMS }) : undefined;
+    const failed = batch.counts.failed > 0 ? await batches.items(tenantId, batch.batch_id, { status: 'failed', limit: MAX_FAILED_ITEMS }) : undefined;
     return toPartsBatch(batch, failed && failed.items.length > 0 ? failed.items : null, new Date());
   };
 
   router.get('/api/batches/:id', async (ctx) => {
-    const batch = await service.get(tenant(ctx), ctx.params.id!);
+    const batch = await batches.get(tenant(ctx), ctx.params.id!);
     if (!batch) throw batchNotFound();
     ctx.body = await detail(tenant(ctx), batch);
   });
 
   router.delete('/api/batches/:id', async (ctx) => {
     const id = ctx.params.id!;
-    const batch = await service.get(tenant(ctx), id);
+    const batch = await batches.get(tenant(ctx), id);
     if (!batch) throw batchNotFound();
     const refuse = (): BatchflowError => new BatchflowError(400, 'conflict', `Cannot cancel batch with status: ${partsStatus(batch.status)}`);
     if (isTerminal(batch.status)) throw refuse();
     try {
-      await service.cancel(tenant(ctx), id, undefined);
+      await batches.cancel(tenant(ctx), id, undefined);
     } catch (err) {
       // It finished in between.
       if (err instanceof BatchflowError && err.code === 'conflict') throw refuse();

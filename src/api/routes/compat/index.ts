@@ -12,11 +12,11 @@ import { bulkPartsRoutes } from './bulk-parts';
 import { classifyBulkRoutes } from './classify-bulk';
 
 /** `live` serves GET /batch/jobs/{job_id}/stream; without it that route is not mounted. */
-export function compatRoutes(service: Batches, opts: { maxBodyBytes: number; live?: LiveHub }): Router {
+export function compatRoutes(batches: Batches, opts: { maxBodyBytes: number; live?: LiveHub }): Router {
   const router = new Router();
-  classifyBulkRoutes(router, service, opts);
-  batchJobRoutes(router, service, opts);
-  if (opts.live) batchJobStreamRoute(router, service, opts.live);
-  bulkPartsRoutes(router, service, opts);
+  classifyBulkRoutes(router, batches, opts);
+  batchJobRoutes(router, batches, opts);
+  if (opts.live) batchJobStreamRoute(router, batches, opts.live);
+  bulkPartsRoutes(router, batches, opts);
   return router;
 }

@@ -1,6 +1,6 @@
 /**
  * The one way a compatibility POST becomes a batch: its body, translated into a /v1 submission,
- * goes through the same schema, the same translation (toSubmission) and the same service as
+ * goes through the same schema, the same translation (toSubmission) and the same use-case layer as
  * POST /v1/batches, so these routes cannot drift from the contract's behaviour.
  */
 import type { Context } from 'koa';
@@ -44,7 +44,7 @@ export interface CompatSubmission {
   renamePath: (path: string) => string;
 }
 
-export async function submitCompat(ctx: Context, service: Batches, s: CompatSubmission): Promise<Submitted> {
+export async function submitCompat(ctx: Context, batches: Batches, s: CompatSubmission): Promise<Submitted> {
   const rename = (details: ErrorDetail[]): ErrorDetail[] => details.map((d) => ({ ...d, path: s.renamePath(d.path) }));
   const parsed = SubmitBatch.safeParse(s.v1);
   if (!parsed.success) throw validationFailed(rename(detailsFromZod(parsed.error)));
@@ -52,7 +52,7 @@ export async function submitCompat(ctx: Context, service: Batches, s: CompatSubm
   if (!submission.ok) throw validationFailed(rename(submission.problems));
   const key = ctx.state.key as AuthedKey | undefined;
   try {
-    return await service.submit(ctx.state.tenantId as string, submission.value, {
+    return await batches.submit(ctx.state.tenantId as string, submission.value, {
       requestHash: hashRequest(s.raw === null ? { route: s.route } : { route: s.route, body: s.raw }),
       idempotencyKey: s.idempotencyKey,
       limits: key?.limits,
