@@ -72,12 +72,9 @@ export class TooManyItems extends ValidationFailed {
 
 /** The tenant already has the key's maximum of active batches (429). */
 export class TooManyActiveBatches extends BatchflowError {
-  /** Batches live for minutes: asking again sooner than 30 s is wasted. */
-  constructor(
-    readonly limit: number,
-    retryAfter = 30,
-  ) {
-    super(429, 'too_many_active_batches', `at most ${limit} batches may be queued, running, paused or cancelling at once; retry after one finishes`, undefined, retryAfter);
+  constructor(readonly limit: number) {
+    // Batches live for minutes: asking again sooner than this is wasted.
+    super(429, 'too_many_active_batches', `at most ${limit} batches may be queued, running, paused or cancelling at once; retry after one finishes`, undefined, 30);
   }
 }
 
@@ -95,17 +92,14 @@ export class BadCursor extends ValidationFailed {
   }
 }
 
-// The contract's other codes, one constructor each, so callers read as what they mean.
+// The HTTP layer's other refusals, one constructor each, so callers read as what they mean.
 export const validationFailed = (details: ErrorDetail[]): BatchflowError => new ValidationFailed(details);
 export const malformedJson = (why: string): BatchflowError => new BatchflowError(400, 'malformed_json', `the body is not valid JSON: ${why}`);
 export const unauthorized = (): BatchflowError => new BatchflowError(401, 'unauthorized', 'a valid API key is required (X-Api-Key or Authorization: Bearer)');
 export const notFound = (what = 'batch'): BatchflowError => new BatchflowError(404, 'not_found', `${what} not found`);
-export const conflict = (message: string): BatchflowError => new BatchConflict(message);
 export const payloadTooLarge = (limit: number): BatchflowError => new BatchflowError(413, 'payload_too_large', `the body is larger than ${limit} bytes`);
 export const unsupportedMediaType = (expected: string): BatchflowError => new BatchflowError(415, 'unsupported_media_type', `expected ${expected}`);
-export const idempotencyKeyReused = (): BatchflowError => new IdempotencyMismatch();
 /** `reason`, when known, says why instead of "unreachable". */
 export const unavailable = (what: string, reason?: string): BatchflowError => new Unavailable(what, reason);
 export const rateLimited = (bucket: string, limit: number, retryAfter: number): BatchflowError =>
   new BatchflowError(429, 'rate_limited', `this key's ${bucket} limit (${limit} per window) is used up; retry after ${retryAfter} s`, undefined, retryAfter);
-export const tooManyActiveBatches = (limit: number, retryAfter: number): BatchflowError => new TooManyActiveBatches(limit, retryAfter);
