@@ -36,5 +36,5 @@ USER node
 EXPOSE 3000
 # No HEALTHCHECK here: the image runs the API or a worker, which are checked differently; the
 # compose file gives each service its own. node is PID 1 and handles SIGTERM itself (graceful
-# shutdown: src/main/runtime.ts onShutdown).
+# shutdown: src/main/boot.ts onShutdown).
 CMD ["node", "--import", "tsx", "src/main/api.ts"]

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { bundleWorkflows } from '../src/worker/create-worker';
+import { bundleWorkflows } from '../src/temporal/worker';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { bundleBaseline, runBaseline } from './baseline';
 import { devServerRss, percentile, runHistories, samplePeaks } from './measure';

@@ -19,14 +19,14 @@ import pg from 'pg';
 import pino from 'pino';
 import { createApp } from '../src/api/app';
 import { createLiveHub } from '../src/api/live/hub';
-import { createBatchService } from '../src/batches/service';
+import { createBatches } from '../src/batches';
 import { DEFAULT_RETRY } from '../src/config';
 import { samplePeaks } from './measure';
 import { openDb, type Db } from '../src/db/connect';
 import { ensureTenant, putKey } from '../src/db/keys';
 import { migrateToLatest } from '../src/db/migrate';
 import type { DevServer } from '../src/temporal/dev-server';
-import { createWorkers } from '../src/worker/create-worker';
+import { createWorkers } from '../src/temporal/worker';
 
 /** Counts every statement compiled for execution through a Kysely instance (BEGIN/COMMIT are not statements here). */
 export class StatementCounter implements KyselyPlugin {
@@ -135,8 +135,8 @@ export async function startBenchStack(server: DevServer, bundle: WorkflowBundleW
 
   const log = pino({ level: 'silent' });
   const apiDb = db.db.withPlugin(apiStatements);
-  const batches = createBatchService({ db: apiDb, client, log, taskQueue, namespace: server.namespace, uiUrl: 'http://localhost:8233', retry: DEFAULT_RETRY });
-  const live = createLiveHub({ batches, db: apiDb, log });
+  const batches = createBatches({ db: apiDb, client, log, taskQueue, namespace: server.namespace, uiUrl: 'http://localhost:8233', retry: DEFAULT_RETRY });
+  const live = createLiveHub({ batches, log });
   const app = createApp({ db: apiDb, client, batches, log, maxBodyBytes: 64 * 1024 * 1024, live });
   const http: Server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => http.once('listening', resolve));

@@ -1,10 +1,10 @@
 /** The Koa app, built apart from listening so tests drive it in-process against real dependencies. */
 import Koa from 'koa';
 import type { Client } from '@temporalio/client';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema';
-import type { BatchService } from '../batches/service';
+import type { Batches } from '../batches';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { guardApi } from './middleware/auth';
@@ -23,24 +23,25 @@ import { registerLive } from './live/ws';
 import { liveRoutes } from './routes/live';
 import { batchIdOf, httpMetrics } from './middleware/metrics';
 import { metricsRoutes } from './routes/metrics';
+import { createScraper } from '../metrics/scrape';
 
 export interface AppDeps {
   db: Kysely<Database>;
   client: Client;
-  batches: BatchService;
+  batches: Batches;
   log: Logger;
   maxBodyBytes: number;
   /** Every key's default limits (config); a key's own overrides win. Default: the contract's. */
   limits?: KeyLimits;
   /** Live progress (SSE and WebSocket watchers); default: a hub of this app's own. */
   live?: LiveHub;
-  /** Temporal Core's Prometheus endpoint on loopback, appended to GET /metrics (src/metrics/core.ts). */
+  /** Temporal Core's Prometheus endpoint on loopback, appended to GET /metrics (src/metrics/temporal-core.ts). */
   coreMetricsUrl?: string;
 }
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
-  const live = deps.live ?? createLiveHub({ batches: deps.batches, db: deps.db, log: deps.log });
+  const live = deps.live ?? createLiveHub({ batches: deps.batches, log: deps.log });
   app.context.live = live;
   // One set of rate buckets and live slots for HTTP routes and WebSocket upgrades alike.
   const rates = createRateLimits({ db: deps.db, log: deps.log });
@@ -64,22 +65,22 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(errorHandler(deps.log));
 
-  const health = healthRoutes(deps);
+  const health = healthRoutes({ pingDatabase: () => sql`select 1`.execute(deps.db), client: deps.client, log: deps.log });
   app.use(health.routes());
-  app.use(metricsRoutes({ db: deps.db, coreMetricsUrl: deps.coreMetricsUrl }).routes());
+  app.use(metricsRoutes(createScraper({ db: deps.db, coreUrl: deps.coreMetricsUrl })).routes());
   app.use(docsRoutes().routes());
   app.use(consoleRoutes().routes());
 
   const v1 = batchRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes });
   app.use(guardApi({ db: deps.db, log: deps.log, limits: deps.limits, rates }));
-  app.use(liveRoutes(live, deps.db).routes());
+  app.use(liveRoutes(live, deps.batches).routes());
   app.use(v1.routes());
   app.use(v1.allowedMethods({ throw: false }));
-  const review = reviewRoutes(deps.batches, deps.db, { maxBodyBytes: deps.maxBodyBytes });
+  const review = reviewRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes });
   app.use(review.routes());
   app.use(review.allowedMethods({ throw: false }));
-  app.use(exportRoutes(deps.db, deps.log).routes());
-  const compat = compatRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes, live, db: deps.db });
+  app.use(exportRoutes(deps.batches, deps.log).routes());
+  const compat = compatRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes, live });
   app.use(compat.routes());
   app.use(compat.allowedMethods({ throw: false }));
   return app;

@@ -1,7 +1,7 @@
 /** Reads request bodies with the contract's answers for oversized, mistyped and broken input. */
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
-import { malformedJson, payloadTooLarge, unsupportedMediaType, validationFailed } from './errors';
+import { malformedJson, payloadTooLarge, unsupportedMediaType, validationFailed } from '../errors';
 
 /** Reads and parses a JSON body. An empty body reads as `{}` (e.g. a cancel without options). */
 export async function readJson(ctx: Context, limit: number): Promise<unknown> {

@@ -1,6 +1,6 @@
 /** zod at the edge: a failed parse becomes `validation_failed` listing every failing path. */
 import type { z } from 'zod';
-import { validationFailed, type ErrorDetail } from './errors';
+import { validationFailed, type ErrorDetail } from '../errors';
 
 export function detailsFromZod(error: z.ZodError): ErrorDetail[] {
   const details: ErrorDetail[] = [];

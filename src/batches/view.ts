@@ -1,7 +1,7 @@
 /** The contract's batch body, from the database row and, while the batch runs, its live progress. */
 import type { BatchOptions, BatchStatus, Cost, Counts, Progress } from '../contracts/workflow';
-import type { BatchRow } from '../db/schema';
-import type { ItemView } from '../db/items';
+import { batchOptionsOf, type BatchRow } from '../db/schema';
+import type { ItemView } from '../db/item-pages';
 import { DEFAULT_STALE_AFTER_MS, isStale } from '../db/retention';
 
 export interface BatchBody {
@@ -66,7 +66,7 @@ export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: st
     rolled_back: live?.rolled_back ?? row.rolled_back,
     error: row.error,
     priority: row.priority,
-    options: optionsBody(row.options as unknown as BatchOptions, row.callback_url, live),
+    options: optionsBody(batchOptionsOf(row), row.callback_url, live),
     metadata: row.metadata,
     stale: isStale(status, row.created_at, ui.staleAfterMs ?? DEFAULT_STALE_AFTER_MS),
     webhook: row.callback_url ? { status: row.webhook_status ?? 'pending', attempts: row.webhook_attempts ?? 0, last_error: row.webhook_last_error ?? null } : null,

@@ -1,12 +1,12 @@
 /** Queries on batches and their items' input. */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { BatchStatus, Cost, Counts } from '../contracts/workflow';
-import type { NewItem } from '../batches/submission';
 import type { BatchRow, Database, NewBatchRow } from './schema';
 import { redactPaths } from './public-error';
 import { decodeCursor, encodeCursor, isKey, isTime } from './cursor';
 import { staleCondition } from './retention';
 import { ACTIVE_STATUSES } from './limits';
+import { BadCursor } from '../errors';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -16,6 +16,15 @@ type Q = Kysely<Database> | Transaction<Database>;
  * 65,535-parameter limit.
  */
 const ITEM_INSERT_SLICE = 5_000;
+
+/** An item of a new batch, as the submission checked it. */
+export interface NewItem {
+  ref: string;
+  text: string | null;
+  content: string | null;
+  contentType: string | null;
+  attributes: Record<string, unknown> | null;
+}
 
 export async function insertItems(q: Q, batchId: string, items: NewItem[]): Promise<void> {
   for (let start = 0; start < items.length; start += ITEM_INSERT_SLICE) {
@@ -72,7 +81,6 @@ interface BatchCursor {
 const isBatchCursor = (v: unknown): v is BatchCursor =>
   typeof v === 'object' && v !== null && isTime((v as BatchCursor).t) && isKey((v as BatchCursor).id);
 
-export class BadCursor extends Error {}
 
 /** Newest first; the cursor is the last row's (created_at, id), so pages stay stable as batches arrive. */
 export async function listBatches(
@@ -97,6 +105,21 @@ export async function listBatches(
   const last = page[page.length - 1];
   const nextCursor = rows.length > opts.limit && last ? encodeCursor({ t: last.created_at.toISOString(), id: last.id }) : null;
   return { rows: page, nextCursor };
+}
+
+/** Newest first by offset, with the total: the part-number design's paging (`GET /api/batches`). */
+export async function listBatchesByOffset(
+  q: Q,
+  tenantId: string,
+  opts: { status?: BatchStatus[]; limit: number; offset: number },
+): Promise<{ rows: BatchRow[]; total: number }> {
+  let query = q.selectFrom('batches').where('tenant_id', '=', tenantId);
+  if (opts.status) query = query.where('status', 'in', opts.status);
+  const [rows, total] = await Promise.all([
+    query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).offset(opts.offset).execute(),
+    query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(total.n) };
 }
 
 /** Where a reconcile pass stopped: the last row it checked, in (created_at, id) order. */

@@ -2,7 +2,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema';
 import { decodeCursor, encodeCursor, isKey } from './cursor';
-import { BadCursor } from './batches';
+import { BadCursor } from '../errors';
 
 export interface CatalogEntry {
   id: string;

@@ -1,6 +1,6 @@
 /** Kysely's view of the tables that migrations create. */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { BatchStatus, Counts, ItemStatus, Stage } from '../contracts/workflow';
+import type { BatchOptions, BatchStatus, Counts, ItemStatus, Stage } from '../contracts/workflow';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, T | string, T | string>;
@@ -174,5 +174,12 @@ export interface Database {
 }
 
 export type BatchRow = Selectable<BatchesTable>;
+
+/**
+ * A batch's options as the workflow takes them. The column holds what the submission wrote
+ * (BatchOptions as JSON); Kysely types jsonb loosely, so this is the one place it is read as such
+ * (a row about to be inserted may hold the options themselves).
+ */
+export const batchOptionsOf = (row: { options: BatchRow['options'] | BatchOptions }): BatchOptions => row.options as BatchOptions;
 export type NewBatchRow = Insertable<BatchesTable>;
 export type ItemResultRow = Selectable<ItemResultsTable>;

@@ -3,12 +3,11 @@
  * from the Temporal UI or CLI, timed out, failed): what the workflow's `finishBatch` would have done.
  */
 import type { Kysely } from 'kysely';
-import type { BatchOptions } from '../contracts/workflow';
 import { countItems } from './counts';
 import { endUnfinished } from './items';
 import { ACTIVE_STATUSES } from './limits';
 import { finishBatch } from './batches';
-import type { Database } from './schema';
+import { batchOptionsOf, type Database } from './schema';
 
 /** The batch's `error.code`, and its unfinished items', when its workflow was ended outside batchflow. */
 export const TERMINATED = 'terminated';
@@ -33,7 +32,7 @@ export async function endTerminated(db: Kysely<Database>, batchId: string, messa
       .executeTakeFirst();
     if (!row) return undefined;
     const items = await endUnfinished(tx, batchId, 'failed', { error: { code: TERMINATED, message, retryable: true, attempts: 0 } });
-    const counts = await countItems(tx, batchId, (row.options as unknown as BatchOptions).stages);
+    const counts = await countItems(tx, batchId, batchOptionsOf(row).stages);
     await finishBatch(tx, batchId, { status: 'failed', counts, rolledBack: false, error: { code: TERMINATED, message } });
     return { items };
   });

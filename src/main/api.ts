@@ -2,14 +2,14 @@
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
-import { createBatchService } from '../batches/service';
+import { createBatches } from '../batches';
 import { createApp } from '../api/app';
 import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
 import { ensureDevKey } from '../auth/dev-key';
 import { tracingFromConfig } from '../tracing';
 import { explainMissingSearchAttributes } from '../temporal/search-attribute-setup';
-import { connectClient, drainHttp, onShutdown, openDatabase, startReconcileLoop } from './runtime';
+import { connectClient, drainHttp, onShutdown, openDatabase, startReconcileLoop } from './boot';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace, Boolean(tracing));
   // Said at start rather than first in a submit's 503: the namespace lacks the search attributes.
   void explainMissingSearchAttributes(client.connection.operatorService, { namespace: config.temporal.namespace, address: config.temporal.address }).then((why) => why && log.warn(why));
-  const batches = createBatchService({ db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
+  const batches = createBatches({ db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
   const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
   const server = createServer(app).listen(config.port);
   const live = attachWebSockets(server, app);

@@ -15,7 +15,7 @@ import { tenantUuid } from '../batches/ids';
 import { describeOverrides, parseRates } from '../auth/limits';
 import { MAX_ITEMS } from '../contracts/http';
 import type { Db } from '../db/connect';
-import { openDatabase } from './runtime';
+import { openDatabase } from './boot';
 
 const USAGE = `usage:
   npm run keys -- create --tenant TENANT [--label LABEL] [--max-items N] [--max-active-batches N]

@@ -3,7 +3,7 @@ import { Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import { migrateToLatest } from '../db/migrate';
 import { setUpSearchAttributes } from '../temporal/search-attribute-setup';
-import { openDatabase } from './runtime';
+import { openDatabase } from './boot';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -10,14 +10,12 @@
  * the API instead (see USAGE).
  */
 import { parseArgs } from 'node:util';
-import type { Kysely } from 'kysely';
 import { loadConfig } from '../config';
 import pino from 'pino';
 import { assertMigrated } from '../db/migrate';
-import { listStale } from '../db/retention';
-import type { BatchRow, Database } from '../db/schema';
-import { BatchConflict, createBatchService, type BatchService } from '../batches/service';
-import { connectClient, openDatabase } from './runtime';
+import { createBatches, type Batches } from '../batches';
+import { BatchConflict, Unavailable } from '../errors';
+import { connectClient, openDatabase } from './boot';
 
 const USAGE = `usage:
   npm run stale -- list   [--tenant TENANT] [--older-than-minutes N]
@@ -36,15 +34,11 @@ export const NEEDS_DATABASE_URL =
 export class UsageError extends Error {}
 
 export interface StaleDeps {
-  db: Kysely<Database>;
-  batches: BatchService;
+  batches: Pick<Batches, 'cancel' | 'staleBatches'>;
   /** STALE_BATCH_MINUTES, unless --older-than-minutes says otherwise. */
   staleAfterMinutes: number;
   out: (line: string) => void;
 }
-
-/** Rows read per query: the command pages so that a long list never sits in memory at once. */
-const PAGE = 200;
 
 export interface StaleCommand {
   command: 'list' | 'cancel';
@@ -78,18 +72,6 @@ export function parseStaleArgs(argv: string[]): StaleCommand | 'help' {
   return { command, tenantId: values.tenant, olderThanMinutes, rollback: values.rollback };
 }
 
-/** Every stale batch, oldest first, a page at a time. */
-async function* staleBatches(db: Kysely<Database>, before: Date, tenantId: string | undefined): AsyncGenerator<BatchRow> {
-  let after: { createdAt: Date; id: string } | undefined;
-  for (;;) {
-    const rows = await listStale(db, { before, tenantId, limit: PAGE, after });
-    yield* rows;
-    const last = rows[rows.length - 1];
-    if (!last || rows.length < PAGE) return;
-    after = { createdAt: last.created_at, id: last.id };
-  }
-}
-
 const minutesSince = (d: Date): number => Math.floor((Date.now() - d.getTime()) / 60_000);
 
 /** Runs one command; answers the exit code (1 when a cancel could not be delivered). */
@@ -100,7 +82,7 @@ export async function runStale(cmd: StaleCommand, deps: StaleDeps): Promise<numb
   let found = 0;
   let cancelled = 0;
   let failed = 0;
-  for await (const row of staleBatches(deps.db, before, cmd.tenantId)) {
+  for await (const row of deps.batches.staleBatches(before, cmd.tenantId)) {
     found++;
     const line = `${row.id}\t${row.tenant_id}\t${row.status}\t${row.created_at.toISOString()}\t${minutesSince(row.created_at)} min`;
     if (cmd.command === 'list') {
@@ -118,7 +100,9 @@ export async function runStale(cmd: StaleCommand, deps: StaleDeps): Promise<numb
         continue;
       }
       failed++;
-      deps.out(`FAILED\t${line}\t${err instanceof Error ? err.message : String(err)}`);
+      // An unreachable Temporal is named as it always was: by what could not be reached.
+      const why = err instanceof Unavailable ? err.what : err instanceof Error ? err.message : String(err);
+      deps.out(`FAILED\t${line}\t${why}`);
     }
   }
   if (cmd.command === 'list') deps.out(`${found} stale batch${found === 1 ? '' : 'es'} (${scope})`);
@@ -142,9 +126,9 @@ async function main(argv: string[]): Promise<number> {
     await assertMigrated(database.db);
     const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace);
     try {
-      // The service's own warnings (a progress query that timed out) go to stderr, apart from the listing.
+      // The use-case layer's own warnings (a progress query that timed out) go to stderr, apart from the listing.
       const log = pino({ name: 'stale', level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
-      const batches = createBatchService({
+      const batches = createBatches({
         db: database.db,
         client,
         log,
@@ -154,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
         retry: config.retry,
         staleAfterMinutes: config.staleBatchMinutes,
       });
-      return await runStale(cmd, { db: database.db, batches, staleAfterMinutes: config.staleBatchMinutes, out: (line) => console.log(line) });
+      return await runStale(cmd, { batches, staleAfterMinutes: config.staleBatchMinutes, out: (line) => console.log(line) });
     } finally {
       await client.connection.close();
     }

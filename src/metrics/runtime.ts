@@ -6,7 +6,7 @@
 import { Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { coreMetrics } from './core';
+import { coreMetrics } from './temporal-core';
 import { temporalLogger } from './temporal-logger';
 
 /** Answers the Core metrics URL to proxy into /metrics, if Core exports any. */

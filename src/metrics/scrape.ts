@@ -1,7 +1,7 @@
 /**
  * What a /metrics answer holds: this process's registry, the batches-by-status gauge when the
  * process has the database (read at scrape time, so it is right however many processes run), and
- * the Temporal Core runtime's own metrics when they are exported on a loopback port (./core).
+ * the Temporal Core runtime's own metrics when they are exported on a loopback port (./temporal-core.ts).
  */
 import { Gauge, Registry } from 'prom-client';
 import type { Kysely } from 'kysely';

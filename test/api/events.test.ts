@@ -13,7 +13,6 @@ import WebSocket from 'ws';
 import { createApp } from '../../src/api/app';
 import { createLiveHub, type LiveHubDeps } from '../../src/api/live/hub';
 import { attachWebSockets } from '../../src/api/live/ws';
-import type { BatchService } from '../../src/batches/service';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { items, startStack, waitForBatch, type Stack, type StackOptions } from '../helpers/stack';
 import { allItems, eventually, sleep, submit } from '../helpers/api';
@@ -179,7 +178,7 @@ test('SSE: disconnect and reconnect with Last-Event-ID misses nothing and repeat
 test('50 watchers of one batch cost no more progress queries than 1', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const calls = new Map<string, number>();
   const counting = (deps: LiveHubDeps) => {
-    const batches: BatchService = {
+    const batches: LiveHubDeps['batches'] = {
       ...deps.batches,
       get: (tenantId, batchId) => {
         calls.set(batchId, (calls.get(batchId) ?? 0) + 1);

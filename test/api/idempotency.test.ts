@@ -6,8 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { toSubmission } from '../../src/batches/submission';
-import { hashRequest } from '../../src/batches/service';
+import { hashRequest, toSubmission } from '../../src/batches';
 import { SubmitBatch } from '../../src/contracts/http';
 import { eventually, sleep, terminateRunning } from '../helpers/api';
 import { expectError } from '../helpers/errors';

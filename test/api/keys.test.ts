@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp } from '../../src/api/app';
-import { createBatchService } from '../../src/batches/service';
+import { createBatches } from '../../src/batches';
 import { tenantUuid } from '../../src/batches/ids';
 import { openDb, type Db } from '../../src/db/connect';
 import { hashKey } from '../../src/db/keys';
@@ -115,7 +115,7 @@ describe('npm run keys', () => {
     const db = onPostgres ? pgDb! : await openDb({ pgliteDir: path.join(dataDir!, 'pglite') });
     const temporal = await connectTemporal();
     const log = pino({ level: 'silent' });
-    const batches = createBatchService({ db: db.db, client: temporal.client, log, taskQueue: uniqueTaskQueue(), namespace: temporal.namespace, uiUrl: 'http://localhost:8233', retry: SHIPPED.retry });
+    const batches = createBatches({ db: db.db, client: temporal.client, log, taskQueue: uniqueTaskQueue(), namespace: temporal.namespace, uiUrl: 'http://localhost:8233', retry: SHIPPED.retry });
     const server: Server = createApp({ db: db.db, client: temporal.client, batches, log, maxBodyBytes: 1024 * 1024 }).listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import pino from 'pino';
-import { createBatchService, Unavailable } from '../../src/batches/service';
+import { createBatches, toSubmission } from '../../src/batches';
+import { Unavailable } from '../../src/errors';
 import { startOutcome } from '../../src/batches/start-outcome';
-import { toSubmission } from '../../src/batches/submission';
 import { SubmitBatch } from '../../src/contracts/http';
 import { SHIPPED, items, startStack, waitForBatch, type Stack } from '../helpers/stack';
 
@@ -31,9 +31,9 @@ async function errorOf(call: () => Promise<unknown>): Promise<unknown> {
   assert.fail('the call succeeded');
 }
 
-/** A BatchService like the stack's, whose workflow starts go through `client`. */
+/** A Batches like the stack's, whose workflow starts go through `client`. */
 function serviceWith(client: Client) {
-  return createBatchService({ db: stack.db.db, client, log: pino({ level: 'silent' }), taskQueue: stack.taskQueue, namespace: stack.namespace, uiUrl: SHIPPED.temporal.uiUrl, retry: SHIPPED.retry });
+  return createBatches({ db: stack.db.db, client, log: pino({ level: 'silent' }), taskQueue: stack.taskQueue, namespace: stack.namespace, uiUrl: SHIPPED.temporal.uiUrl, retry: SHIPPED.retry });
 }
 
 const withInterceptor = (workflow: WorkflowClientInterceptor, namespace = stack.namespace): Client =>

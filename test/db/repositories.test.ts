@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import type { Db } from '../../src/db/connect';
 import { insertBatch, listBatches } from '../../src/db/batches';
-import { endUnfinished, listItems, writeResults } from '../../src/db/items';
+import { listItems } from '../../src/db/item-pages';
+import { endUnfinished, writeResults } from '../../src/db/items';
 import { countItems } from '../../src/db/counts';
 import { ensureTenant } from '../../src/db/keys';
 import { emptyCounts } from '../../src/contracts/workflow';
-import type { NewItem } from '../../src/batches/submission';
+import type { NewItem } from '../../src/db/batches';
 import { testDb } from '../helpers/db';
 
 let db: Db;

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedSecretNotice } from '../../src/auth/webhook-secret';
+import { sharedSecretNotice } from '../../src/auth/shared-webhook-secret';
 import type { Db } from '../../src/db/connect';
 import { ensureTenant } from '../../src/db/keys';
 import {

@@ -100,7 +100,7 @@ export interface CaseEnv {
 }
 
 /**
- * The environment both entries read (src/config.ts), everything on loopback and free ports.
+ * The environment both entries read (src/config/env.ts), everything on loopback and free ports.
  * Everything else is the shipped default (limits, publish timeout unless the case is about it,
  * shutdown times, Core metrics), except the stage retries (FAST_STAGE_RETRY, see there).
  */

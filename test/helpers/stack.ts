@@ -21,13 +21,13 @@ import type { WebhookOptions } from '../../activities/webhook';
 import { createApp } from '../../src/api/app';
 import { createLiveHub, type LiveHub, type LiveHubDeps } from '../../src/api/live/hub';
 import { attachWebSockets } from '../../src/api/live/ws';
-import { createBatchService, type BatchService } from '../../src/batches/service';
+import { createBatches, type Batches } from '../../src/batches';
 import { DEFAULT_RETRY, loadConfig, type Config } from '../../src/config';
 import type { RetryPolicies } from '../../src/contracts/workflow';
 import type { Db } from '../../src/db/connect';
 import { ensureTenant, putKey } from '../../src/db/keys';
-import { bundleWorkflows, createWorkers } from '../../src/worker/create-worker';
-import { workerOptions } from '../../src/worker/options';
+import { bundleWorkflows, createWorkers } from '../../src/temporal/worker';
+import { workerOptions } from '../../src/temporal/worker-options';
 import type { Tracing } from '../../src/tracing';
 import { testDb } from './db';
 import { connectTemporal, sharedBundle, uniqueTaskQueue } from './temporal';
@@ -43,7 +43,7 @@ export interface Stack {
   taskQueue: string;
   /** The worker's fs blob store root: a fresh temporary directory, removed by stop(). */
   blobDir: string;
-  batches: BatchService;
+  batches: Batches;
   /**
    * Adds another tenant with a key, for isolation tests; `limits` (the stored form, e.g.
    * `{"max_active_batches": 3}`) default to the stack's own (`{}` unless the test chose some).
@@ -86,7 +86,7 @@ export interface StackOptions {
   webhook?: WebhookOptions;
   /** The worker's workflow bundle as a file (`npm run build:workflows`); default the suite's shared in-memory bundle. */
   workflowBundle?: { codePath: string };
-  /** Builds the API's live-progress hub (e.g. over a BatchService that counts its calls). */
+  /** Builds the API's live-progress hub (e.g. over a Batches that counts its calls). */
   live?: (deps: LiveHubDeps) => LiveHub;
   /** OpenTelemetry tracing for the worker (its workflows bundled with the tracing interceptors). */
   tracing?: Tracing;
@@ -123,7 +123,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let workers: Worker[] = [];
   let running: Promise<unknown> | undefined;
   if (!opts.noWorker) {
-    // What `npm start` gives its workers (src/worker/options.ts), blobs in this test's own directory.
+    // What `npm start` gives its workers (src/temporal/worker-options.ts), blobs in this test's own directory.
     const shipped = workerOptions({ ...SHIPPED, blobs: { ...SHIPPED.blobs, driver: 'fs', dir: blobDir } });
     workers = await createWorkers({
       ...shipped,
@@ -148,7 +148,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     running = Promise.all(workers.map((w) => w.run()));
   }
 
-  const batches = createBatchService({
+  const batches = createBatches({
     db: db.db,
     client,
     log,
@@ -159,7 +159,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     staleAfterMinutes: SHIPPED.staleBatchMinutes,
     allowPrivateCallbacks: opts.allowPrivateCallbacks ?? SHIPPED.allowPrivateCallbacks,
   });
-  const live = (opts.live ?? createLiveHub)({ batches, db: db.db, log });
+  const live = (opts.live ?? createLiveHub)({ batches, log });
   const app = createApp({ db: db.db, client, batches, log, maxBodyBytes: opts.maxBodyBytes ?? SHIPPED.maxBodyBytes, limits: SHIPPED.limits, live });
   const server: Server = app.listen(0, '127.0.0.1');
   const sockets = attachWebSockets(server, app);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { loadConfig } from '../../src/config';
-import { openDatabase } from '../../src/main/runtime';
+import { openDatabase } from '../../src/main/boot';
 import { dbStatementsTotal } from '../../src/db/statement-metric';
 import { createScraper } from '../../src/metrics/scrape';
 

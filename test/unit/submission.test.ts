@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SubmitBatch, refsFromText, MAX_ITEMS } from '../../src/contracts/http';
-import { toSubmission } from '../../src/batches/submission';
+import { toSubmission } from '../../src/batches';
 import { detailsFromZod } from '../../src/api/validate';
 
 const parse = (body: unknown) => SubmitBatch.safeParse(body);

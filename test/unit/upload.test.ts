@@ -11,7 +11,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
 import { SubmitBatch, type Item } from '../../src/contracts/http';
-import { AppError } from '../../src/api/errors';
+import { BatchflowError } from '../../src/errors';
 import { collectItems, MAX_PROBLEMS, type CollectOptions } from '../../src/api/upload/collect';
 import { csvRows } from '../../src/api/upload/csv';
 import { meteredBody } from '../../src/api/upload/meter';
@@ -44,7 +44,7 @@ async function refusal(work: Promise<unknown>): Promise<{ paths: string[]; messa
     () => assert.fail('expected the file to be refused'),
     (e: unknown) => e,
   );
-  assert.ok(err instanceof AppError, String(err));
+  assert.ok(err instanceof BatchflowError, String(err));
   assert.equal(err.status, 400);
   assert.equal(err.code, 'validation_failed');
   return { paths: (err.details ?? []).map((d) => `${d.path}: ${d.issue}`), message: err.message };
@@ -178,7 +178,7 @@ test('bad query options are named like body fields', () => {
     try {
       optionsFromQuery(query);
     } catch (err) {
-      return ((err as AppError).details ?? []).map((d) => d.path);
+      return ((err as BatchflowError).details ?? []).map((d) => d.path);
     }
     return assert.fail('expected a refusal');
   };
@@ -207,10 +207,10 @@ test('the meter hashes what passes and stops the moment the limit is passed', as
     (async () => {
       for await (const chunk of meteredBody(fakeRequest(body, 64), 999, createHash('sha256'))) passed += chunk.length;
     })(),
-    (err: AppError) => err.status === 413 && err.code === 'payload_too_large',
+    (err: BatchflowError) => err.status === 413 && err.code === 'payload_too_large',
   );
   assert.ok(passed <= 999);
-  assert.throws(() => meteredBody(fakeRequest(body, 64, { 'content-length': '1000' }), 999, createHash('sha256')), (err: AppError) => err.status === 413);
+  assert.throws(() => meteredBody(fakeRequest(body, 64, { 'content-length': '1000' }), 999, createHash('sha256')), (err: BatchflowError) => err.status === 413);
 });
 
 test('a 50,000-row CSV parses into items without keeping the file', async (t) => {

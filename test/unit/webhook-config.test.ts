@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
 import { DEFAULT_WEBHOOK_RETRY } from '../../src/contracts/webhook';
-import { ensureWebhookSecret, WEBHOOK_SECRET_FILE } from '../../src/auth/webhook-secret';
+import { ensureWebhookSecret, WEBHOOK_SECRET_FILE } from '../../src/auth/shared-webhook-secret';
 
 test('WEBHOOK_* variables set the secret and the retry policy; defaults otherwise', () => {
   const plain = loadConfig({});

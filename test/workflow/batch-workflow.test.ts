@@ -39,7 +39,7 @@ const byStatus = (list: ItemBody[]): Record<string, number> =>
   list.reduce<Record<string, number>>((acc, i) => ((acc[i.status] = (acc[i.status] ?? 0) + 1), acc), {});
 
 /**
- * Inserts the batch rows (as the service's `submit` does) and starts the workflow directly, for
+ * Inserts the batch rows (as src/batches/submit.ts does) and starts the workflow directly, for
  * inputs the HTTP API does not expose (`historyLimit`).
  */
 async function startDirect(

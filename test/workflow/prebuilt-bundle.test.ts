@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
-import { writeWorkflowBundle } from '../../src/worker/build-bundle';
+import { writeWorkflowBundle } from '../../src/temporal/bundle';
 import { allItems, submit } from '../helpers/api';
 import { startPublishTarget } from '../helpers/publish-target';
 import { items, startStack, waitForBatch } from '../helpers/stack';

@@ -18,11 +18,10 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
 import type { KyselyPlugin, RootOperationNode } from 'kysely';
 import pino from 'pino';
-import { createBatchService, hashRequest } from '../../src/batches/service';
-import { toSubmission } from '../../src/batches/submission';
+import { createBatches, hashRequest, toSubmission } from '../../src/batches';
 import { SubmitBatch } from '../../src/contracts/http';
 import { ensureTenant } from '../../src/db/keys';
-import { createWorker } from '../../src/worker/create-worker';
+import { createWorker } from '../../src/temporal/worker';
 import { testDb, type TestDb } from '../helpers/db';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { SHIPPED } from '../helpers/stack';
@@ -72,7 +71,7 @@ test('two workers with a publish limit of 30 a minute: no 60-second window holds
 
     const tenantId = 'acme';
     await ensureTenant(db.db, tenantId);
-    const batches = createBatchService({
+    const batches = createBatches({
       db: db.db,
       client: temporal.client,
       log: pino({ level: 'silent' }),

@@ -18,13 +18,12 @@ import { randomBytes } from 'node:crypto';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import pino from 'pino';
 import WebSocket from 'ws';
-import { createBatchService, hashRequest } from '../../src/batches/service';
-import { toSubmission } from '../../src/batches/submission';
+import { createBatches, hashRequest, toSubmission } from '../../src/batches';
 import { SubmitBatch } from '../../src/contracts/http';
 import { openDb, type Db } from '../../src/db/connect';
 import { ensureTenant } from '../../src/db/keys';
 import { migrateToLatest } from '../../src/db/migrate';
-import { writeWorkflowBundle } from '../../src/worker/build-bundle';
+import { writeWorkflowBundle } from '../../src/temporal/bundle';
 import { eventually } from '../helpers/api';
 import { testDb } from '../helpers/db';
 import { openSse } from '../helpers/sse';
@@ -161,7 +160,7 @@ test('SIGTERM mid-batch: the worker exits 0 within its grace time, and a new wor
     const db = await shared.open();
     const tenantId = 'acme';
     await ensureTenant(db.db, tenantId);
-    const batches = createBatchService({ db: db.db, client: temporal.client, log: pino({ level: 'silent' }), taskQueue, namespace, uiUrl: 'http://localhost:8233', retry: SHIPPED.retry });
+    const batches = createBatches({ db: db.db, client: temporal.client, log: pino({ level: 'silent' }), taskQueue, namespace, uiUrl: 'http://localhost:8233', retry: SHIPPED.retry });
     // Chunks of 48 at 8 publishes at a time and 1.2 s each: about 7 s per chunk, so the SIGTERM
     // finds a chunk running, and the 2 s grace time runs out before it is done.
     const body = SubmitBatch.parse({ items: Array.from({ length: ITEMS }, (_, i) => ({ ref: `sku-${i}`, text: `part ${i}` })), stages: ['publish'], chunk_size: 48, max_parallel_chunks: 1 });

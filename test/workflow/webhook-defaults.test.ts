@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { DEFAULT_WEBHOOK_RETRY } from '../../src/contracts/webhook';
-import { workerOptions } from '../../src/worker/options';
+import { workerOptions } from '../../src/temporal/worker-options';
 import { eventually, getBatch, submit, type BatchBody } from '../helpers/api';
 import { items, startStack, waitForBatch, type Stack } from '../helpers/stack';
 import { startWebhookReceiver, verifySignature } from '../helpers/webhook-receiver';

@@ -1,19 +1,13 @@
 /**
  * Live progress of batches, for any number of watchers: ONE poller per watched batch per process
- * asks the batch service (the workflow's progress query while it runs, the row after) about once a
- * second and reads newly failed items from the database; every watcher of the batch gets what
- * that poller found. A watcher that comes back with the id of the last event it saw continues
+ * asks src/batches about once a second (the workflow's progress query while it runs, the row
+ * after) and reads newly failed items; every watcher of the batch gets what that poller found. A watcher that comes back with the id of the last event it saw continues
  * where it left off, on this process or any other (ids are positions in the batch's state, see
  * position.ts). A new watcher starts now: the current snapshot, then what happens next.
  */
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { BatchService } from '../../batches/service';
-import { itemBody, type BatchBody } from '../../batches/view';
+import { itemBody, type BatchBody, type Batches, type ItemView } from '../../batches';
 import { isTerminal } from '../../contracts/workflow';
-import { getBatch } from '../../db/batches';
-import { firstUnfinished, listFailedBetween, type ItemView } from '../../db/items';
-import type { Database } from '../../db/schema';
 import { formatId, parseId, snapshotStamp, START, type Position } from './position';
 
 export type LiveEventType = 'progress' | 'item_failed' | 'completed' | 'partial' | 'failed' | 'cancelled';
@@ -47,8 +41,7 @@ export interface LiveHub {
 }
 
 export interface LiveHubDeps {
-  batches: BatchService;
-  db: Kysely<Database>;
+  batches: Pick<Batches, 'get' | 'exists' | 'firstUnfinished' | 'failedBetween'>;
   log: Logger;
   /** How often a watched batch is polled. Default 1000 ms: the contract asks for progress at least every 2 s. */
   intervalMs?: number;
@@ -206,7 +199,7 @@ class Poller {
       this.broadcast(snapshot);
       this.last = snapshot;
       if (body.counts.failed > 0) {
-        const unfinished = await firstUnfinished(this.deps.db, this.batchId, Math.max(this.pos.f, this.finalBelow));
+        const unfinished = await this.deps.batches.firstUnfinished(this.batchId, Math.max(this.pos.f, this.finalBelow));
         this.finalBelow = unfinished ?? NO_UPPER_BOUND;
         await this.eachFailedBetween(this.pos.f, this.finalBelow, (item) => this.broadcast({ kind: 'failed', item }), () => this.watchers.size > 0, [...this.watchers]);
       }
@@ -222,7 +215,7 @@ class Poller {
    */
   private async eachFailedBetween(from: number, to: number, each: (item: ItemView) => void, wanted: () => boolean, pace: Watcher[]): Promise<void> {
     for (let at = from; at < to && wanted(); ) {
-      const page = await listFailedBetween(this.deps.db, this.batchId, at, to, FAILED_PAGE);
+      const page = await this.deps.batches.failedBetween(this.batchId, at, to, FAILED_PAGE);
       for (const item of page) each(item);
       if (page.length < FAILED_PAGE) break;
       at = page[page.length - 1]!.seq + 1;
@@ -266,7 +259,7 @@ export function createLiveHub(deps: LiveHubDeps): LiveHub {
   return {
     async watch(tenantId, batchId, lastEventId, onEvent, onEnd, pace) {
       // Only the row: the tenant check must not cost a workflow query.
-      if (closed || !(await getBatch(deps.db, tenantId, batchId))) return undefined;
+      if (closed || !(await deps.batches.exists(tenantId, batchId))) return undefined;
       let poller = pollers.get(batchId);
       if (!poller || poller.stopped) {
         poller = new Poller(full, tenantId, batchId, (p) => pollers.get(p.batchId) === p && pollers.delete(p.batchId));

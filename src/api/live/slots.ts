@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Context } from 'koa';
-import { AppError } from '../errors';
+import { BatchflowError } from '../../errors';
 import type { AuthedKey } from '../middleware/auth';
 
 export const MAX_LIVE_PER_KEY = 50;
@@ -72,8 +72,8 @@ export class LiveSlots {
 }
 
 /** The contract's answer past the bound: 429 with Retry-After, as for any rate. */
-export const tooManyLive = (max: number): AppError =>
-  new AppError(429, 'rate_limited', `this key has ${max} live connections (SSE and WebSocket together) open; close one first`, undefined, 5);
+export const tooManyLive = (max: number): BatchflowError =>
+  new BatchflowError(429, 'rate_limited', `this key has ${max} live connections (SSE and WebSocket together) open; close one first`, undefined, 5);
 
 /** A live slot for the request's key (the app's LiveSlots), or the contract's 429. */
 export function takeLiveSlot(ctx: Context): () => void {

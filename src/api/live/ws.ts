@@ -19,7 +19,7 @@ import { findKey } from '../../db/keys';
 import { isDatabaseUnavailable } from '../../db/connect';
 import type { Database } from '../../db/schema';
 import { CONTRACT_LIMITS, resolveLimits, type KeyLimits } from '../../auth/limits';
-import { AppError } from '../errors';
+import { BatchflowError } from '../../errors';
 import type { AuthedKey } from '../middleware/auth';
 import type { RateLimits } from '../middleware/rate-limit';
 import { isTerminalEventType, type LiveEvent, type LiveHub } from './hub';
@@ -65,7 +65,7 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
     requestIds.set(req, requestId);
     socket.on('error', (err) => log.debug({ err, requestId }, 'websocket socket error'));
     upgrade(req, socket, head, requestId).catch((err: unknown) => {
-      if (err instanceof AppError) return refuse(socket, requestId, err.status, err.code, err.message, err.retryAfter);
+      if (err instanceof BatchflowError) return refuse(socket, requestId, err.status, err.code, err.message, err.retryAfter);
       if (isDatabaseUnavailable(err)) return refuse(socket, requestId, 503, 'unavailable', 'the database is unreachable; the request had no effect', 5);
       log.error({ err, requestId }, 'websocket upgrade failed');
       refuse(socket, requestId, 500, 'internal', 'internal error; the request id identifies it in the logs');

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../../db/schema';
 import { findKey } from '../../db/keys';
 import { CONTRACT_LIMITS, resolveLimits, type KeyLimits } from '../../auth/limits';
-import { unauthorized } from '../errors';
+import { unauthorized } from '../../errors';
 import { rateLimit, type RateLimits } from './rate-limit';
 
 /** The caller, once authenticated: on `ctx.state.key`. */

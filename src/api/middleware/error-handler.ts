@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, unavailable, type ErrorDetail } from '../errors';
+import { BatchflowError, unavailable, type ErrorDetail } from '../../errors';
 import { isDatabaseUnavailable } from '../../db/connect';
 
 /** The contract's bound on `details`: this many, then one entry saying how many were left out. */
@@ -22,14 +22,14 @@ function boundedDetails(details: ErrorDetail[]): ErrorDetail[] {
 const FASTAPI_DESIGN_PATHS = /^\/(?:api\/v1\/)?batch\/jobs(?:\/|$)|^\/api\/(?:bulk-search|bulk-publish|batches)(?:\/|$)/;
 
 /** FastAPI's `detail`: the message, or for a failed validation one entry per failing path. */
-function fastApiDetail(e: AppError): unknown {
+function fastApiDetail(e: BatchflowError): unknown {
   if (e.code !== 'validation_failed' || !e.details) return e.message;
   return boundedDetails(e.details).map((d) => ({ loc: ['body', ...d.path.split('.').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p))], msg: d.issue, type: 'value_error' }));
 }
 
 /**
  * First in the chain: every failure leaves in the contract's one error shape. Anything that is not
- * an AppError is a bug or an outage; it is logged with the request id and answered as 500 without
+ * an BatchflowError is a bug or an outage; it is logged with the request id and answered as 500 without
  * internals.
  */
 export const errorHandler =
@@ -37,20 +37,20 @@ export const errorHandler =
   async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+      if (ctx.status === 404 && ctx.body === undefined) throw new BatchflowError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
       // The routers' allowedMethods answer a known path with another method 405 (and a method no
       // route knows, e.g. PROPFIND, 501) without a body: the same "no route", with the Allow header kept.
       if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
         const allow = ctx.response.get('Allow');
-        throw new AppError(405, 'not_found', `no route for ${ctx.method} ${ctx.path}${allow ? ` (allowed: ${allow})` : ''}`);
+        throw new BatchflowError(405, 'not_found', `no route for ${ctx.method} ${ctx.path}${allow ? ` (allowed: ${allow})` : ''}`);
       }
     } catch (err) {
       const requestId = ctx.state.requestId as string;
-      const down = !(err instanceof AppError) && isDatabaseUnavailable(err);
+      const down = !(err instanceof BatchflowError) && isDatabaseUnavailable(err);
       const appError =
-        err instanceof AppError ? err : down ? unavailable('the database') : new AppError(500, 'internal', 'internal error; the request id identifies it in the logs');
+        err instanceof BatchflowError ? err : down ? unavailable('the database') : new BatchflowError(500, 'internal', 'internal error; the request id identifies it in the logs');
       if (down) log.warn({ err, requestId, path: ctx.path }, 'database unavailable');
-      else if (!(err instanceof AppError)) log.error({ err, requestId, path: ctx.path }, 'unhandled error');
+      else if (!(err instanceof BatchflowError)) log.error({ err, requestId, path: ctx.path }, 'unhandled error');
       ctx.status = appError.status;
       if (appError.retryAfter !== undefined) ctx.set('Retry-After', String(appError.retryAfter));
       ctx.body = {

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Database } from '../../db/schema';
 import type { Bucket, Rate } from '../../auth/limits';
-import { rateLimited, unavailable } from '../errors';
+import { rateLimited, unavailable } from '../../errors';
 import type { AuthedKey } from './auth';
 
 const TABLE = 'rate_limits';

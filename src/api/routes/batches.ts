@@ -1,13 +1,11 @@
-/** The /v1/batches routes: thin HTTP over the batch service. */
+/** The /v1/batches routes: thin HTTP over the use-case layer (src/batches). */
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { CancelBatch, CancelBatches, CleanupBatches, ConfigureBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
-import { toSubmission, type Submission } from '../../batches/submission';
-import { hashRequest, type BatchService } from '../../batches/service';
+import { checkedSubmission, hashRequest, itemLimitOf, type Batches, type Submission } from '../../batches';
 import { readJson } from '../body';
-import { notFound, validationFailed } from '../errors';
+import { notFound, validationFailed } from '../../errors';
 import { parse } from '../validate';
-import { mapped } from './mapped';
 import { readUpload, submitFormat } from '../upload';
 import { keyOf } from '../middleware/auth';
 
@@ -36,12 +34,11 @@ function hashedSubmission(raw: unknown): unknown {
 
 async function readJsonSubmission(ctx: Context, maxBodyBytes: number): Promise<{ submission: Submission; requestHash: string }> {
   const raw = await readJson(ctx, maxBodyBytes);
-  const submission = toSubmission(parse(SubmitBatch, raw));
-  if (!submission.ok) throw validationFailed(submission.problems);
-  return { submission: submission.value, requestHash: hashRequest(hashedSubmission(raw)) };
+  const submission = checkedSubmission(parse(SubmitBatch, raw));
+  return { submission, requestHash: hashRequest(hashedSubmission(raw)) };
 }
 
-export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number }): Router {
+export function batchRoutes(batches: Batches, opts: { maxBodyBytes: number }): Router {
   const router = new Router({ prefix: '/v1/batches' });
 
   router.post('/', async (ctx) => {
@@ -54,8 +51,8 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
     const { submission, requestHash } =
       format === 'json'
         ? await readJsonSubmission(ctx, opts.maxBodyBytes)
-        : await readUpload(ctx, format, { maxBodyBytes: opts.maxBodyBytes, maxItems: keyOf(ctx).limits.maxItems });
-    const result = await mapped(() => service.submit(tenant(ctx), submission, { requestHash, idempotencyKey, limits: keyOf(ctx).limits }));
+        : await readUpload(ctx, format, { maxBodyBytes: opts.maxBodyBytes, maxItems: itemLimitOf(keyOf(ctx).limits) });
+    const result = await batches.submit(tenant(ctx), submission, { requestHash, idempotencyKey, limits: keyOf(ctx).limits });
     ctx.status = result.replayed ? 200 : 202;
     if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.body = result.body;
@@ -64,7 +61,7 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
   // Before '/:id…' so that "cancel" is never read as a batch id.
   router.post('/cancel', async (ctx) => {
     const body = parse(CancelBatches, await readJson(ctx, opts.maxBodyBytes));
-    const cancelled = await mapped(() => service.cancelAll(tenant(ctx), body.status, body.rollback));
+    const cancelled = await batches.cancelAll(tenant(ctx), body.status, body.rollback);
     ctx.status = 202;
     ctx.body = { cancelled };
   });
@@ -72,29 +69,29 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
   // Also before '/:id…'. Runs retention now for the tenant and waits for it: {"deleted": N}.
   router.post('/cleanup', async (ctx) => {
     const body = parse(CleanupBatches, await readJson(ctx, opts.maxBodyBytes));
-    ctx.body = await mapped(() => service.cleanup(tenant(ctx), body.older_than_days));
+    ctx.body = await batches.cleanup(tenant(ctx), body.older_than_days);
   });
 
   router.get('/', async (ctx) => {
     const query = parse(ListBatchesQuery, ctx.query);
-    ctx.body = await mapped(() => service.list(tenant(ctx), query));
+    ctx.body = await batches.list(tenant(ctx), query);
   });
 
   router.get('/:id', async (ctx) => {
-    const body = await service.get(tenant(ctx), ctx.params.id!);
+    const body = await batches.get(tenant(ctx), ctx.params.id!);
     if (!body) throw notFound();
     ctx.body = body;
   });
 
   router.get('/:id/items', async (ctx) => {
     const query = parse(ListItemsQuery, ctx.query);
-    const page = await mapped(() => service.items(tenant(ctx), ctx.params.id!, query));
+    const page = await batches.items(tenant(ctx), ctx.params.id!, query);
     if (!page) throw notFound();
     ctx.body = page;
   });
 
   const cancel = async (ctx: Context, rollback: boolean | undefined): Promise<void> => {
-    const body = await mapped(() => service.cancel(tenant(ctx), ctx.params.id!, rollback));
+    const body = await batches.cancel(tenant(ctx), ctx.params.id!, rollback);
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;
@@ -107,7 +104,7 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
 
   for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
     router.post(`/:id/${action}`, async (ctx) => {
-      const body = await mapped(() => service.setPaused(tenant(ctx), ctx.params.id!, paused));
+      const body = await batches.setPaused(tenant(ctx), ctx.params.id!, paused);
       if (!body) throw notFound();
       ctx.status = 202;
       ctx.body = body;
@@ -116,14 +113,14 @@ export function batchRoutes(service: BatchService, opts: { maxBodyBytes: number 
 
   router.patch('/:id', async (ctx) => {
     const patch = parse(ConfigureBatch, await readJson(ctx, opts.maxBodyBytes));
-    const body = await mapped(() => service.configure(tenant(ctx), ctx.params.id!, patch));
+    const body = await batches.configure(tenant(ctx), ctx.params.id!, patch);
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;
   });
 
   router.post('/:id/retry-failed', async (ctx) => {
-    const body = await mapped(() => service.retryFailed(tenant(ctx), ctx.params.id!));
+    const body = await batches.retryFailed(tenant(ctx), ctx.params.id!);
     if (!body) throw notFound();
     ctx.status = 202;
     ctx.body = body;

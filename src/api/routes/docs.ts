@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Router from '@koa/router';
-import { openApiDocument } from '../openapi';
+import { openApiDocument } from '../openapi/document';
 
 const UI_DIR = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 const UI_FILES: Record<string, string> = {

@@ -3,14 +3,11 @@
 export const EXPORT_MAX_MS = 10 * 60_000;
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ExportQuery } from '../../contracts/http';
-import { getBatch } from '../../db/batches';
-import { exportPages } from '../../db/export';
-import type { Database } from '../../db/schema';
+import type { Batches } from '../../batches';
 import { FORMATS } from '../../export/formats';
-import { notFound } from '../errors';
+import { notFound } from '../../errors';
 import { parse } from '../validate';
 
 /**
@@ -19,15 +16,16 @@ import { parse } from '../validate';
  */
 const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 
-export function exportRoutes(db: Kysely<Database>, log: Logger): Router {
+export function exportRoutes(batches: Pick<Batches, 'exportOf'>, log: Logger): Router {
   const router = new Router({ prefix: '/v1/batches' });
 
   router.get('/:id/export', async (ctx) => {
     const { format } = parse(ExportQuery, ctx.query);
-    const batch = await getBatch(db, ctx.state.tenantId as string, ctx.params.id!);
-    if (!batch) throw notFound();
+    const found = await batches.exportOf(ctx.state.tenantId as string, ctx.params.id!);
+    if (!found) throw notFound();
+    const { batch, pages } = found;
     const f = FORMATS[format];
-    const chunks = f.render(exportPages(db, batch.id, batch.total_items), {
+    const chunks = f.render(pages, {
       batch_id: batch.id,
       status: batch.status,
       total_items: batch.total_items,
@@ -48,7 +46,7 @@ export function exportRoutes(db: Kysely<Database>, log: Logger): Router {
           yield chunk;
         }
       } catch (err) {
-        log.error({ err, requestId, batchId: batch!.id, format }, 'export failed mid-stream');
+        log.error({ err, requestId, batchId: batch.id, format }, 'export failed mid-stream');
         throw err;
       }
     }

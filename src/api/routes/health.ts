@@ -1,8 +1,6 @@
 import Router from '@koa/router';
 import type { Client, Connection } from '@temporalio/client';
-import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Database } from '../../db/schema';
 import { checkSearchAttributes, registerCommand, withTimeout } from '../../temporal/search-attribute-setup';
 
 const PROBE_DEADLINE_MS = 2_000;
@@ -14,7 +12,12 @@ const ATTRIBUTES_OK_FOR_MS = 60_000;
  * Temporal namespace has batchflow's search attributes (without them every submit is refused);
  * when it lacks some, `fix` is the command that adds them. No raw error text is ever shown.
  */
-export function healthRoutes(deps: { db: Kysely<Database>; client: Client; log?: Logger }): Router {
+export function healthRoutes(deps: {
+  /** A round trip to the database (app.ts: `select 1`). */
+  pingDatabase: () => Promise<unknown>;
+  client: Client;
+  log?: Logger;
+}): Router {
   const router = new Router();
   let attributesOkUntil = 0;
 
@@ -47,7 +50,7 @@ export function healthRoutes(deps: { db: Kysely<Database>; client: Client; log?:
   });
   router.get('/readyz', async (ctx) => {
     const [database, reachable] = await Promise.all([
-      probe('database', () => sql`select 1`.execute(deps.db), deps.log),
+      probe('database', deps.pingDatabase, deps.log),
       probe('temporal', () => deps.client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({})), deps.log),
     ]);
     const attributes = reachable === 'ok' ? await searchAttributes() : { check: reachable };

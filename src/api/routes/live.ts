@@ -6,11 +6,9 @@
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Kysely } from 'kysely';
 import { createSession, type Session } from 'better-sse';
-import { getBatch } from '../../db/batches';
-import type { Database } from '../../db/schema';
-import { AppError, notFound } from '../errors';
+import type { Batches } from '../../batches';
+import { BatchflowError, notFound } from '../../errors';
 import { isTerminalEventType, type LiveEvent, type LiveHub } from '../live/hub';
 import { isTerminalId } from '../live/position';
 import { backlogged, MAX_LIVE_MS, paced, takeLiveSlot } from '../live/slots';
@@ -22,7 +20,7 @@ const RETRY_MS = 2_000;
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 
-export function liveRoutes(live: LiveHub, db: Kysely<Database>): Router {
+export function liveRoutes(live: LiveHub, batches: Pick<Batches, 'exists'>): Router {
   const router = new Router({ prefix: '/v1/batches' });
 
   router.get('/:id/events', async (ctx) => {
@@ -30,14 +28,14 @@ export function liveRoutes(live: LiveHub, db: Kysely<Database>): Router {
     const lastEventId = ctx.get('last-event-id') || undefined;
     if (isTerminalId(lastEventId)) {
       // The client saw the end already (EventSource reconnects after every close): 204 tells it to stop.
-      if (!(await getBatch(db, tenant(ctx), batchId))) throw notFound();
+      if (!(await batches.exists(tenant(ctx), batchId))) throw notFound();
       ctx.status = 204;
       return;
     }
 
     // The batch first (the contract's 404), then the stream, then the watch: events go straight to
     // the client, never into a buffer of ours while the stream is being set up.
-    if (!(await getBatch(db, tenant(ctx), batchId))) throw notFound();
+    if (!(await batches.exists(tenant(ctx), batchId))) throw notFound();
     const release = takeLiveSlot(ctx);
     let session: Session;
     try {
@@ -78,8 +76,8 @@ export function liveRoutes(live: LiveHub, db: Kysely<Database>): Router {
   });
 
   router.get('/:id/ws', async (ctx) => {
-    if (!(await getBatch(db, tenant(ctx), ctx.params.id!))) throw notFound();
-    throw new AppError(426, 'upgrade_required', 'this route speaks WebSocket: send an Upgrade: websocket request');
+    if (!(await batches.exists(tenant(ctx), ctx.params.id!))) throw notFound();
+    throw new BatchflowError(426, 'upgrade_required', 'this route speaks WebSocket: send an Upgrade: websocket request');
   });
 
   return router;

@@ -4,13 +4,10 @@
  * off the public ingress.
  */
 import Router from '@koa/router';
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/schema';
-import { createScraper } from '../../metrics/scrape';
+import type { Scraper } from '../../metrics/scrape';
 
-export function metricsRoutes(deps: { db: Kysely<Database>; coreMetricsUrl?: string }): Router {
+export function metricsRoutes(scraper: Scraper): Router {
   const router = new Router();
-  const scraper = createScraper({ db: deps.db, coreUrl: deps.coreMetricsUrl });
   router.get('/metrics', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.type = scraper.contentType;

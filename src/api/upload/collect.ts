@@ -1,6 +1,6 @@
 /** Turns an uploaded file's rows into items, validating each with the JSON path's item schema. */
 import { Item } from '../../contracts/http';
-import { AppError } from '../errors';
+import { BatchflowError } from '../../errors';
 import { detailsFromZod } from '../validate';
 import type { Row } from './rows';
 
@@ -65,10 +65,10 @@ export async function collectItems(rows: AsyncIterable<Row>, opts: CollectOption
   return items;
 }
 
-function fileRefused(problems: Problem[], cell: CollectOptions['cell']): AppError {
+function fileRefused(problems: Problem[], cell: CollectOptions['cell']): BatchflowError {
   const details = problems.map((p) => ({ path: ['rows', p.row, p.column].filter((s) => s !== undefined).join('.'), issue: p.issue }));
   const first = problems[0]!;
   const where = first.row === undefined ? '' : first.column === undefined ? `row ${first.row}: ` : `row ${first.row}, ${cell} ${first.column}: `;
   const more = problems.length > 1 ? ` (${problems.length - 1} more in details)` : '';
-  return new AppError(400, 'validation_failed', `the file was refused: ${where}${first.issue}${more}`, details);
+  return new BatchflowError(400, 'validation_failed', `the file was refused: ${where}${first.issue}${more}`, details);
 }

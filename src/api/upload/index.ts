@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { MAX_ITEMS, UPLOAD_MEDIA_TYPES } from '../../contracts/http';
-import { toSubmission, type Submission } from '../../batches/submission';
-import { unsupportedMediaType, validationFailed } from '../errors';
+import { checkedSubmission, type Submission } from '../../batches';
+import { unsupportedMediaType } from '../../errors';
 import { collectItems } from './collect';
 import { csvRows } from './csv';
 import { meteredBody } from './meter';
@@ -52,9 +52,7 @@ export async function readUpload(
     const chunks = meteredBody(ctx.req, opts.maxBodyBytes, digest);
     const rows = format === 'csv' ? csvRows(chunks) : ndjsonRows(chunks);
     const items = await collectItems(rows, { maxItems: opts.maxItems ?? MAX_ITEMS, cell: format === 'csv' ? 'column' : 'field' });
-    const submission = toSubmission({ ...options, items });
-    if (!submission.ok) throw validationFailed(submission.problems);
-    return { submission: submission.value, requestHash: digest.digest('hex') };
+    return { submission: checkedSubmission({ ...options, items }), requestHash: digest.digest('hex') };
   } finally {
     // A refused file may be left half read: close the connection after the answer rather than
     // read the rest of it.

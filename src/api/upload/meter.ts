@@ -1,7 +1,7 @@
 /** The request body as it arrives: counted against the byte limit and fed to the request digest. */
 import type { Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { payloadTooLarge, validationFailed } from '../errors';
+import { payloadTooLarge, validationFailed } from '../../errors';
 
 /**
  * Yields the body's chunks, throwing 413 the moment more than `limit` bytes have arrived (at once

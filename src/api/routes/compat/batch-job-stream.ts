@@ -11,18 +11,15 @@
  * was sent: the event id is `d<n>`, and a reconnect with `Last-Event-ID` continues from there.
  */
 import type Router from '@koa/router';
-import type { Kysely } from 'kysely';
 import { createSession, type Session } from 'better-sse';
 import type { z } from 'zod';
 import type { ProgressEvent } from '../../../contracts/compat';
 import { isTerminal, type ItemStatus } from '../../../contracts/workflow';
-import type { BatchService } from '../../../batches/service';
+import type { Batches } from '../../../batches';
 import type { BatchBody } from '../../../batches/view';
 import { batchUuid } from '../../../batches/ids';
-import { firstUnfinished, listResultsBetween } from '../../../db/items';
-import type { Database } from '../../../db/schema';
 import type { LiveEvent, LiveHub } from '../../live/hub';
-import { AppError } from '../../errors';
+import { BatchflowError } from '../../../errors';
 import { backlogged, MAX_LIVE_MS, takeLiveSlot } from '../../live/slots';
 import { BATCH_JOB_PREFIXES, jobBatchId } from './batch-jobs';
 import { batchJobStatus } from './shapes';
@@ -50,7 +47,7 @@ const parseCursor = (id: string | undefined): Cursor => {
   return m ? { next: Number(m[1]), started: true } : { next: 0, started: false };
 };
 
-export function batchJobStreamRoute(router: Router, service: BatchService, live: LiveHub, db: Kysely<Database>): void {
+export function batchJobStreamRoute(router: Router, batches: Batches, live: LiveHub): void {
   for (const prefix of BATCH_JOB_PREFIXES) {
     router.get(`${prefix}/:job_id/stream`, async (ctx) => {
       const tenantId = ctx.state.tenantId as string;
@@ -59,7 +56,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       const lastEventId = ctx.get('last-event-id') || undefined;
       if (lastEventId === END_ID) {
         // The client saw the end already (EventSource reconnects after every close): 204 tells it to stop.
-        if (!(await service.get(tenantId, batchId))) throw new AppError(404, 'not_found', 'Job not found');
+        if (!(await batches.get(tenantId, batchId))) throw new BatchflowError(404, 'not_found', 'Job not found');
         ctx.status = 204;
         return;
       }
@@ -102,7 +99,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       /** The documents that ended below `upTo` since the cursor, one event each, in order. */
       const reportDocuments = async (session: Session, upTo: number): Promise<void> => {
         while (cursor.next < upTo && !ended) {
-          const page = await listResultsBetween(db, batchId, cursor.next, upTo, PAGE, ENDED);
+          const page = await batches.resultsBetween(batchId, cursor.next, upTo, PAGE, ENDED);
           for (const item of page) {
             const ok = item.status === 'succeeded';
             const e = ok
@@ -124,7 +121,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
           cursor.started = true;
         }
         const done = isTerminal(body.status);
-        await reportDocuments(session, done ? body.total_items : ((await firstUnfinished(db, batchId, cursor.next)) ?? body.total_items));
+        await reportDocuments(session, done ? body.total_items : ((await batches.firstUnfinished(batchId, cursor.next)) ?? body.total_items));
         if (!done || ended) return;
         const status = batchJobStatus(body.status);
         push(session, status === 'cancelled' ? event('cancel', { message: 'Job cancelled by user' }) : event('complete', { message: status }), 'progress', `d${cursor.next}`);
@@ -144,7 +141,7 @@ export function batchJobStreamRoute(router: Router, service: BatchService, live:
       } finally {
         if (!watching.stop) release();
       }
-      if (!watching.stop) throw new AppError(404, 'not_found', 'Job not found');
+      if (!watching.stop) throw new BatchflowError(404, 'not_found', 'Job not found');
       // Started only once there is a stream to end: a 404 must leave no timer behind.
       lifetime.timer = setTimeout(() => end(), MAX_LIVE_MS);
 

@@ -7,12 +7,11 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CreateBatchJob, EXPRESS_JOB_PRIORITY, type JobDocument } from '../../../contracts/compat';
-import type { BatchService } from '../../../batches/service';
+import type { Batches } from '../../../batches';
 import { batchIdOf, batchUuid, tenantUuid } from '../../../batches/ids';
 import { readJson } from '../../body';
-import { AppError, notFound } from '../../errors';
+import { BatchflowError, notFound } from '../../../errors';
 import { parse } from '../../validate';
-import { mapped } from '../mapped';
 import { toBatchJob } from './shapes';
 import { idempotencyKeyOf, renamer, submitCompat } from './submit';
 
@@ -30,11 +29,11 @@ function contentTypeOf(doc: JobDocument): string | undefined {
 /** The batch a job id names, or the design's 404. */
 export function jobBatchId(ctx: Context, message = 'Job not found'): string {
   const id = batchIdOf(ctx.params.job_id!);
-  if (!id) throw new AppError(404, 'not_found', message);
+  if (!id) throw new BatchflowError(404, 'not_found', message);
   return id;
 }
 
-export function batchJobRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
+export function batchJobRoutes(router: Router, batches: Batches, opts: { maxBodyBytes: number }): void {
   for (const prefix of BATCH_JOB_PREFIXES) {
     router.post(prefix, async (ctx) => {
       const raw = await readJson(ctx, opts.maxBodyBytes);
@@ -42,9 +41,9 @@ export function batchJobRoutes(router: Router, service: BatchService, opts: { ma
       // The design looks the tenant up and answers 404 when it does not know it. Here a key
       // belongs to one tenant: any other id (whether or not such a tenant exists) is not found.
       if (body.tenant_id && body.tenant_id.toLowerCase() !== tenantUuid(tenant(ctx)) && body.tenant_id !== tenant(ctx)) {
-        throw new AppError(404, 'not_found', 'Tenant not found');
+        throw new BatchflowError(404, 'not_found', 'Tenant not found');
       }
-      const result = await submitCompat(ctx, service, {
+      const result = await submitCompat(ctx, batches, {
         route: 'batch/jobs',
         // The parsed body, not the raw one: fields the design ignores may nest without bound.
         raw: body,
@@ -72,7 +71,7 @@ export function batchJobRoutes(router: Router, service: BatchService, opts: { ma
     });
 
     router.get(`${prefix}/:job_id`, async (ctx) => {
-      const batch = await service.get(tenant(ctx), jobBatchId(ctx));
+      const batch = await batches.get(tenant(ctx), jobBatchId(ctx));
       if (!batch) throw notFound('Job');
       ctx.body = toBatchJob(batch, tenant(ctx), new Date());
     });
@@ -81,10 +80,10 @@ export function batchJobRoutes(router: Router, service: BatchService, opts: { ma
       // The design cancels only pending and processing jobs, and answers 404 for any other.
       const gone = 'Job not found or not cancellable';
       try {
-        const batch = await mapped(() => service.cancel(tenant(ctx), jobBatchId(ctx, gone), undefined));
-        if (!batch) throw new AppError(404, 'not_found', gone);
+        const batch = await batches.cancel(tenant(ctx), jobBatchId(ctx, gone), undefined);
+        if (!batch) throw new BatchflowError(404, 'not_found', gone);
       } catch (err) {
-        if (err instanceof AppError && err.code === 'conflict') throw new AppError(404, 'not_found', gone);
+        if (err instanceof BatchflowError && err.code === 'conflict') throw new BatchflowError(404, 'not_found', gone);
         throw err;
       }
       ctx.body = { status: 'cancelled' };

@@ -6,14 +6,13 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { BulkParts, ListBatchesOffsetQuery, MAX_PART_NUMBER_CHARS, MAX_PARTS } from '../../../contracts/compat';
-import type { BatchService } from '../../../batches/service';
+import type { Batches } from '../../../batches';
 import type { BatchBody } from '../../../batches/view';
 import { isTerminal, type Stage } from '../../../contracts/workflow';
 import { refsFromText } from '../../../contracts/http';
 import { readJson } from '../../body';
-import { AppError, validationFailed, type ErrorDetail } from '../../errors';
+import { BatchflowError, validationFailed, type ErrorDetail } from '../../../errors';
 import { parse } from '../../validate';
-import { mapped } from '../mapped';
 import { batchStatusesOf, partsStatus, toBulkAccepted, toPartsBatch } from './shapes';
 import { idempotencyKeyOf, renamer, submitCompat } from './submit';
 
@@ -31,7 +30,7 @@ const OPERATIONS: Record<Operation, Stage[]> = {
 };
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
-const batchNotFound = (): AppError => new AppError(404, 'not_found', 'Batch not found');
+const batchNotFound = (): BatchflowError => new BatchflowError(404, 'not_found', 'Batch not found');
 
 /** The design's separators of `part_numbers_text`: newlines, commas and semicolons (not tabs). */
 const PART_NUMBER = /[^,;\n\r]+/g;
@@ -66,14 +65,14 @@ function partNumbersOf(body: BulkParts, operation: Operation): string[] {
   return normalized;
 }
 
-export function bulkPartsRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
+export function bulkPartsRoutes(router: Router, batches: Batches, opts: { maxBodyBytes: number }): void {
   for (const operation of ['search', 'publish'] as const) {
     router.post(`/api/bulk-${operation}`, async (ctx) => {
       const raw = await readJson(ctx, opts.maxBodyBytes);
       const body = parse(BulkParts, raw);
       const partNumbers = partNumbersOf(body, operation);
       const idempotencyKey = idempotencyKeyOf(ctx, body.idempotency_key);
-      const result = await submitCompat(ctx, service, {
+      const result = await submitCompat(ctx, batches, {
         // One name for both routes, and no body in the hash: as in the design, a key names one
         // batch, and the same key again answers it whatever the body.
         route: 'bulk-parts',
@@ -91,34 +90,34 @@ export function bulkPartsRoutes(router: Router, service: BatchService, opts: { m
 
   router.get('/api/batches', async (ctx) => {
     const q = parse(ListBatchesOffsetQuery, ctx.query);
-    const page = await mapped(() => service.listByOffset(tenant(ctx), { ...q, status: q.status ? batchStatusesOf(q.status) : undefined }));
+    const page = await batches.listByOffset(tenant(ctx), { ...q, status: q.status ? batchStatusesOf(q.status) : undefined });
     const now = new Date();
     ctx.body = { batches: page.batches.map((b) => toPartsBatch(b, null, now)), total: page.total };
   });
 
   const detail = async (tenantId: string, batch: BatchBody) => {
     // Like the design's column, which starts as an empty list: null until an item has failed.
-    const failed = batch.counts.failed > 0 ? await service.items(tenantId, batch.batch_id, { status: 'failed', limit: MAX_FAILED_ITEMS }) : undefined;
+    const failed = batch.counts.failed > 0 ? await batches.items(tenantId, batch.batch_id, { status: 'failed', limit: MAX_FAILED_ITEMS }) : undefined;
     return toPartsBatch(batch, failed && failed.items.length > 0 ? failed.items : null, new Date());
   };
 
   router.get('/api/batches/:id', async (ctx) => {
-    const batch = await service.get(tenant(ctx), ctx.params.id!);
+    const batch = await batches.get(tenant(ctx), ctx.params.id!);
     if (!batch) throw batchNotFound();
     ctx.body = await detail(tenant(ctx), batch);
   });
 
   router.delete('/api/batches/:id', async (ctx) => {
     const id = ctx.params.id!;
-    const batch = await service.get(tenant(ctx), id);
+    const batch = await batches.get(tenant(ctx), id);
     if (!batch) throw batchNotFound();
-    const refuse = (): AppError => new AppError(400, 'conflict', `Cannot cancel batch with status: ${partsStatus(batch.status)}`);
+    const refuse = (): BatchflowError => new BatchflowError(400, 'conflict', `Cannot cancel batch with status: ${partsStatus(batch.status)}`);
     if (isTerminal(batch.status)) throw refuse();
     try {
-      await mapped(() => service.cancel(tenant(ctx), id, undefined));
+      await batches.cancel(tenant(ctx), id, undefined);
     } catch (err) {
       // It finished in between.
-      if (err instanceof AppError && err.code === 'conflict') throw refuse();
+      if (err instanceof BatchflowError && err.code === 'conflict') throw refuse();
       throw err;
     }
     ctx.body = { message: 'Batch cancellation initiated', batch_id: id };

@@ -6,10 +6,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ClassifyBulk } from '../../../contracts/compat';
-import type { BatchService } from '../../../batches/service';
+import type { Batches } from '../../../batches';
 import { batchIdOf, batchUuid } from '../../../batches/ids';
 import { readJson } from '../../body';
-import { notFound } from '../../errors';
+import { notFound } from '../../../errors';
 import { parse } from '../../validate';
 import { classifyJobStatus, classifyPollUrl, toClassifyJob } from './shapes';
 import { idempotencyKeyOf, renamer, submitCompat } from './submit';
@@ -19,11 +19,11 @@ const RESULTS_PER_REPORT = 1_000;
 
 const tenant = (ctx: Context): string => ctx.state.tenantId as string;
 
-export function classifyBulkRoutes(router: Router, service: BatchService, opts: { maxBodyBytes: number }): void {
+export function classifyBulkRoutes(router: Router, batches: Batches, opts: { maxBodyBytes: number }): void {
   router.post('/api/v1/classify/bulk', async (ctx) => {
     const raw = await readJson(ctx, opts.maxBodyBytes);
     const body = parse(ClassifyBulk, raw);
-    const result = await submitCompat(ctx, service, {
+    const result = await submitCompat(ctx, batches, {
       route: 'classify/bulk',
       // The parsed body, not the raw one: fields the design ignores may nest without bound.
       raw: body,
@@ -54,9 +54,9 @@ export function classifyBulkRoutes(router: Router, service: BatchService, opts: 
 
   router.get('/api/v1/jobs/:job_id', async (ctx) => {
     const id = batchIdOf(ctx.params.job_id!);
-    const batch = id ? await service.get(tenant(ctx), id) : undefined;
+    const batch = id ? await batches.get(tenant(ctx), id) : undefined;
     if (!id || !batch) throw notFound('job');
-    const page = await service.items(tenant(ctx), id, { limit: RESULTS_PER_REPORT });
+    const page = await batches.items(tenant(ctx), id, { limit: RESULTS_PER_REPORT });
     if (!page) throw notFound('job');
     const more = page.next_cursor ? `/v1/batches/${id}/items?limit=${RESULTS_PER_REPORT}&cursor=${encodeURIComponent(page.next_cursor)}` : null;
     ctx.body = toClassifyJob(batch, page.items, more);

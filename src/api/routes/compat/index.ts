@@ -1,12 +1,10 @@
 /**
  * The compatibility routes (shared/API.md "Compatibility routes"): thin adapters that let clients
  * of the original designs submit and follow ordinary batches. They translate shapes and nothing
- * more; every batch goes through the same service and workflow as /v1.
+ * more; every batch goes through the same use-case layer (src/batches) and workflow as /v1.
  */
 import Router from '@koa/router';
-import type { Kysely } from 'kysely';
-import type { BatchService } from '../../../batches/service';
-import type { Database } from '../../../db/schema';
+import type { Batches } from '../../../batches';
 import type { LiveHub } from '../../live/hub';
 import { batchJobStreamRoute } from './batch-job-stream';
 import { batchJobRoutes } from './batch-jobs';
@@ -14,11 +12,11 @@ import { bulkPartsRoutes } from './bulk-parts';
 import { classifyBulkRoutes } from './classify-bulk';
 
 /** `live` serves GET /batch/jobs/{job_id}/stream; without it that route is not mounted. */
-export function compatRoutes(service: BatchService, opts: { maxBodyBytes: number; live?: LiveHub; db: Kysely<Database> }): Router {
+export function compatRoutes(batches: Batches, opts: { maxBodyBytes: number; live?: LiveHub }): Router {
   const router = new Router();
-  classifyBulkRoutes(router, service, opts);
-  batchJobRoutes(router, service, opts);
-  if (opts.live) batchJobStreamRoute(router, service, opts.live, opts.db);
-  bulkPartsRoutes(router, service, opts);
+  classifyBulkRoutes(router, batches, opts);
+  batchJobRoutes(router, batches, opts);
+  if (opts.live) batchJobStreamRoute(router, batches, opts.live);
+  bulkPartsRoutes(router, batches, opts);
   return router;
 }

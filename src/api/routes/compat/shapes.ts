@@ -9,7 +9,7 @@ import type { BatchStatus, ItemStatus } from '../../../contracts/workflow';
 import type { BatchBody } from '../../../batches/view';
 import { batchUuid, tenantUuid } from '../../../batches/ids';
 
-/** An item result as BatchService.items answers it. */
+/** An item result as Batches.items (src/batches/read.ts) answers it. */
 export interface ItemResult {
   ref: string;
   status: ItemStatus;

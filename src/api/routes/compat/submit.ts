@@ -1,17 +1,15 @@
 /**
  * The one way a compatibility POST becomes a batch: its body, translated into a /v1 submission,
- * goes through the same schema, the same translation (toSubmission) and the same service as
+ * goes through the same schema, the same translation (toSubmission) and the same use-case layer as
  * POST /v1/batches, so these routes cannot drift from the contract's behaviour.
  */
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { SubmitBatch } from '../../../contracts/http';
-import { toSubmission } from '../../../batches/submission';
-import { hashRequest, type BatchService, type Submitted } from '../../../batches/service';
-import { AppError, validationFailed, type ErrorDetail } from '../../errors';
+import { hashRequest, toSubmission, type Batches, type Submitted } from '../../../batches';
+import { BatchflowError, validationFailed, type ErrorDetail } from '../../../errors';
 import type { AuthedKey } from '../../middleware/auth';
 import { detailsFromZod } from '../../validate';
-import { mapped } from '../mapped';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -46,7 +44,7 @@ export interface CompatSubmission {
   renamePath: (path: string) => string;
 }
 
-export async function submitCompat(ctx: Context, service: BatchService, s: CompatSubmission): Promise<Submitted> {
+export async function submitCompat(ctx: Context, batches: Batches, s: CompatSubmission): Promise<Submitted> {
   const rename = (details: ErrorDetail[]): ErrorDetail[] => details.map((d) => ({ ...d, path: s.renamePath(d.path) }));
   const parsed = SubmitBatch.safeParse(s.v1);
   if (!parsed.success) throw validationFailed(rename(detailsFromZod(parsed.error)));
@@ -54,16 +52,14 @@ export async function submitCompat(ctx: Context, service: BatchService, s: Compa
   if (!submission.ok) throw validationFailed(rename(submission.problems));
   const key = ctx.state.key as AuthedKey | undefined;
   try {
-    return await mapped(() =>
-      service.submit(ctx.state.tenantId as string, submission.value, {
-        requestHash: hashRequest(s.raw === null ? { route: s.route } : { route: s.route, body: s.raw }),
-        idempotencyKey: s.idempotencyKey,
-        limits: key?.limits,
-      }),
-    );
+    return await batches.submit(ctx.state.tenantId as string, submission.value, {
+      requestHash: hashRequest(s.raw === null ? { route: s.route } : { route: s.route, body: s.raw }),
+      idempotencyKey: s.idempotencyKey,
+      limits: key?.limits,
+    });
   } catch (err) {
     // The key's item ceiling names `items`: say it in the client's own field names.
-    if (err instanceof AppError && err.code === 'validation_failed' && err.details) throw validationFailed(rename(err.details));
+    if (err instanceof BatchflowError && err.code === 'validation_failed' && err.details) throw validationFailed(rename(err.details));
     throw err;
   }
 }

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflows } from './create-worker';
+import { bundleWorkflows } from './worker';
 
 export const DEFAULT_BUNDLE_PATH = path.join(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
 

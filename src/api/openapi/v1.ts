@@ -1,12 +1,12 @@
 /**
- * The OpenAPI document, built from the same zod schemas that validate requests (src/contracts) and
- * the response schemas the API tests check answers against. Built once, on first request.
+ * The OpenAPI paths of /v1 batches, control and review, and of the operations routes (health,
+ * metrics, docs, console). Request schemas are the validating ones (src/contracts).
  */
 import { z } from 'zod';
-import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
-import * as http from '../contracts/http';
-import * as res from '../contracts/responses';
-import { morePaths } from './openapi-more';
+import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
+import * as http from '../../contracts/http';
+import * as res from '../../contracts/responses';
+import { common, invalid } from './shared';
 
 const BatchId = z.object({ id: z.string().meta({ description: 'the batch id', example: 'b_01JC6Q0Z8T5J4W5V8M9N2K3P4R' }) });
 
@@ -55,7 +55,7 @@ const control = (summary: string, body?: z.ZodType): ZodOpenApiOperationObject =
   responses: { ...ok('202', res.Batch, 'the batch, as it stands after the action'), ...errors('400', '404', '409') },
 });
 
-function paths(): ZodOpenApiPathsObject {
+export function v1Paths(): ZodOpenApiPathsObject {
   return {
     '/v1/batches': {
       post: {
@@ -181,30 +181,14 @@ function paths(): ZodOpenApiPathsObject {
         responses: { '200': { description: 'JavaScript or CSS' }, '404': { description: 'no such file' } },
       },
     },
-  };
-}
-
-let cached: ReturnType<typeof createDocument> | undefined;
-
-export function openApiDocument(): ReturnType<typeof createDocument> {
-  cached ??= createDocument({
-    openapi: '3.1.0',
-    info: {
-      title: 'batchflow',
-      version: '1',
-      description:
-        'Durable batch processing on Temporal. The contract in prose is shared/API.md; this document is generated from the schemas that validate requests. ' +
-        'An optional field sent as null means the field left out (its default applies); such fields are marked nullable. ' +
-        'Default rates per key: 60 submissions, 600 reads and 30 exports a minute (X-RateLimit-* on every answer).',
-    },
-    security: [{ apiKey: [] }, { bearer: [] }],
-    components: {
-      securitySchemes: {
-        apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
-        bearer: { type: 'http', scheme: 'bearer' },
+    // Listed after the rest, where the document has always had it.
+    '/v1/batches/cleanup': {
+      post: {
+        summary: 'Run retention now for the tenant',
+        tags: ['batches'],
+        requestBody: { content: { 'application/json': { schema: http.CleanupBatches } } },
+        responses: { '200': json(z.object({ deleted: z.number().int() }), 'how many finished batches were deleted'), ...invalid, ...common },
       },
     },
-    paths: { ...paths(), ...morePaths() },
-  });
-  return cached;
+  };
 }

@@ -7,6 +7,7 @@ import type { BlobStore } from '../../activities/blobs';
 import type { WebhookOptions } from '../../activities/webhook';
 import type { Stage } from '../contracts/workflow';
 import type { Database } from '../db/schema';
+import { expressTaskQueue } from './task-queues';
 import { metricsInterceptors } from '../metrics/activity-interceptor';
 import { workerTracing, workflowInterceptorsModule, type Tracing } from '../tracing';
 
@@ -90,6 +91,6 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const bundle = deps.workflowBundle ?? (await bundleWorkflows({ tracing: Boolean(deps.tracing) }));
   const normal = await createWorker({ ...deps, workflowBundle: bundle });
-  const express = await createWorker({ ...deps, workflowBundle: bundle, taskQueue: `${deps.taskQueue}-express`, activitySlots: deps.expressActivitySlots ?? 16 });
+  const express = await createWorker({ ...deps, workflowBundle: bundle, taskQueue: expressTaskQueue(deps.taskQueue), activitySlots: deps.expressActivitySlots ?? 16 });
   return [normal, express];
 }

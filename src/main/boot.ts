@@ -7,7 +7,7 @@ import { statementMetric } from '../db/statement-metric';
 import type { Config } from '../config';
 import type { Logger } from 'pino';
 import { clientInterceptors } from '../tracing';
-import type { BatchService } from '../batches/service';
+import type { Batches } from '../batches';
 
 /** PostgreSQL when configured; otherwise the embedded PGlite under the data dir. Its statements are counted on /metrics. */
 export async function openDatabase(config: Config): Promise<Db> {
@@ -69,7 +69,7 @@ export async function drainHttp(server: Server, endStreams: () => Promise<void>,
  * queued batch of any age is looked at: no submit of this process is under way), then one every
  * `intervalMs`. A pass that fails (Temporal or the database down) is logged; the next tick tries again.
  */
-export function startReconcileLoop(batches: Pick<BatchService, 'reconcile'>, intervalMs: number, log: Logger): { stop(): void } {
+export function startReconcileLoop(batches: Pick<Batches, 'reconcile'>, intervalMs: number, log: Logger): { stop(): void } {
   const run = (queuedOlderThanMs?: number): void =>
     void batches.reconcile(queuedOlderThanMs === undefined ? {} : { queuedOlderThanMs }).catch((err: unknown) => log.error({ err }, 'reconcile pass failed'));
   run(0);

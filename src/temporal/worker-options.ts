@@ -7,7 +7,7 @@
 import { createFallback, loadTaxonomy, trainCore, type ClassifyOptions } from '../../activities';
 import type { Config } from '../config';
 import { createBlobStore } from '../../activities/blobs';
-import type { WorkerDeps } from './create-worker';
+import type { WorkerDeps } from './worker';
 
 export function classifyOptions(config: Config): Partial<ClassifyOptions> {
   const c = config.classify;

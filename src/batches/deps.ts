@@ -1,0 +1,43 @@
+/** What the use-case layer is built from (src/batches/index.ts, createBatches). */
+import type { Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { RetryPolicies } from '../contracts/workflow';
+import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
+import type { Database } from '../db/schema';
+import type { HandleFor } from './handle';
+import type { Starter } from './start';
+
+export interface BatchesDeps {
+  db: Kysely<Database>;
+  client: Client;
+  log: Logger;
+  taskQueue: string;
+  namespace: string;
+  uiUrl: string;
+  retry: RetryPolicies;
+  /** ALLOW_PRIVATE_CALLBACKS: accept callback URLs on private and loopback addresses (default false). */
+  allowPrivateCallbacks?: boolean;
+  /** STALE_BATCH_MINUTES: a queued or running batch older than this is reported stale (default 120). */
+  staleAfterMinutes?: number;
+}
+
+/** What a batch body needs beside the row (src/batches/view.ts). */
+export interface ViewContext {
+  base: string;
+  namespace: string;
+  staleAfterMs: number;
+}
+
+export const viewContextOf = (deps: BatchesDeps): ViewContext => ({
+  base: deps.uiUrl,
+  namespace: deps.namespace,
+  staleAfterMs: (deps.staleAfterMinutes ?? DEFAULT_STALE_AFTER_MS / 60_000) * 60_000,
+});
+
+/** What each job of the layer receives: the deps, plus the parts index.ts builds once and shares. */
+export interface JobDeps extends BatchesDeps {
+  ui: ViewContext;
+  handleFor: HandleFor;
+  starter: Starter;
+}
