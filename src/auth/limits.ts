@@ -33,7 +33,7 @@ const HOUR = 3_600;
 /** The window of a stored count that has no `<bucket>_window_s`: the hour every window was when it was written. */
 export const LEGACY_WINDOW_SECONDS = HOUR;
 
-/** The contract's defaults (shared/API.md, "Limits"): 60 submissions, 600 reads, 30 exports a minute. */
+/** The contract's defaults (docs/api.md, "Limits"): 60 submissions, 600 reads, 30 exports a minute. */
 export const CONTRACT_LIMITS: KeyLimits = {
   maxItems: MAX_ITEMS,
   maxActiveBatches: 3,

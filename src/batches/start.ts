@@ -6,7 +6,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@te
 import { BATCH_WORKFLOW_TYPE, workflowIdFor, type BatchOptions, type BatchWorkflowInput } from '../contracts/workflow';
 import * as batches from '../db/batches';
 import { batchOptionsOf, type BatchRow } from '../db/schema';
-import type { batchWorkflow } from '../../workflows/batch';
+import type { batchWorkflow } from '../../workflows/batch/workflow';
 import { BatchConflict, Unavailable } from '../errors';
 import { ItemCountKey, PriorityKey, TenantIdKey, BatchStatusKey, FailedCountKey } from '../temporal/search-attributes';
 import { explainMissingSearchAttributes } from '../temporal/search-attribute-setup';

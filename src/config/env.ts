@@ -73,7 +73,7 @@ export const EnvSchema = z.object({
   CLASSIFY_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
   INGEST_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
   PUBLISH_RATE_PER_MINUTE: z.coerce.number().int().positive().optional(),
-  /** Every key's defaults (shared/API.md "Limits"); a key's own limits override them. */
+  /** Every key's defaults (docs/api.md "Limits"); a key's own limits override them. */
   MAX_ITEMS_PER_BATCH: z.coerce.number().int().min(1).max(MAX_ITEMS).default(MAX_ITEMS),
   MAX_ACTIVE_BATCHES: z.coerce.number().int().positive().default(3),
   /** Requests per minute per key and bucket; unset: the contract's 60, 600 and 30 (CONTRACT_LIMITS). */

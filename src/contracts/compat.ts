@@ -1,5 +1,5 @@
 /**
- * The compatibility routes (shared/API.md "Compatibility routes"): requests and answers in the
+ * The compatibility routes (docs/api.md "Compatibility routes"): requests and answers in the
  * original designs' own models (shared/seeds/000 classify, 001 documents, 003 part numbers),
  * field for field. Each request is translated into an ordinary submission (src/api/routes/compat/).
  *

@@ -1,9 +1,9 @@
 /**
- * The HTTP contract's messages (shared/API.md), as zod schemas; types are inferred from them.
+ * The HTTP contract's messages (docs/api.md), as zod schemas; types are inferred from them.
  * The same schemas validate requests and, later, generate the OpenAPI document.
  *
  * Every optional field of a JSON body goes through `optionalNullable`: `null` means the field left
- * out (shared/API.md, "Conventions"), and the OpenAPI document marks it nullable. Query parameters
+ * out (docs/api.md, "Conventions"), and the OpenAPI document marks it nullable. Query parameters
  * are strings and never null, so the query schemas do not.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * The contract's null rule (shared/API.md, "Conventions"): an optional field sent as `null` means the
+ * The contract's null rule (docs/api.md, "Conventions"): an optional field sent as `null` means the
  * same as the field left out. Python and JavaScript clients serialize "no value" that way.
  *
  * `optionalNullable(schema)` wraps an optional or defaulted field: `null` becomes `undefined` before

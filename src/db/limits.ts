@@ -2,7 +2,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { Database } from './schema';
 
-/** The statuses that hold one of the tenant's active-batch slots (shared/API.md "Limits"). */
+/** The statuses that hold one of the tenant's active-batch slots (docs/api.md "Limits"). */
 export const ACTIVE_STATUSES = ['queued', 'running', 'paused', 'cancelling'] as const;
 
 /** "bfsb": batchflow submissions, as the first half of the advisory lock key. */

@@ -1,5 +1,5 @@
 /**
- * The contract's error table (shared/API.md "Errors"), one test a row: status, code, details,
+ * The contract's error table (docs/api.md "Errors"), one test a row: status, code, details,
  * Retry-After where the row asks for it, and X-Request-Id on every answer.
  */
 import { after, before, describe, test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Idempotency-Key (shared/API.md "Submit a batch"): one request, however often and however
+ * Idempotency-Key (docs/api.md "Submit a batch"): one request, however often and however
  * concurrently it is sent, makes one batch and one workflow; another body under the same key is
  * refused; a replay is never refused for the active-batch limit.
  */

@@ -1,5 +1,5 @@
 /**
- * Per-key limits (shared/API.md "Limits"): items per batch, active batches under concurrency, the
+ * Per-key limits (docs/api.md "Limits"): items per batch, active batches under concurrency, the
  * three request buckets and their X-RateLimit-* headers, shared by every API process.
  */
 import { after, before, describe, test } from 'node:test';

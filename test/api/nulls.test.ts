@@ -1,5 +1,5 @@
 /**
- * The contract's null rule (shared/API.md, "Conventions"): on every /v1 route with a JSON body, an
+ * The contract's null rule (docs/api.md, "Conventions"): on every /v1 route with a JSON body, an
  * optional field sent as `null` answers exactly as the same request without it (status, body, and
  * the batch options it results in); the OpenAPI document marks every such field nullable.
  *

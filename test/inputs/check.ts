@@ -9,7 +9,7 @@ import { ErrorBody, Submitted } from '../../src/contracts/responses';
 import * as compat from '../../src/contracts/compat';
 import type { Stack } from '../helpers/stack';
 
-/** shared/API.md "Errors", plus 404 for an unknown route (the same not_found code). */
+/** docs/api.md "Errors", plus 404 for an unknown route (the same not_found code). */
 export const CONTRACT_CODES = new Set([
   'validation_failed',
   'malformed_json',

@@ -16,7 +16,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
       title: 'batchflow',
       version: '1',
       description:
-        'Durable batch processing on Temporal. The contract in prose is shared/API.md; this document is generated from the schemas that validate requests. ' +
+        'Durable batch processing on Temporal. The contract in prose is docs/api.md; this document is generated from the schemas that validate requests. ' +
         'An optional field sent as null means the field left out (its default applies); such fields are marked nullable. ' +
         'Default rates per key: 60 submissions, 600 reads and 30 exports a minute (X-RateLimit-* on every answer).',
     },

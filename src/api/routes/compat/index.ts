@@ -1,5 +1,5 @@
 /**
- * The compatibility routes (shared/API.md "Compatibility routes"): thin adapters that let clients
+ * The compatibility routes (docs/api.md "Compatibility routes"): thin adapters that let clients
  * of the original designs submit and follow ordinary batches. They translate shapes and nothing
  * more; every batch goes through the same use-case layer (src/batches) and workflow as /v1.
  */
