@@ -6,7 +6,13 @@
  * go to OTLP/HTTP (the exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself).
  */
 import { Resource } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import {
   OpenTelemetryActivityInboundInterceptor,
   OpenTelemetryActivityOutboundInterceptor,
@@ -43,8 +49,9 @@ export function createTracing(opts: { serviceName: string; exporter?: SpanExport
 
 function otlpExporter(): SpanExporter {
   // Loaded only when tracing is on: the default path does not pay for it.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  const { OTLPTraceExporter } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
   return new OTLPTraceExporter();
 }
 
@@ -61,7 +68,10 @@ export const clientInterceptors = (): ClientInterceptors => ({ workflow: [new Op
 /** What a worker adds: activity spans, and the sink that exports the workflow's spans. */
 export function workerTracing(tracing: Tracing): { activity: ActivityInterceptorsFactory; sinks: NonNullable<WorkerOptions['sinks']> } {
   return {
-    activity: (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }),
+    activity: (ctx) => ({
+      inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+      outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+    }),
     sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
   };
 }

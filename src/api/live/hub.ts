@@ -1,23 +1,18 @@
 /**
  * Live progress of batches, for any number of watchers: ONE poller per watched batch per process
  * asks src/batches about once a second (the workflow's progress query while it runs, the row
- * after) and reads newly failed items; every watcher of the batch gets what that poller found. A watcher that comes back with the id of the last event it saw continues
- * where it left off, on this process or any other (ids are positions in the batch's state, see
+ * after) and reads newly failed items; every watcher of the batch gets what that poller found. A
+ * watcher that comes back with the id of the last event it saw continues where it left off, on this process or any other (ids are positions in the batch's state, see
  * position.ts). A new watcher starts now: the current snapshot, then what happens next.
  */
 import type { Logger } from 'pino';
-import { itemBody, type BatchBody, type Batches, type ItemView } from '../../batches';
+import type { Batches, ItemView } from '../../batches';
 import { isTerminal } from '../../contracts/workflow';
-import { formatId, parseId, snapshotStamp, START, type Position } from './position';
+import { advance, type Found, type LiveEvent, type Snapshot } from './events';
+import { parseId, snapshotStamp, START, type Position } from './position';
 
-export type LiveEventType = 'progress' | 'item_failed' | 'completed' | 'partial' | 'failed' | 'cancelled';
-/** The terminal event is named after the batch's final status; nothing follows it. */
-export const isTerminalEventType = (t: LiveEventType): boolean => t !== 'progress' && t !== 'item_failed';
-export interface LiveEvent {
-  id: string;
-  type: LiveEventType;
-  data: Record<string, unknown>;
-}
+export { isTerminalEventType, type LiveEvent, type LiveEventType } from './events';
+
 export interface LiveHub {
   /**
    * undefined when the batch is unknown or another tenant's. onEvent gets every event after
@@ -54,10 +49,6 @@ const REPLAY_BUFFER = 1_000;
 const FAILED_PAGE = 500;
 const NO_UPPER_BOUND = 2 ** 31 - 1;
 
-/** What a poll found, before it is numbered for a given watcher. */
-type Snapshot = { kind: 'snapshot'; body: BatchBody; d: number; h: string };
-type Found = Snapshot | { kind: 'failed'; item: ItemView };
-
 interface Watcher {
   pos: Position;
   onEvent: (e: LiveEvent) => void;
@@ -66,26 +57,6 @@ interface Watcher {
   /** Caught up with its poller: from now on it gets what the poller finds. */
   joined: boolean;
   pace?: () => Promise<boolean>;
-}
-
-const itemData = (batchId: string, i: ItemView): Record<string, unknown> => ({ batch_id: batchId, ...itemBody(i) });
-
-/**
- * Numbers `found` for a watcher at `pos` and advances it; undefined when the watcher already has it
- * (a failed item below its cursor, the snapshot it last saw). The terminal event always goes out:
- * it is what ends every stream.
- */
-function advance(pos: Position, found: Found, batchId: string): LiveEvent | undefined {
-  if (found.kind === 'failed') {
-    if (found.item.seq < pos.f) return undefined;
-    pos.f = found.item.seq + 1;
-    return { id: formatId(pos), type: 'item_failed', data: itemData(batchId, found.item) };
-  }
-  const terminal = isTerminal(found.body.status);
-  if (!terminal && found.h === pos.h) return undefined;
-  pos.d = found.d;
-  pos.h = found.h;
-  return { id: formatId(pos), type: terminal ? (found.body.status as LiveEventType) : 'progress', data: { ...found.body } };
 }
 
 class Poller {
@@ -112,7 +83,9 @@ class Poller {
 
   /** Runs `fn` after everything queued before it: ticks and joins never interleave. */
   private enqueue(fn: () => Promise<void>): void {
-    this.chain = this.chain.then(fn).catch((err: unknown) => this.deps.log.warn({ err, batchId: this.batchId }, 'live progress: poll failed; trying again'));
+    this.chain = this.chain
+      .then(fn)
+      .catch((err: unknown) => this.deps.log.warn({ err, batchId: this.batchId }, 'live progress: poll failed; trying again'));
   }
 
   start(): void {
@@ -140,12 +113,25 @@ class Poller {
       // away, and replaying them to every newcomer cost each a read of the whole list.
       if (!resumed) w.pos.f = this.pos.f;
       if (this.final) {
-        if (resumed) await this.eachFailedBetween(w.pos.f, NO_UPPER_BOUND, (item) => this.deliver([w], { kind: 'failed', item }), () => w.active, [w]);
+        if (resumed)
+          await this.eachFailedBetween(
+            w.pos.f,
+            NO_UPPER_BOUND,
+            (item) => this.deliver([w], { kind: 'failed', item }),
+            () => w.active,
+            [w],
+          );
         this.deliver([w], this.final);
       } else if (this.last) {
         // Bring it to where this poller stands: the last snapshot, then the failures in between.
         this.deliver([w], this.last);
-        await this.eachFailedBetween(w.pos.f, this.pos.f, (item) => this.deliver([w], { kind: 'failed', item }), () => w.active, [w]);
+        await this.eachFailedBetween(
+          w.pos.f,
+          this.pos.f,
+          (item) => this.deliver([w], { kind: 'failed', item }),
+          () => w.active,
+          [w],
+        );
       }
     }
     if (this.final || (this.stopped && w.active)) {
@@ -188,7 +174,10 @@ class Poller {
         // The last failures, for the watchers that were following; a poller started for a batch
         // that had already finished has none yet (its newcomers start at the end).
         const following = (): boolean => [...this.watchers].some((w) => w.joined);
-        if (following()) await this.eachFailedBetween(this.pos.f, NO_UPPER_BOUND, (item) => this.broadcast({ kind: 'failed', item }), following, [...this.watchers]);
+        if (following())
+          await this.eachFailedBetween(this.pos.f, NO_UPPER_BOUND, (item) => this.broadcast({ kind: 'failed', item }), following, [
+            ...this.watchers,
+          ]);
         this.broadcast(snapshot);
         this.final = snapshot;
         for (const w of [...this.watchers]) if (w.joined) this.watchers.delete(w);
@@ -201,10 +190,17 @@ class Poller {
       if (body.counts.failed > 0) {
         const unfinished = await this.deps.batches.firstUnfinished(this.batchId, Math.max(this.pos.f, this.finalBelow));
         this.finalBelow = unfinished ?? NO_UPPER_BOUND;
-        await this.eachFailedBetween(this.pos.f, this.finalBelow, (item) => this.broadcast({ kind: 'failed', item }), () => this.watchers.size > 0, [...this.watchers]);
+        await this.eachFailedBetween(
+          this.pos.f,
+          this.finalBelow,
+          (item) => this.broadcast({ kind: 'failed', item }),
+          () => this.watchers.size > 0,
+          [...this.watchers],
+        );
       }
     } finally {
-      if (!this.stopped) this.timer = setTimeout(() => this.enqueue(() => this.tick()), Math.max(0, this.deps.intervalMs - (Date.now() - started)));
+      if (!this.stopped)
+        this.timer = setTimeout(() => this.enqueue(() => this.tick()), Math.max(0, this.deps.intervalMs - (Date.now() - started)));
     }
   }
 
@@ -213,8 +209,14 @@ class Poller {
    * never more than a page in memory, and a watcher that went away (or was dropped for not
    * reading) stops the reading.
    */
-  private async eachFailedBetween(from: number, to: number, each: (item: ItemView) => void, wanted: () => boolean, pace: Watcher[]): Promise<void> {
-    for (let at = from; at < to && wanted(); ) {
+  private async eachFailedBetween(
+    from: number,
+    to: number,
+    each: (item: ItemView) => void,
+    wanted: () => boolean,
+    pace: Watcher[],
+  ): Promise<void> {
+    for (let at = from; at < to && wanted();) {
       const page = await this.deps.batches.failedBetween(this.batchId, at, to, FAILED_PAGE);
       for (const item of page) each(item);
       if (page.length < FAILED_PAGE) break;
@@ -230,7 +232,10 @@ class Poller {
       this.sent.push(e);
       if (this.sent.length > REPLAY_BUFFER) this.sent.splice(0, this.sent.length - REPLAY_BUFFER);
     }
-    this.deliver([...this.watchers].filter((w) => w.joined), found);
+    this.deliver(
+      [...this.watchers].filter((w) => w.joined),
+      found,
+    );
   }
 
   private deliver(watchers: Watcher[], found: Found): void {
