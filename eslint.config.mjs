@@ -28,11 +28,22 @@ export default tseslint.config(
           paths: nodeBuiltins.map((name) => ({ name, message: 'workflow code must be deterministic: do I/O in an activity' })),
           patterns: [
             {
-              group: ['@temporalio/client', '@temporalio/client/*', '@temporalio/worker', '@temporalio/worker/*', '@temporalio/activity', '@temporalio/activity/*'],
+              group: [
+                '@temporalio/client',
+                '@temporalio/client/*',
+                '@temporalio/worker',
+                '@temporalio/worker/*',
+                '@temporalio/activity',
+                '@temporalio/activity/*',
+              ],
               message: 'workflows import only @temporalio/workflow (and type-only imports)',
               allowTypeImports: true,
             },
-            { group: ['pg', 'kysely', '@electric-sql/*', 'pino', 'koa', '@koa/*'], message: 'no I/O libraries in workflow code', allowTypeImports: true },
+            {
+              group: ['pg', 'kysely', '@electric-sql/*', 'pino', 'koa', '@koa/*'],
+              message: 'no I/O libraries in workflow code',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

@@ -15,7 +15,13 @@ export const bookkeepingActivities = (db: Kysely<Database>) => ({
    * Redrive: failed items go back to pending, to run again from the first stage. For a batch that
    * had finished (`reopen`), its row says running again until the new run ends.
    */
-  async resetFailed(input: { batchId: string; chunkSize: number; reopen: boolean; stages: Stage[]; keepFailed?: boolean }): Promise<ResetOutcome & { counts: Counts; cost: Cost }> {
+  async resetFailed(input: {
+    batchId: string;
+    chunkSize: number;
+    reopen: boolean;
+    stages: Stage[];
+    keepFailed?: boolean;
+  }): Promise<ResetOutcome & { counts: Counts; cost: Cost }> {
     const reset = await resetFailed(db, input.batchId, input.chunkSize, input.keepFailed ?? false, input.reopen);
     if (input.reopen) await batches.reopen(db, input.batchId);
     return { ...reset, counts: await countItems(db, input.batchId, input.stages), cost: await costOf(db, input.batchId) };
@@ -44,14 +50,27 @@ export const bookkeepingActivities = (db: Kysely<Database>) => ({
    * A chunk whose stage call failed for good (retries exhausted, or a permanent whole-call
    * error): its unfinished items end `failed` with that error rather than staying pending.
    */
-  async failRange(input: { batchId: string; range: ItemRange; stage: Stage; code: string; message: string; attempts: number; retryable?: boolean }): Promise<number> {
+  async failRange(input: {
+    batchId: string;
+    range: ItemRange;
+    stage: Stage;
+    code: string;
+    message: string;
+    attempts: number;
+    retryable?: boolean;
+  }): Promise<number> {
     return endUnfinished(db, input.batchId, 'failed', {
       range: input.range,
       stage: input.stage,
       // Retryable unless the call failed for good: a call that used up its retries failed as a
       // whole (an outage), not because of the item, and a redrive may pass. Histories recorded
       // before the workflow said which had no `retryable`: those were all called retryable.
-      error: { code: input.code, message: `${input.stage}: ${input.message}`, retryable: input.retryable ?? true, attempts: input.attempts },
+      error: {
+        code: input.code,
+        message: `${input.stage}: ${input.message}`,
+        retryable: input.retryable ?? true,
+        attempts: input.attempts,
+      },
     });
   },
 

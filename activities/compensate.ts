@@ -66,7 +66,10 @@ async function compensateChunk(db: Kysely<Database>, undo: StageUndos, input: Co
   // is ours, so this only fails if the database or the blob store does (and is then retried).
   // Asked of every item in scope, not only those flagged staged: a call that staged items and then
   // died before recording it leaves records that only the database knows about.
-  await undo.ingest({ tenantId: input.tenantId, batchId: input.batchId }, items.map(({ item }) => item.ref));
+  await undo.ingest(
+    { tenantId: input.tenantId, batchId: input.batchId },
+    items.map(({ item }) => item.ref),
+  );
 
   const writes: ResultWrite[] = [];
   let undone = 0;
@@ -81,7 +84,12 @@ async function compensateChunk(db: Kysely<Database>, undo: StageUndos, input: Co
     if (failure) {
       orphaned++;
       const what = item.published_id ? `could not unpublish ${item.published_id}` : 'could not confirm the item is not at the target';
-      const error: ItemError = { code: 'compensation_failed', message: `${what}: ${failure.message}`, retryable: failure.retryable, attempts: ctx.info.attempt };
+      const error: ItemError = {
+        code: 'compensation_failed',
+        message: `${what}: ${failure.message}`,
+        retryable: failure.retryable,
+        attempts: ctx.info.attempt,
+      };
       writes.push({ ...write(item, 'orphaned', { staged: false, published: item.published }), error });
       continue;
     }
@@ -90,10 +98,17 @@ async function compensateChunk(db: Kysely<Database>, undo: StageUndos, input: Co
   }
   await writeResults(db, input.batchId, writes);
   // Asked and answered: a later undo (a retry, or the batch's rollback after an item's) need not ask again.
-  await clearPublishSent(db, input.batchId, resolved.filter((seq) => !undoErrors.has(seq)));
+  await clearPublishSent(
+    db,
+    input.batchId,
+    resolved.filter((seq) => !undoErrors.has(seq)),
+  );
 
   if (stillRetrying) {
-    throw ApplicationFailure.create({ type: ErrorType.Transient, message: `${retryLater.length} unpublish(es) failed transiently; first: ${retryLater[0]!.message}` });
+    throw ApplicationFailure.create({
+      type: ErrorType.Transient,
+      message: `${retryLater.length} unpublish(es) failed transiently; first: ${retryLater[0]!.message}`,
+    });
   }
   return { undone, orphaned };
 }

@@ -55,7 +55,10 @@ export interface ActivityDeps {
 export const createActivities = (deps: ActivityDeps) => {
   const { db } = deps;
   const blobs = deps.blobs ?? (deps.blobDir ? createFsBlobStore(deps.blobDir) : missingBlobStore());
-  const chunking = checkChunking({ chars: deps.chunkChars ?? DEFAULT_CHUNKING.chars, overlap: deps.chunkOverlap ?? DEFAULT_CHUNKING.overlap });
+  const chunking = checkChunking({
+    chars: deps.chunkChars ?? DEFAULT_CHUNKING.chars,
+    overlap: deps.chunkOverlap ?? DEFAULT_CHUNKING.overlap,
+  });
   const limit = (stage: Stage): RateLimit | undefined => {
     const n = deps.ratePerMinute?.[stage];
     return n ? perMinute(n) : undefined;

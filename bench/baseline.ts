@@ -6,7 +6,14 @@ import type { DevServer } from '../src/temporal/dev-server';
 import { baselineActivities } from './baseline-activities';
 import { baselineWorkflow } from './baseline-workflow';
 
-const silent = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error };
+const silent = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: console.warn,
+  error: console.error,
+};
 
 export const bundleBaseline = (): Promise<WorkflowBundleWithSourceMap> =>
   bundleWorkflowCode({ workflowsPath: require.resolve('./baseline-workflow'), logger: silent });

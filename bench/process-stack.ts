@@ -169,7 +169,10 @@ export async function startProcessStack(
           clearInterval(timer);
           const usage: Usage = { rss: {}, statements: {}, peakFrom: 'VmHWM' };
           for (const c of running) {
-            if (exited(c)) throw new Error(`the ${c.name} exited (${c.child.exitCode ?? c.child.signalCode}) during the scenario:\n${c.lines.join('\n')}`);
+            if (exited(c))
+              throw new Error(
+                `the ${c.name} exited (${c.child.exitCode ?? c.child.signalCode}) during the scenario:\n${c.lines.join('\n')}`,
+              );
             usage.rss[c.name] = c.hwmReset ? status(c.child.pid!, 'VmHWM') : Math.max(c.sampled, status(c.child.pid!, 'VmRSS'));
             if (!c.hwmReset) usage.peakFrom = 'VmRSS sampled every 100 ms';
             usage.statements[c.name] = (await statements(c)) - before.get(c)!;

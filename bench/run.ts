@@ -98,7 +98,10 @@ async function runScenario(stack: BenchStack, target: SlowTarget, s: Scenario): 
     const wallMs = performance.now() - t0;
     const used = await usage.stop();
 
-    const view = (await (await stack.api(`/v1/batches/${submitted.batch_id}`)).json()) as { status: string; counts: Record<string, number> };
+    const view = (await (await stack.api(`/v1/batches/${submitted.batch_id}`)).json()) as {
+      status: string;
+      counts: Record<string, number>;
+    };
     const rows = await stack.db
       .selectFrom('item_results')
       .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.count<number>('ref').distinct().as('refs')])
@@ -157,11 +160,19 @@ async function submitLatency(stack: BenchStack, times: number): Promise<SubmitLa
     if (res.status !== 202) throw new Error(`submit answered ${res.status}`);
   }
   const used = await usage.stop();
-  return { p50: percentile(took, 50), p99: percentile(took, 99), n: took.length, mb, apiRss: stack.mode === 'processes' ? used.rss.API : undefined };
+  return {
+    p50: percentile(took, 50),
+    p99: percentile(took, 99),
+    n: took.length,
+    mb,
+    apiRss: stack.mode === 'processes' ? used.rss.API : undefined,
+  };
 }
 
 function machine(dbKind: string, processes: boolean, loadAtStart: number[]): string[] {
-  const osName = /PRETTY_NAME="([^"]+)"/.exec(fs.existsSync('/etc/os-release') ? fs.readFileSync('/etc/os-release', 'utf8') : '')?.[1] ?? `${os.type()} ${os.release()}`;
+  const osName =
+    /PRETTY_NAME="([^"]+)"/.exec(fs.existsSync('/etc/os-release') ? fs.readFileSync('/etc/os-release', 'utf8') : '')?.[1] ??
+    `${os.type()} ${os.release()}`;
   return [
     `- date: ${new Date().toISOString()}`,
     `- CPU: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores; RAM ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
@@ -215,18 +226,28 @@ async function main(): Promise<void> {
   const loadAtStart = os.loadavg();
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
-  const picked = argv.find((a) => a.startsWith('--scenarios='))?.split('=')[1]?.split(',');
+  const picked = argv
+    .find((a) => a.startsWith('--scenarios='))
+    ?.split('=')[1]
+    ?.split(',');
   const pool = quick ? QUICK : ALL;
   const scenarios = picked ? pool.filter((s) => picked.includes(s.name)) : pool;
   const withBaseline = !picked || picked.includes('baseline');
   const unknown = picked?.filter((p) => p !== 'baseline' && !pool.some((s) => s.name === p)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown scenarios: ${unknown.join(', ')} (choose from ${[...pool.map((s) => s.name), 'baseline'].join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(`unknown scenarios: ${unknown.join(', ')} (choose from ${[...pool.map((s) => s.name), 'baseline'].join(', ')})`);
   const log = (line: string): void => console.error(`[bench] ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${line}`);
   // The SDK's worker chatter (state changes) would bury the figures; warnings still show.
   Runtime.install({ logger: new DefaultLogger('WARN') });
 
   // Each of these takes seconds to tens of seconds on a loaded machine: side by side.
-  const [server, db, bundle, baselineBundle, target] = await Promise.all([startDevServer({ log }), openBenchDb(), bundleWorkflows(), bundleBaseline(), startSlowTarget(0)]);
+  const [server, db, bundle, baselineBundle, target] = await Promise.all([
+    startDevServer({ log }),
+    openBenchDb(),
+    bundleWorkflows(),
+    bundleBaseline(),
+    startSlowTarget(0),
+  ]);
   const processes = db.schemaUrl !== undefined;
   log(`database ready: ${db.kind}; workflows bundled; API and worker ${processes ? 'as two child processes' : "in the bench's process"}`);
   const rows: Row[] = [];
@@ -241,12 +262,19 @@ async function main(): Promise<void> {
       await b.close();
       baselineMs.set(n, b.wallMs);
       const largest = runs.reduce((a, r) => (r.events > a.events ? r : a), runs[0]!);
-      rows.push({ scenario: `baseline ${n / 1000}k`, items: n, wallMs: b.wallMs, history: { runs: runs.length, events: largest.events, bytes: largest.bytes }, ok: true });
+      rows.push({
+        scenario: `baseline ${n / 1000}k`,
+        items: n,
+        wallMs: b.wallMs,
+        history: { runs: runs.length, events: largest.events, bytes: largest.bytes },
+        ok: true,
+      });
       log(`baseline ${n}: ${(b.wallMs / 1000).toFixed(1)} s`);
     }
     const measureSubmit = !picked || scenarios.length > 0;
     // The child processes start once (tens of seconds each on a loaded machine) and serve every scenario.
-    if (processes && (scenarios.length > 0 || measureSubmit)) shared = await startProcessStack(server, db, db.schemaUrl!, target.url, bundle, log);
+    if (processes && (scenarios.length > 0 || measureSubmit))
+      shared = await startProcessStack(server, db, db.schemaUrl!, target.url, bundle, log);
     for (const s of scenarios) {
       log(`${s.name}: ${s.items} items, publish +${s.publishDelayMs} ms per call`);
       const row = await scenarioOn(shared, server, bundle, db, target, s);
@@ -272,7 +300,7 @@ async function main(): Promise<void> {
     await server.stop();
   }
 
-  const dbKind = processes ? 'PostgreSQL (DATABASE_URL), a schema of the bench\'s own' : 'PGlite (in memory, in process)';
+  const dbKind = processes ? "PostgreSQL (DATABASE_URL), a schema of the bench's own" : 'PGlite (in memory, in process)';
   const peakFrom = rows.find((r) => r.usage)?.usage?.peakFrom;
   const generated = [
     `## ${quick ? 'Quick run' : 'Full run'}: \`npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}\``,
@@ -288,9 +316,9 @@ async function main(): Promise<void> {
       : 'Submit latency: not measured in this selection.',
     '',
     processes
-      ? `Peak RSS is each child process's own over the scenario: ${peakFrom === 'VmHWM' ? 'its VmHWM (/proc/<pid>/status), reset before the scenario (/proc/<pid>/clear_refs)' : peakFrom ?? 'not measured'}; the processes serve every scenario in turn, so a later scenario starts from a warm process. ` +
-        'SQL statements are the difference of `batchflow_db_statements_total` on the API\'s `/metrics` (PORT) and the worker\'s (WORKER_METRICS_PORT) before and after the scenario; the API\'s include the progress reads and one statement of the bench\'s own scrape (the batches gauge).'
-      : 'Peak RSS is sampled every 100 ms over the scenario. API and worker run in one process here (the bench\'s, PGlite serves one process), so their peak is one combined figure (with the bench\'s own request bodies). SQL statements count every statement the API and the worker issue through Kysely, each through a view of its own.',
+      ? `Peak RSS is each child process's own over the scenario: ${peakFrom === 'VmHWM' ? 'its VmHWM (/proc/<pid>/status), reset before the scenario (/proc/<pid>/clear_refs)' : (peakFrom ?? 'not measured')}; the processes serve every scenario in turn, so a later scenario starts from a warm process. ` +
+        "SQL statements are the difference of `batchflow_db_statements_total` on the API's `/metrics` (PORT) and the worker's (WORKER_METRICS_PORT) before and after the scenario; the API's include the progress reads and one statement of the bench's own scrape (the batches gauge)."
+      : "Peak RSS is sampled every 100 ms over the scenario. API and worker run in one process here (the bench's, PGlite serves one process), so their peak is one combined figure (with the bench's own request bodies). SQL statements count every statement the API and the worker issue through Kysely, each through a view of its own.",
     'The dev server is measured apart (its VmRSS sampled every 100 ms). Progress reads are `GET /v1/batches/{id}` every 250 ms while the batch runs.',
   ];
   const text = generated.join('\n');
@@ -305,7 +333,14 @@ async function main(): Promise<void> {
 }
 
 /** A scenario on the shared child processes, or on an in-process stack of its own. */
-async function scenarioOn(shared: BenchStack | undefined, server: DevServer, bundle: Bundle, db: BenchDb, target: SlowTarget, s: Scenario): Promise<Row> {
+async function scenarioOn(
+  shared: BenchStack | undefined,
+  server: DevServer,
+  bundle: Bundle,
+  db: BenchDb,
+  target: SlowTarget,
+  s: Scenario,
+): Promise<Row> {
   const stack = shared ?? (await startBenchStack(server, bundle, db, target.url));
   try {
     return await runScenario(stack, target, s);

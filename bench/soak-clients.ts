@@ -74,11 +74,19 @@ function record(rec: Recorder, family: Family, status: number, ms: number, what:
   rec.latencies[family].push(ms);
   const k = `${family} ${status}`;
   rec.statuses.set(k, (rec.statuses.get(k) ?? 0) + 1);
-  if (status === 0 || status >= 500 || (status >= 400 && !(expected4xx && status === 409))) rec.problems.push(`${new Date().toISOString()} ${what} → ${status || 'network error'}`);
+  if (status === 0 || status >= 500 || (status >= 400 && !(expected4xx && status === 409)))
+    rec.problems.push(`${new Date().toISOString()} ${what} → ${status || 'network error'}`);
 }
 
 /** One request, timed and recorded; the body is read in full (export streams included). */
-async function call(ctx: ClientContext, family: Family, method: string, path: string, body?: { type: string; data: string }, expected4xx = false): Promise<{ status: number; json?: unknown }> {
+async function call(
+  ctx: ClientContext,
+  family: Family,
+  method: string,
+  path: string,
+  body?: { type: string; data: string },
+  expected4xx = false,
+): Promise<{ status: number; json?: unknown }> {
   const started = performance.now();
   let status = 0;
   let json: unknown;
@@ -100,13 +108,25 @@ async function call(ctx: ClientContext, family: Family, method: string, path: st
   return { status, json };
 }
 
-function buildBody(client: number, n: number, format: SubmittedBatch['format']): { path: string; type: string; data: string; total: number } {
+function buildBody(
+  client: number,
+  n: number,
+  format: SubmittedBatch['format'],
+): { path: string; type: string; data: string; total: number } {
   const total = 50 + Math.floor(Math.random() * 351);
   const phrases = Math.random() < 0.3 ? [...PHRASES, UNKNOWN] : PHRASES;
-  const items = Array.from({ length: total }, (_, i) => ({ ref: `c${client}-b${n}-${i}`, text: `${pick(phrases)} #${i}`, origin: pick(['CN', 'MX', 'DE', 'VN']) }));
+  const items = Array.from({ length: total }, (_, i) => ({
+    ref: `c${client}-b${n}-${i}`,
+    text: `${pick(phrases)} #${i}`,
+    origin: pick(['CN', 'MX', 'DE', 'VN']),
+  }));
   const onCancel = pick(['keep', 'rollback']);
   if (format === 'json') {
-    const data = JSON.stringify({ items: items.map((it) => ({ ref: it.ref, text: it.text, attributes: { origin_country: it.origin } })), chunk_size: 25, on_cancel: onCancel });
+    const data = JSON.stringify({
+      items: items.map((it) => ({ ref: it.ref, text: it.text, attributes: { origin_country: it.origin } })),
+      chunk_size: 25,
+      on_cancel: onCancel,
+    });
     return { path: '/v1/batches', type: 'application/json', data, total };
   }
   const query = `?chunk_size=25&on_cancel=${onCancel}`;
@@ -131,7 +151,10 @@ function openSse(ctx: ClientContext, id: string): Stream {
   const done = (async () => {
     let terminal = false;
     try {
-      const res = await fetch(`${ctx.baseUrl}/v1/batches/${id}/events`, { headers: { 'x-api-key': ctx.key, accept: 'text/event-stream' }, signal: controller.signal });
+      const res = await fetch(`${ctx.baseUrl}/v1/batches/${id}/events`, {
+        headers: { 'x-api-key': ctx.key, accept: 'text/event-stream' },
+        signal: controller.signal,
+      });
       record(ctx.rec, 'sse', res.status, performance.now() - started, `GET /v1/batches/${id}/events`);
       if (!res.ok || !res.body) return void (await res.text().catch(() => ''));
       ctx.rec.streams.opened++;
@@ -226,7 +249,15 @@ async function oneBatch(ctx: ClientContext, client: number, n: number): Promise<
     }
     if (!controlled && Date.now() >= controlAt) {
       controlled = true;
-      if (plan === 'cancel') await call(ctx, 'control', 'POST', `/v1/batches/${id}/cancel`, { type: 'application/json', data: JSON.stringify({ rollback: Math.random() < 0.5 }) }, true);
+      if (plan === 'cancel')
+        await call(
+          ctx,
+          'control',
+          'POST',
+          `/v1/batches/${id}/cancel`,
+          { type: 'application/json', data: JSON.stringify({ rollback: Math.random() < 0.5 }) },
+          true,
+        );
       else paused = (await call(ctx, 'control', 'POST', `/v1/batches/${id}/pause`, undefined, true)).status === 202;
     }
     if (paused && Date.now() >= controlAt + 3_000) {
@@ -242,12 +273,15 @@ async function oneBatch(ctx: ClientContext, client: number, n: number): Promise<
   }
   if (!batch.status) ctx.rec.problems.push(`batch ${id} (${plan}) not finished after ${BATCH_DEADLINE_MS} ms`);
 
-  if (batch.status && batch.status !== 'cancelled' && Math.random() < 0.4) await call(ctx, 'export', 'GET', `/v1/batches/${id}/export?format=${pick(['csv', 'ndjson', 'json', 'parquet'])}`);
+  if (batch.status && batch.status !== 'cancelled' && Math.random() < 0.4)
+    await call(ctx, 'export', 'GET', `/v1/batches/${id}/export?format=${pick(['csv', 'ndjson', 'json', 'parquet'])}`);
   await call(ctx, 'items', 'GET', `/v1/batches/${id}/items?limit=100`);
   const ended = await Promise.race([stream.done.then(() => true), sleep(STREAM_END_GRACE_MS).then(() => false)]);
   if (!ended) {
     ctx.rec.streams.leftOpen++;
-    ctx.rec.problems.push(`the ${n % 2 === 0 ? 'SSE' : 'WebSocket'} stream of ${id} (${batch.status ?? 'unfinished'}) still open ${STREAM_END_GRACE_MS} ms after the batch ended`);
+    ctx.rec.problems.push(
+      `the ${n % 2 === 0 ? 'SSE' : 'WebSocket'} stream of ${id} (${batch.status ?? 'unfinished'}) still open ${STREAM_END_GRACE_MS} ms after the batch ended`,
+    );
     stream.abort();
     await stream.done;
   }

@@ -68,13 +68,26 @@ export function trends(samples: Sample[], warmupS: number): Trend[] {
     const last = of(points.slice(-third).map(([, v]) => v));
     const allowed = Math.max(tolerance.relative * first, tolerance.absolute);
     const growth = last - first;
-    return { series: name, statistic: tolerance.statistic, samples: points.length, first, last, growth, slopePerMinute: slope(points) * 60, allowed, flat: points.length >= 3 && growth <= allowed };
+    return {
+      series: name,
+      statistic: tolerance.statistic,
+      samples: points.length,
+      first,
+      last,
+      growth,
+      slopePerMinute: slope(points) * 60,
+      allowed,
+      flat: points.length >= 3 && growth <= allowed,
+    };
   });
 }
 
 export const toleranceText = (): string =>
   Object.entries(TOLERANCES)
-    .map(([k, t]) => `${k} (${t.statistic}): +${Math.round(t.relative * 100)}% or +${t.absolute}${k.endsWith('mib') ? ' MiB' : ''}, whichever is larger`)
+    .map(
+      ([k, t]) =>
+        `${k} (${t.statistic}): +${Math.round(t.relative * 100)}% or +${t.absolute}${k.endsWith('mib') ? ' MiB' : ''}, whichever is larger`,
+    )
     .join('; ');
 
 const fmt = (v: number, digits = 1): string => (Number.isFinite(v) ? v.toFixed(digits) : '–');
@@ -114,11 +127,24 @@ export function statusTable(rec: Recorder): { text: string; total: number; by: R
 export function trendTable(ts: Trend[]): string {
   return table(
     ['series', 'samples', 'statistic', 'first third', 'last third', 'growth', 'slope /min', 'allowed', 'verdict'],
-    ts.map((t) => [t.series, String(t.samples), t.statistic, fmt(t.first), fmt(t.last), fmt(t.growth), fmt(t.slopePerMinute, 2), fmt(t.allowed), t.samples < 3 ? 'too few samples' : t.flat ? 'flat' : '**GROWS**']),
+    ts.map((t) => [
+      t.series,
+      String(t.samples),
+      t.statistic,
+      fmt(t.first),
+      fmt(t.last),
+      fmt(t.growth),
+      fmt(t.slopePerMinute, 2),
+      fmt(t.allowed),
+      t.samples < 3 ? 'too few samples' : t.flat ? 'flat' : '**GROWS**',
+    ]),
   );
 }
 
 export function samplesTable(samples: Sample[]): string {
   const series = [...new Set(samples.flatMap((s) => Object.keys(s.values)))].sort();
-  return table(['t (s)', ...series], samples.map((s) => [String(Math.round(s.t)), ...series.map((k) => fmt(s.values[k] ?? NaN))]));
+  return table(
+    ['t (s)', ...series],
+    samples.map((s) => [String(Math.round(s.t)), ...series.map((k) => fmt(s.values[k] ?? NaN))]),
+  );
 }

@@ -82,7 +82,9 @@ export async function takeSample(t: number, processes: SoakProcess[], pgPool?: p
   }
   if (pgPool && pgApplication) {
     try {
-      const { rows } = await pgPool.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where application_name like $1`, [`${pgApplication}\\_%`]);
+      const { rows } = await pgPool.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where application_name like $1`, [
+        `${pgApplication}\\_%`,
+      ]);
       values['pg.connections'] = rows[0]!.n;
     } catch {
       values['pg.connections'] = NaN;

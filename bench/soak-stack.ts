@@ -57,7 +57,9 @@ export interface SoakStack {
 
 /** node-postgres reads `options` and `application_name` from the connection string. */
 function withParams(url: string, params: Record<string, string>): string {
-  const query = Object.entries(params).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  const query = Object.entries(params)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join('&');
   return `${url}${url.includes('?') ? '&' : '?'}${query}`;
 }
 
@@ -149,8 +151,12 @@ export async function startSoakStack(log: (line: string) => void): Promise<SoakS
 
     if (databaseUrl && schema) {
       pgApplication = `soak_${suffix}`;
-      const url = (role: string): string => withParams(databaseUrl, { options: `-c search_path=${schema}`, application_name: `${pgApplication}_${role}` });
-      const pool = new pg.Pool({ connectionString: withParams(databaseUrl, { options: `-c search_path=${schema}`, application_name: `soakadmin_${suffix}` }), max: 2 });
+      const url = (role: string): string =>
+        withParams(databaseUrl, { options: `-c search_path=${schema}`, application_name: `${pgApplication}_${role}` });
+      const pool = new pg.Pool({
+        connectionString: withParams(databaseUrl, { options: `-c search_path=${schema}`, application_name: `soakadmin_${suffix}` }),
+        max: 2,
+      });
       pool.on('error', () => undefined);
       admin = pool;
       infra.push(async () => {
@@ -161,7 +167,12 @@ export async function startSoakStack(log: (line: string) => void): Promise<SoakS
         await drop.end();
       });
       const workerMetricsPort = await freePort();
-      const worker = spawnChild('worker', 'src/main/worker.ts', { ...common, DATABASE_URL: url('worker'), WORKER_METRICS_PORT: String(workerMetricsPort), WORKER_METRICS_HOST: '127.0.0.1' });
+      const worker = spawnChild('worker', 'src/main/worker.ts', {
+        ...common,
+        DATABASE_URL: url('worker'),
+        WORKER_METRICS_PORT: String(workerMetricsPort),
+        WORKER_METRICS_HOST: '127.0.0.1',
+      });
       const api = spawnChild('api', 'src/main/api.ts', { ...common, DATABASE_URL: url('api') });
       children.push(api, worker);
       const workerMetrics = `http://127.0.0.1:${workerMetricsPort}/metrics`;
@@ -173,7 +184,9 @@ export async function startSoakStack(log: (line: string) => void): Promise<SoakS
       await waitHealthy(`${baseUrl}/healthz`, stack, 'the stack');
       processes.push(asProcess('stack', stack, `${baseUrl}/metrics`));
     }
-    log(`stack up: ${processes.map((p) => `${p.name} pid ${p.pid}`).join(', ')}; database ${schema ? `PostgreSQL schema ${schema}` : `PGlite in ${pgliteDir}`}`);
+    log(
+      `stack up: ${processes.map((p) => `${p.name} pid ${p.pid}`).join(', ')}; database ${schema ? `PostgreSQL schema ${schema}` : `PGlite in ${pgliteDir}`}`,
+    );
 
     return {
       baseUrl,
@@ -185,7 +198,8 @@ export async function startSoakStack(log: (line: string) => void): Promise<SoakS
       admin,
       query: async <R>(text: string): Promise<R[]> => {
         if (admin) return (await admin.query(text)).rows as R[];
-        if (children.some((c) => c.child.exitCode === null && c.child.signalCode === null)) throw new Error('PGlite is open in the stack process: query after stopProcesses()');
+        if (children.some((c) => c.child.exitCode === null && c.child.signalCode === null))
+          throw new Error('PGlite is open in the stack process: query after stopProcesses()');
         const db = await openDb({ pgliteDir });
         try {
           return (await sql.raw<R>(text).execute(db.db)).rows;

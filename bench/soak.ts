@@ -55,7 +55,9 @@ async function checkItems(stack: SoakStack): Promise<ItemCheck> {
        from batches b left join item_results r on r.batch_id = b.id group by b.id, b.status, b.total_items`,
   );
   const published = await stack.query<{ key: string }>(`select batch_id || ':' || ref as key from item_results where published`);
-  const itemStates = await stack.query<{ status: string; n: number }>(`select status, count(*)::int as n from item_results group by status`);
+  const itemStates = await stack.query<{ status: string; n: number }>(
+    `select status, count(*)::int as n from item_results group by status`,
+  );
   const reasons = await stack.query<{ status: string; stage: string | null; code: string | null; message: string | null; n: number }>(
     `select status, stage, error->>'code' as code, left(error->>'message', 120) as message, count(*)::int as n
        from item_results where status not in ('succeeded', 'cancelled') group by 1, 2, 3, 4 order by n desc limit 10`,
@@ -66,7 +68,9 @@ async function checkItems(stack: SoakStack): Promise<ItemCheck> {
   for (const b of batches) byStatus[b.status] = (byStatus[b.status] ?? 0) + 1;
   return {
     batches: batches.length,
-    notFinal: batches.filter((b) => !['completed', 'partial', 'failed', 'cancelled'].includes(b.status)).map((b) => `${b.id} (${b.status})`),
+    notFinal: batches
+      .filter((b) => !['completed', 'partial', 'failed', 'cancelled'].includes(b.status))
+      .map((b) => `${b.id} (${b.status})`),
     items: batches.reduce((s, b) => s + b.total_items, 0),
     itemsNotFinal: batches.reduce((s, b) => s + b.open, 0),
     itemsMissing: batches.reduce((s, b) => s + Math.max(0, b.total_items - b.results), 0),
@@ -77,7 +81,9 @@ async function checkItems(stack: SoakStack): Promise<ItemCheck> {
     recordedNotLive: [...recorded].filter((k) => !live.has(k)).length,
     byStatus,
     itemsByStatus: Object.fromEntries(itemStates.map((r) => [r.status, r.n])),
-    notSucceeded: Object.fromEntries(reasons.map((r) => [`${r.status} at ${r.stage ?? '–'}: ${r.code ?? 'no error code'}${r.message ? ` (${r.message})` : ''}`, r.n])),
+    notSucceeded: Object.fromEntries(
+      reasons.map((r) => [`${r.status} at ${r.stage ?? '–'}: ${r.code ?? 'no error code'}${r.message ? ` (${r.message})` : ''}`, r.n]),
+    ),
   };
 }
 
@@ -88,11 +94,16 @@ function machine(): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { minutes: { type: 'string', default: '10' }, clients: { type: 'string', default: '20' }, out: { type: 'string', default: path.join(__dirname, 'soak-results.md') } },
+    options: {
+      minutes: { type: 'string', default: '10' },
+      clients: { type: 'string', default: '20' },
+      out: { type: 'string', default: path.join(__dirname, 'soak-results.md') },
+    },
   });
   const minutes = Number(values.minutes);
   const clients = Number(values.clients);
-  if (!(minutes > 0) || !(clients >= 1) || !Number.isInteger(clients)) throw new Error('usage: npm run soak -- [--minutes 10] [--clients 20] [--out file]');
+  if (!(minutes > 0) || !(clients >= 1) || !Number.isInteger(clients))
+    throw new Error('usage: npm run soak -- [--minutes 10] [--clients 20] [--out file]');
   const durationMs = minutes * 60_000;
   // About 30 samples whatever the length, never more often than every 2 s nor less than every 10 s.
   const sampleMs = Math.min(10_000, Math.max(2_000, durationMs / 30));
@@ -116,8 +127,12 @@ async function main(): Promise<void> {
     const sample = async (): Promise<void> => {
       const s = await takeSample((Date.now() - t0) / 1000, stack.processes, stack.admin, stack.pgApplication);
       samples.push(s);
-      const show = Object.entries(s.values).map(([k, v]) => `${k}=${Number.isFinite(v) ? Math.round(v) : '–'}`).join(' ');
-      log(`t=${Math.round(s.t)}s requests=${[...rec.statuses.values()].reduce((a, b) => a + b, 0)} batches=${rec.batches.length} problems=${rec.problems.length} ${show}`);
+      const show = Object.entries(s.values)
+        .map(([k, v]) => `${k}=${Number.isFinite(v) ? Math.round(v) : '–'}`)
+        .join(' ');
+      log(
+        `t=${Math.round(s.t)}s requests=${[...rec.statuses.values()].reduce((a, b) => a + b, 0)} batches=${rec.batches.length} problems=${rec.problems.length} ${show}`,
+      );
     };
     await sample();
     let sampling = Promise.resolve();
@@ -132,7 +147,10 @@ async function main(): Promise<void> {
     stopping = true;
     const loadAtEnd = loadAverage();
     log(`time is up; waiting for the batches in hand to end (at most ${DRAIN_DEADLINE_MS / 1000} s)`);
-    const drained = await Promise.race([running.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_DEADLINE_MS))]);
+    const drained = await Promise.race([
+      running.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_DEADLINE_MS)),
+    ]);
     clearInterval(timer);
     await sampling;
     const crashed = stack.processes.filter((p) => p.exited()).map((p) => p.name);
@@ -142,7 +160,10 @@ async function main(): Promise<void> {
     const items = await checkItems(stack);
 
     const warmupS = (durationMs / 1000) * WARMUP_SHARE;
-    const ts = trends(samples.filter((s) => s.t <= durationMs / 1000 + sampleMs / 1000), warmupS);
+    const ts = trends(
+      samples.filter((s) => s.t <= durationMs / 1000 + sampleMs / 1000),
+      warmupS,
+    );
     const statuses = statusTable(rec);
     const unexpected4xx = rec.problems.filter((p) => / → 4\d\d$/.test(p)).length;
     const failures: string[] = [];
@@ -150,20 +171,29 @@ async function main(): Promise<void> {
     if (statuses.by.network) failures.push(`${statuses.by.network} network errors or timeouts`);
     if (unexpected4xx) failures.push(`${unexpected4xx} unexpected 4xx`);
     const judged = minutes >= MIN_JUDGED_MINUTES;
-    if (judged) for (const t of ts.filter((x) => x.samples >= 3 && !x.flat)) failures.push(`${t.series} grows: ${t.first.toFixed(1)} → ${t.last.toFixed(1)}`);
+    if (judged)
+      for (const t of ts.filter((x) => x.samples >= 3 && !x.flat))
+        failures.push(`${t.series} grows: ${t.first.toFixed(1)} → ${t.last.toFixed(1)}`);
     if (!drained) failures.push('clients still busy after the drain deadline');
     if (crashed.length) failures.push(`exited during the run: ${crashed.join(', ')}`);
-    if (items.notFinal.length) failures.push(`${items.notFinal.length} batches not in a final state: ${items.notFinal.slice(0, 5).join(', ')}`);
+    if (items.notFinal.length)
+      failures.push(`${items.notFinal.length} batches not in a final state: ${items.notFinal.slice(0, 5).join(', ')}`);
     if (items.itemsNotFinal) failures.push(`${items.itemsNotFinal} items not in a final state`);
     if (items.itemsMissing) failures.push(`${items.itemsMissing} items without a result row`);
     if (items.orphaned) failures.push(`${items.orphaned} orphaned items`);
-    if (items.liveNotRecorded || items.recordedNotLive) failures.push(`publish target and database disagree: ${items.liveNotRecorded} live but not recorded, ${items.recordedNotLive} recorded but not live`);
+    if (items.liveNotRecorded || items.recordedNotLive)
+      failures.push(
+        `publish target and database disagree: ${items.liveNotRecorded} live but not recorded, ${items.recordedNotLive} recorded but not live`,
+      );
     if (rec.streams.leftOpen) failures.push(`${rec.streams.leftOpen} live streams left open after their batch ended`);
     exitCode = failures.length ? 1 : 0;
 
     const plans = rec.batches.reduce<Record<string, number>>((m, b) => ((m[b.plan] = (m[b.plan] ?? 0) + 1), m), {});
     const formats = rec.batches.reduce<Record<string, number>>((m, b) => ((m[b.format] = (m[b.format] ?? 0) + 1), m), {});
-    const kv = (m: Record<string, number>): string => Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ');
+    const kv = (m: Record<string, number>): string =>
+      Object.entries(m)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
     const report = [
       `# Soak results`,
       ``,
@@ -189,7 +219,12 @@ async function main(): Promise<void> {
       ``,
       `Sampled every ${sampleMs / 1000} s. The first ${Math.round(warmupS)} s (${WARMUP_SHARE * 100}%) are warm-up; of the rest, the first third is compared with the last third, each by its median (the V8 heap by its floor, the lowest sample: heap used is a sawtooth between collections, and the floor is what survives them). Tolerances: ${toleranceText()}. \`tcp\` counts the process's established TCP connections, \`fds\` its open descriptors, \`pg.connections\` the stack's sessions in pg_stat_activity.`,
       ``,
-      ...(judged ? [] : [`**Not judged**: runs under ${MIN_JUDGED_MINUTES} minutes are mostly start-up; the verdicts below are for information only.`, ``]),
+      ...(judged
+        ? []
+        : [
+            `**Not judged**: runs under ${MIN_JUDGED_MINUTES} minutes are mostly start-up; the verdicts below are for information only.`,
+            ``,
+          ]),
       trendTable(ts),
       ``,
       `## Batches and items at the end`,
@@ -199,7 +234,9 @@ async function main(): Promise<void> {
       `- items that did not succeed, by reason: ${kv(items.notSucceeded) || 'none'}`,
       `- published per the database: ${items.publishedInDb}; live at the target: ${items.liveAtTarget}; live but not recorded: ${items.liveNotRecorded}; recorded but not live: ${items.recordedNotLive}; repeated publishes answered idempotently: ${stack.target.repeats}`,
       ``,
-      ...(rec.problems.length ? [`## Problems (first 30 of ${rec.problems.length})`, ``, ...rec.problems.slice(0, 30).map((p) => `- ${p}`), ``] : []),
+      ...(rec.problems.length
+        ? [`## Problems (first 30 of ${rec.problems.length})`, ``, ...rec.problems.slice(0, 30).map((p) => `- ${p}`), ``]
+        : []),
       `<details><summary>All samples</summary>`,
       ``,
       samplesTable(samples),
@@ -210,7 +247,16 @@ async function main(): Promise<void> {
     fs.writeFileSync(values.out, report);
     console.log(report);
     // The last lines only, cut short: a failing run's cause is usually near the end, and stacks are long.
-    if (exitCode) for (const p of stack.processes) log(`--- last output of ${p.name}\n${p.tail().split('\n').slice(-40).map((l) => l.slice(0, 400)).join('\n')}`);
+    if (exitCode)
+      for (const p of stack.processes)
+        log(
+          `--- last output of ${p.name}\n${p
+            .tail()
+            .split('\n')
+            .slice(-40)
+            .map((l) => l.slice(0, 400))
+            .join('\n')}`,
+        );
     log(`written to ${values.out}`);
   } finally {
     await stack.teardown();

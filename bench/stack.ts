@@ -92,7 +92,8 @@ export async function openBenchDb(): Promise<BenchDb> {
   return {
     ...db,
     // node-postgres reads `options` from the connection string; the config has no schema setting.
-    schemaUrl: url && schema ? `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}` : undefined,
+    schemaUrl:
+      url && schema ? `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}` : undefined,
     close: async () => {
       await db.close();
       if (!url || !schema) return;
@@ -108,7 +109,13 @@ export async function openBenchDb(): Promise<BenchDb> {
  * A tenant, workers and an API over `db`. `withWorkers: false`: an API with no worker behind it,
  * for submit timings (batches start and wait).
  */
-export async function startBenchStack(server: DevServer, bundle: WorkflowBundleWithSourceMap, db: Db, publishUrl?: string, withWorkers = true): Promise<BenchStack> {
+export async function startBenchStack(
+  server: DevServer,
+  bundle: WorkflowBundleWithSourceMap,
+  db: Db,
+  publishUrl?: string,
+  withWorkers = true,
+): Promise<BenchStack> {
   const workerStatements = new StatementCounter();
   const apiStatements = new StatementCounter();
 
@@ -122,20 +129,30 @@ export async function startBenchStack(server: DevServer, bundle: WorkflowBundleW
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   const blobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-bench-blobs-'));
-  const workers: Worker[] = !withWorkers ? [] : await createWorkers({
-    connection: nativeConnection,
-    namespace: server.namespace,
-    taskQueue,
-    db: db.db.withPlugin(workerStatements),
-    publishUrl,
-    workflowBundle: bundle,
-    blobDir,
-  });
+  const workers: Worker[] = !withWorkers
+    ? []
+    : await createWorkers({
+        connection: nativeConnection,
+        namespace: server.namespace,
+        taskQueue,
+        db: db.db.withPlugin(workerStatements),
+        publishUrl,
+        workflowBundle: bundle,
+        blobDir,
+      });
   const running = Promise.all(workers.map((w) => w.run()));
 
   const log = pino({ level: 'silent' });
   const apiDb = db.db.withPlugin(apiStatements);
-  const batches = createBatches({ db: apiDb, client, log, taskQueue, namespace: server.namespace, uiUrl: 'http://localhost:8233', retry: DEFAULT_RETRY });
+  const batches = createBatches({
+    db: apiDb,
+    client,
+    log,
+    taskQueue,
+    namespace: server.namespace,
+    uiUrl: 'http://localhost:8233',
+    retry: DEFAULT_RETRY,
+  });
   const live = createLiveHub({ batches, log });
   const app = createApp({ db: apiDb, client, batches, log, maxBodyBytes: 64 * 1024 * 1024, live });
   const http: Server = app.listen(0, '127.0.0.1');

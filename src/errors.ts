@@ -27,7 +27,8 @@ export class BatchflowError extends Error {
 }
 
 /** The message of a failed validation: its first failing path and what is wrong there. */
-const firstProblem = (details: ErrorDetail[]): string => (details.length > 0 ? `${details[0]!.path || 'body'}: ${details[0]!.issue}` : 'invalid request');
+const firstProblem = (details: ErrorDetail[]): string =>
+  details.length > 0 ? `${details[0]!.path || 'body'}: ${details[0]!.issue}` : 'invalid request';
 
 /** The request fails the schema or a check beyond it: 400 naming every failing path. */
 export class ValidationFailed extends BatchflowError {
@@ -59,7 +60,13 @@ export class Unavailable extends BatchflowError {
     readonly what: string,
     readonly reason?: string,
   ) {
-    super(503, 'unavailable', reason ? `${reason}; the request had no effect` : `${what} is unreachable; the request had no effect`, undefined, 5);
+    super(
+      503,
+      'unavailable',
+      reason ? `${reason}; the request had no effect` : `${what} is unreachable; the request had no effect`,
+      undefined,
+      5,
+    );
   }
 }
 
@@ -74,7 +81,13 @@ export class TooManyItems extends ValidationFailed {
 export class TooManyActiveBatches extends BatchflowError {
   constructor(readonly limit: number) {
     // Batches live for minutes: asking again sooner than this is wasted.
-    super(429, 'too_many_active_batches', `at most ${limit} batches may be queued, running, paused or cancelling at once; retry after one finishes`, undefined, 30);
+    super(
+      429,
+      'too_many_active_batches',
+      `at most ${limit} batches may be queued, running, paused or cancelling at once; retry after one finishes`,
+      undefined,
+      30,
+    );
   }
 }
 
@@ -94,12 +107,22 @@ export class BadCursor extends ValidationFailed {
 
 // The HTTP layer's other refusals, one constructor each, so callers read as what they mean.
 export const validationFailed = (details: ErrorDetail[]): BatchflowError => new ValidationFailed(details);
-export const malformedJson = (why: string): BatchflowError => new BatchflowError(400, 'malformed_json', `the body is not valid JSON: ${why}`);
-export const unauthorized = (): BatchflowError => new BatchflowError(401, 'unauthorized', 'a valid API key is required (X-Api-Key or Authorization: Bearer)');
+export const malformedJson = (why: string): BatchflowError =>
+  new BatchflowError(400, 'malformed_json', `the body is not valid JSON: ${why}`);
+export const unauthorized = (): BatchflowError =>
+  new BatchflowError(401, 'unauthorized', 'a valid API key is required (X-Api-Key or Authorization: Bearer)');
 export const notFound = (what = 'batch'): BatchflowError => new BatchflowError(404, 'not_found', `${what} not found`);
-export const payloadTooLarge = (limit: number): BatchflowError => new BatchflowError(413, 'payload_too_large', `the body is larger than ${limit} bytes`);
-export const unsupportedMediaType = (expected: string): BatchflowError => new BatchflowError(415, 'unsupported_media_type', `expected ${expected}`);
+export const payloadTooLarge = (limit: number): BatchflowError =>
+  new BatchflowError(413, 'payload_too_large', `the body is larger than ${limit} bytes`);
+export const unsupportedMediaType = (expected: string): BatchflowError =>
+  new BatchflowError(415, 'unsupported_media_type', `expected ${expected}`);
 /** `reason`, when known, says why instead of "unreachable". */
 export const unavailable = (what: string, reason?: string): BatchflowError => new Unavailable(what, reason);
 export const rateLimited = (bucket: string, limit: number, retryAfter: number): BatchflowError =>
-  new BatchflowError(429, 'rate_limited', `this key's ${bucket} limit (${limit} per window) is used up; retry after ${retryAfter} s`, undefined, retryAfter);
+  new BatchflowError(
+    429,
+    'rate_limited',
+    `this key's ${bucket} limit (${limit} per window) is used up; retry after ${retryAfter} s`,
+    undefined,
+    retryAfter,
+  );

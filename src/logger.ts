@@ -6,13 +6,31 @@ import pino, { type Logger } from 'pino';
  * debugging a delivery) but loses its query string and credentials, where receivers put tokens.
  */
 const SECRET_PATHS = [
-  'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie',
-  'headers.authorization', 'headers["x-api-key"]', 'headers.cookie',
-  '*.headers.authorization', '*.headers["x-api-key"]', '*.headers.cookie',
-  '*.apiKey', 'apiKey', 'key', 'api_key', '*.api_key',
-  'secret', '*.secret', 'webhookSecret', '*.webhookSecret', 'token', '*.token', 'password', '*.password',
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
+  '*.headers.cookie',
+  '*.apiKey',
+  'apiKey',
+  'key',
+  'api_key',
+  '*.api_key',
+  'secret',
+  '*.secret',
+  'webhookSecret',
+  '*.webhookSecret',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
   // The SDK logs an activity's task token, with which anyone who can reach Temporal could complete it.
-  'taskToken', '*.taskToken',
+  'taskToken',
+  '*.taskToken',
 ];
 const URL_PATHS = ['callback_url', '*.callback_url', 'callbackUrl', '*.callbackUrl'];
 const URL_KEYS = new Set(['callback_url', 'callbackUrl']);

@@ -55,10 +55,14 @@ async function save(name: string, history: History, expectLast: (e: NonNullable<
   console.log(`wrote ${path.relative(process.cwd(), file)}: ${events.length} events`);
 }
 
-const fetchRun = (client: Client, workflowId: string, runId?: string): Promise<History> => client.workflow.getHandle(workflowId, runId).fetchHistory();
+const fetchRun = (client: Client, workflowId: string, runId?: string): Promise<History> =>
+  client.workflow.getHandle(workflowId, runId).fetchHistory();
 
 /** Runs `scenario` on a fresh stack (and publish target, if asked for), tearing both down after. */
-async function withStack(faults: Parameters<typeof startPublishTarget>[0] | null, scenario: (stack: Stack, target?: PublishTarget) => Promise<void>): Promise<void> {
+async function withStack(
+  faults: Parameters<typeof startPublishTarget>[0] | null,
+  scenario: (stack: Stack, target?: PublishTarget) => Promise<void>,
+): Promise<void> {
   const target = faults ? await startPublishTarget(faults) : undefined;
   const stack = await startStack({ publishUrl: target?.url });
   try {
@@ -76,10 +80,19 @@ const completedEvent = (e: HistoryEvent): boolean => !!e.workflowExecutionComple
 
 /** The activity types a history schedules, in order. */
 const activityTypes = (h: History): string[] =>
-  (h.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
-const signalNames = (h: History): string[] => (h.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes?.signalName ? [e.workflowExecutionSignaledEventAttributes.signalName] : []));
+  (h.events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : [],
+  );
+const signalNames = (h: History): string[] =>
+  (h.events ?? []).flatMap((e) =>
+    e.workflowExecutionSignaledEventAttributes?.signalName ? [e.workflowExecutionSignaledEventAttributes.signalName] : [],
+  );
 const acceptedUpdates = (h: History): string[] =>
-  (h.events ?? []).flatMap((e) => (e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ? [e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest.input.name] : []));
+  (h.events ?? []).flatMap((e) =>
+    e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name
+      ? [e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest.input.name]
+      : [],
+  );
 /** The values a search attribute was upserted to, in order (the JSON payload converter's encoding). */
 function upserted(h: History, key: string): unknown[] {
   return (h.events ?? []).flatMap((e) => {
@@ -100,7 +113,11 @@ function check(name: string, ok: boolean, what: string): void {
 }
 
 /** Waits for the workflow (its latest run) to close, so that its history is whole. */
-const closed = (stack: Stack, batchId: string): Promise<unknown> => stack.client.workflow.getHandle(workflowIdFor(batchId)).result().catch(() => undefined);
+const closed = (stack: Stack, batchId: string): Promise<unknown> =>
+  stack.client.workflow
+    .getHandle(workflowIdFor(batchId))
+    .result()
+    .catch(() => undefined);
 
 async function post(stack: Stack, pathname: string, body?: unknown, method = 'POST'): Promise<Record<string, unknown>> {
   const res = await stack.api(pathname, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
@@ -126,7 +143,14 @@ const SCENARIOS: Record<string, Scenario> = {
     withStack(null, async (stack) => {
       const total = 24;
       const batchId = `b_${ulid()}`;
-      const options: BatchOptions = { stages: [...STAGES], chunkSize: 2, maxParallelChunks: 2, priority: 'normal', onCancel: 'keep', maxFailureRatio: 1 };
+      const options: BatchOptions = {
+        stages: [...STAGES],
+        chunkSize: 2,
+        maxParallelChunks: 2,
+        priority: 'normal',
+        onCancel: 'keep',
+        maxFailureRatio: 1,
+      };
       await insertBatch(
         stack.db.db,
         {
@@ -146,8 +170,19 @@ const SCENARIOS: Record<string, Scenario> = {
         },
         items(total).map((i) => ({ ref: i.ref, text: i.text, content: null, contentType: null, attributes: null })),
       );
-      const input: BatchWorkflowInput = { batchId, tenantId: stack.tenantId, totalItems: total, options, retry: FAST_RETRY, historyLimit: 60 };
-      const handle = await stack.client.workflow.start('batchWorkflow', { taskQueue: stack.taskQueue, workflowId: workflowIdFor(batchId), args: [input] });
+      const input: BatchWorkflowInput = {
+        batchId,
+        tenantId: stack.tenantId,
+        totalItems: total,
+        options,
+        retry: FAST_RETRY,
+        historyLimit: 60,
+      };
+      const handle = await stack.client.workflow.start('batchWorkflow', {
+        taskQueue: stack.taskQueue,
+        workflowId: workflowIdFor(batchId),
+        args: [input],
+      });
       await handle.result();
       const first = await fetchRun(stack.client, handle.workflowId, handle.firstExecutionRunId);
       const last = await fetchRun(stack.client, handle.workflowId);
@@ -164,7 +199,11 @@ const SCENARIOS: Record<string, Scenario> = {
       if (res.status !== 202) throw new Error(`cancel answered ${res.status}`);
       const ended = await waitForBatch(stack, batchId);
       if (ended.status !== 'cancelled') throw new Error(`cancelled-by-signal: ended ${ended.status}`);
-      await save('cancelled-by-signal', await fetchRun(stack.client, workflowIdFor(batchId)), (e) => !!e.workflowExecutionCompletedEventAttributes);
+      await save(
+        'cancelled-by-signal',
+        await fetchRun(stack.client, workflowIdFor(batchId)),
+        (e) => !!e.workflowExecutionCompletedEventAttributes,
+      );
     }),
 
   // (d) Partial: the target rejects some refs for good.
@@ -173,7 +212,11 @@ const SCENARIOS: Record<string, Scenario> = {
       const batchId = await submit(stack, { items: items(12), chunk_size: 4, max_parallel_chunks: 2 });
       const ended = await waitForBatch(stack, batchId);
       if (ended.status !== 'partial') throw new Error(`partial-rejected: ended ${ended.status}`);
-      await save('partial-rejected', await fetchRun(stack.client, workflowIdFor(batchId)), (e) => !!e.workflowExecutionCompletedEventAttributes);
+      await save(
+        'partial-rejected',
+        await fetchRun(stack.client, workflowIdFor(batchId)),
+        (e) => !!e.workflowExecutionCompletedEventAttributes,
+      );
     }),
 
   // (e) Cancelled from outside, as the Temporal UI or CLI does it.
@@ -184,7 +227,11 @@ const SCENARIOS: Record<string, Scenario> = {
       const handle = stack.client.workflow.getHandle(workflowIdFor(batchId));
       await handle.cancel();
       await handle.result().catch(() => undefined);
-      await save('cancelled-externally', await fetchRun(stack.client, workflowIdFor(batchId)), (e) => !!e.workflowExecutionCanceledEventAttributes);
+      await save(
+        'cancelled-externally',
+        await fetchRun(stack.client, workflowIdFor(batchId)),
+        (e) => !!e.workflowExecutionCanceledEventAttributes,
+      );
     }),
 
   // A publish rejected (422) after ingest staged the item: the chunk's failed items are compensated.
@@ -193,7 +240,11 @@ const SCENARIOS: Record<string, Scenario> = {
       const batchId = await submit(stack, { items: items(12), chunk_size: 4, max_parallel_chunks: 2 });
       await closed(stack, batchId);
       const ended = await waitForBatch(stack, batchId);
-      check('saga-item-rejected', ended.status === 'partial' && ended.counts.failed === 2, `ended ${ended.status} ${JSON.stringify(ended.counts)}`);
+      check(
+        'saga-item-rejected',
+        ended.status === 'partial' && ended.counts.failed === 2,
+        `ended ${ended.status} ${JSON.stringify(ended.counts)}`,
+      );
       const h = await fetchRun(stack.client, workflowIdFor(batchId));
       check('saga-item-rejected', activityTypes(h).includes('compensate'), 'no compensate activity scheduled');
       await save('saga-item-rejected', h, completedEvent);
@@ -205,7 +256,11 @@ const SCENARIOS: Record<string, Scenario> = {
       const batchId = await submit(stack, { items: items(16), chunk_size: 4, max_parallel_chunks: 2, max_failure_ratio: 0.1 });
       await closed(stack, batchId);
       const ended = await waitForBatch(stack, batchId);
-      check('failure-ratio-rollback', ended.status === 'failed' && ended.rolled_back === true, `ended ${ended.status}, rolled_back ${String(ended.rolled_back)}`);
+      check(
+        'failure-ratio-rollback',
+        ended.status === 'failed' && ended.rolled_back === true,
+        `ended ${ended.status}, rolled_back ${String(ended.rolled_back)}`,
+      );
       await save('failure-ratio-rollback', await fetchRun(stack.client, workflowIdFor(batchId)), completedEvent);
     }),
 
@@ -217,7 +272,11 @@ const SCENARIOS: Record<string, Scenario> = {
       await post(stack, `/v1/batches/${batchId}/cancel`, { rollback: true });
       await closed(stack, batchId);
       const ended = await waitForBatch(stack, batchId);
-      check('cancelled-rollback', ended.status === 'cancelled' && ended.rolled_back === true && (ended.counts.compensated ?? 0) > 0, `ended ${ended.status} ${JSON.stringify(ended.counts)}`);
+      check(
+        'cancelled-rollback',
+        ended.status === 'cancelled' && ended.rolled_back === true && (ended.counts.compensated ?? 0) > 0,
+        `ended ${ended.status} ${JSON.stringify(ended.counts)}`,
+      );
       check('cancelled-rollback', target!.items.size === 0, `the target still holds ${target!.items.size} items`);
       await save('cancelled-rollback', await fetchRun(stack.client, workflowIdFor(batchId)), completedEvent);
     }),
@@ -236,7 +295,14 @@ const SCENARIOS: Record<string, Scenario> = {
       target!.faults.throttleRate = 0;
       await closed(stack, batchId);
       const ended = await waitForBatch(stack, batchId);
-      check('cancelled-keep-compensated', ended.status === 'cancelled' && ended.rolled_back === false && (ended.counts.compensated ?? 0) > 0 && (ended.counts.published ?? 0) > 0, `ended ${ended.status} ${JSON.stringify(ended.counts)}`);
+      check(
+        'cancelled-keep-compensated',
+        ended.status === 'cancelled' &&
+          ended.rolled_back === false &&
+          (ended.counts.compensated ?? 0) > 0 &&
+          (ended.counts.published ?? 0) > 0,
+        `ended ${ended.status} ${JSON.stringify(ended.counts)}`,
+      );
       await save('cancelled-keep-compensated', await fetchRun(stack.client, workflowIdFor(batchId)), completedEvent);
     }),
 
@@ -248,7 +314,11 @@ const SCENARIOS: Record<string, Scenario> = {
       await post(stack, `/v1/batches/${batchId}/cancel`, { rollback: true });
       await closed(stack, batchId);
       const ended = await waitForBatch(stack, batchId);
-      check('rollback-orphaned', ended.status === 'cancelled' && (ended.counts.orphaned ?? 0) > 0, `ended ${ended.status} ${JSON.stringify(ended.counts)}`);
+      check(
+        'rollback-orphaned',
+        ended.status === 'cancelled' && (ended.counts.orphaned ?? 0) > 0,
+        `ended ${ended.status} ${JSON.stringify(ended.counts)}`,
+      );
       await save('rollback-orphaned', await fetchRun(stack.client, workflowIdFor(batchId)), completedEvent);
     }),
 
@@ -301,23 +371,33 @@ const SCENARIOS: Record<string, Scenario> = {
 
   // Transient failures (503, 429 with Retry-After): open items come back after a durable sleep.
   'transient-retried': async () => {
-      let n = 0;
-      // Deterministic faults: every third create fails, alternating 503 and 429 (Retry-After: 1).
-      const target = await startPublishTarget({ errorRate: 1 / 3, throttleRate: 1 / 3, retryAfterSeconds: 1 }, () => [0.1, 0.5, 0.9][n++ % 3]!);
-      const stack = await startStack({ publishUrl: target.url, retry: { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 20 } } });
-      try {
-        const batchId = await submit(stack, { items: items(12), chunk_size: 4, max_parallel_chunks: 2 });
-        await closed(stack, batchId);
-        const ended = await waitForBatch(stack, batchId);
-        check('transient-retried', ended.status === 'completed', `ended ${ended.status}`);
-        const h = await fetchRun(stack.client, workflowIdFor(batchId));
-        check('transient-retried', (h.events ?? []).some((e) => !!e.timerStartedEventAttributes), 'no durable backoff timer in the history');
-        await save('transient-retried', h, completedEvent);
-      } finally {
-        await stack.stop();
-        await target.close();
-      }
-    },
+    let n = 0;
+    // Deterministic faults: every third create fails, alternating 503 and 429 (Retry-After: 1).
+    const target = await startPublishTarget(
+      { errorRate: 1 / 3, throttleRate: 1 / 3, retryAfterSeconds: 1 },
+      () => [0.1, 0.5, 0.9][n++ % 3]!,
+    );
+    const stack = await startStack({
+      publishUrl: target.url,
+      retry: { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 20 } },
+    });
+    try {
+      const batchId = await submit(stack, { items: items(12), chunk_size: 4, max_parallel_chunks: 2 });
+      await closed(stack, batchId);
+      const ended = await waitForBatch(stack, batchId);
+      check('transient-retried', ended.status === 'completed', `ended ${ended.status}`);
+      const h = await fetchRun(stack.client, workflowIdFor(batchId));
+      check(
+        'transient-retried',
+        (h.events ?? []).some((e) => !!e.timerStartedEventAttributes),
+        'no durable backoff timer in the history',
+      );
+      await save('transient-retried', h, completedEvent);
+    } finally {
+      await stack.stop();
+      await target.close();
+    }
+  },
 
   // Cancelled from the Temporal UI/CLI with the saga: on_cancel keep undoes items caught mid-pipeline.
   'cancelled-externally-saga': () =>
@@ -356,9 +436,18 @@ const SCENARIOS: Record<string, Scenario> = {
   // webhook-delivery.json (the delivery's own history: a 500, then delivered on the retry).
   'webhook-delivered': async () => {
     const receiver = await startWebhookReceiver((n) => (n === 0 ? 500 : 200));
-    const stack = await startStack({ allowPrivateCallbacks: true, webhook: { secret: 'recorder-webhook-secret', retry: { initialIntervalMs: 100, maximumIntervalMs: 200, maximumAttempts: 5 } } });
+    const stack = await startStack({
+      allowPrivateCallbacks: true,
+      webhook: { secret: 'recorder-webhook-secret', retry: { initialIntervalMs: 100, maximumIntervalMs: 200, maximumAttempts: 5 } },
+    });
     try {
-      const batchId = await submit(stack, { items: items(8), stages: ['classify'], chunk_size: 4, max_parallel_chunks: 2, callback_url: receiver.url });
+      const batchId = await submit(stack, {
+        items: items(8),
+        stages: ['classify'],
+        chunk_size: 4,
+        max_parallel_chunks: 2,
+        callback_url: receiver.url,
+      });
       await closed(stack, batchId);
       const ended = await waitForBatch(stack, batchId);
       check('webhook-delivered', ended.status === 'completed', `ended ${ended.status}`);
@@ -368,7 +457,11 @@ const SCENARIOS: Record<string, Scenario> = {
       check('webhook-delivered', outcome.status === 'delivered' && outcome.attempts === 2, `delivery ${JSON.stringify(outcome)}`);
       const h = await fetchRun(stack.client, workflowIdFor(batchId));
       check('webhook-delivered', runInput(h).webhook === true, 'the run was not started with webhook: true');
-      check('webhook-delivered', (h.events ?? []).some((e) => !!e.startChildWorkflowExecutionInitiatedEventAttributes), 'no child workflow started');
+      check(
+        'webhook-delivered',
+        (h.events ?? []).some((e) => !!e.startChildWorkflowExecutionInitiatedEventAttributes),
+        'no child workflow started',
+      );
       await save('webhook-delivered', h, completedEvent);
       await save('webhook-delivery', await fetchRun(stack.client, delivery.workflowId), completedEvent);
     } finally {
@@ -394,7 +487,11 @@ const SCENARIOS: Record<string, Scenario> = {
       const shown = upserted(h, 'BatchStatus');
       check('visibility-kept-current', shown.join() === 'paused,running,partial', `BatchStatus upserted as ${shown.join()}`);
       // The failure comes with the chunk's end; the pause usually lands in the same report.
-      check('visibility-kept-current', upserted(h, 'FailedCount').join() === '1,1', `FailedCount upserted as ${upserted(h, 'FailedCount').join()}`);
+      check(
+        'visibility-kept-current',
+        upserted(h, 'FailedCount').join() === '1,1',
+        `FailedCount upserted as ${upserted(h, 'FailedCount').join()}`,
+      );
       const summaries = (h.events ?? []).filter((e) => !!e.activityTaskScheduledEventAttributes && !!e.userMetadata?.summary).length;
       check('visibility-kept-current', summaries >= 12, `${summaries} activities with a summary`);
       await save('visibility-kept-current', h, completedEvent);

@@ -22,12 +22,27 @@ const HISTORIES = path.join(__dirname, 'histories');
 /** The 0.1 baseline: recorded with no patch gate in the workflow code. */
 const BASELINE = [
   // A batch's life: completed, continued as new, partial, cancelled by the API or from the Temporal UI.
-  'completed', 'continue-as-new-first', 'continue-as-new-last', 'cancelled-by-signal', 'partial-rejected', 'cancelled-externally',
+  'completed',
+  'continue-as-new-first',
+  'continue-as-new-last',
+  'cancelled-by-signal',
+  'partial-rejected',
+  'cancelled-externally',
   // The saga, control signals and updates.
-  'saga-item-rejected', 'failure-ratio-rollback', 'cancelled-rollback', 'cancelled-keep-compensated', 'rollback-orphaned',
-  'paused-resumed', 'configured', 'redrive-running', 'redrive-finished', 'transient-retried', 'cancelled-externally-saga',
+  'saga-item-rejected',
+  'failure-ratio-rollback',
+  'cancelled-rollback',
+  'cancelled-keep-compensated',
+  'rollback-orphaned',
+  'paused-resumed',
+  'configured',
+  'redrive-running',
+  'redrive-finished',
+  'transient-retried',
+  'cancelled-externally-saga',
   // Completion webhooks: the batch run that starts the delivery, and the delivery.
-  'webhook-delivered', 'webhook-delivery',
+  'webhook-delivered',
+  'webhook-delivery',
   // BatchStatus and FailedCount upserted as they change, activity summaries.
   'visibility-kept-current',
 ];
@@ -55,7 +70,10 @@ const files = new Map<string, JsonHistory>();
 async function replay(histories: Array<{ workflowId: string; json: JsonHistory }>): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
   const iterable = histories.map(({ workflowId, json }) => ({ workflowId, history: historyFromJSON(json) }));
-  for await (const result of Worker.runReplayHistories({ workflowBundle: await sharedBundle(), replayName: 'batchflow-replay-test' }, iterable)) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: await sharedBundle(), replayName: 'batchflow-replay-test' },
+    iterable,
+  )) {
     results.push(result);
   }
   return results;
@@ -68,11 +86,17 @@ before(async () => {
 });
 
 test('the recorded scenarios are all present', () => {
-  assert.deepEqual(EXPECTED.filter((name) => !files.has(name)), [], 'run `npx tsx test/record-histories.ts`');
+  assert.deepEqual(
+    EXPECTED.filter((name) => !files.has(name)),
+    [],
+    'run `npx tsx test/record-histories.ts`',
+  );
 });
 
 test('the histories are the baseline: recorded with no patch gate in the workflow code', () => {
-  const gated = BASELINE.filter((name) => files.get(name)?.events.some((e) => e.markerRecordedEventAttributes?.markerName === PATCH_MARKER));
+  const gated = BASELINE.filter((name) =>
+    files.get(name)?.events.some((e) => e.markerRecordedEventAttributes?.markerName === PATCH_MARKER),
+  );
   assert.deepEqual(gated, [], 'a patch marker in a baseline history');
 });
 
@@ -80,7 +104,11 @@ test('every committed history replays against the current workflow code', { time
   const histories = [...files].map(([name, json]) => ({ workflowId: name, json }));
   assert.ok(histories.length >= EXPECTED.length);
   const results = await replay(histories);
-  assert.deepEqual(results.map((r) => r.workflowId), histories.map((h) => h.workflowId), 'one result per history');
+  assert.deepEqual(
+    results.map((r) => r.workflowId),
+    histories.map((h) => h.workflowId),
+    'one result per history',
+  );
   const failures = results.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error?.name}: ${r.error?.message}`);
   assert.deepEqual(failures, [], 'no history fails to replay; if the change is intended, guard it with patched()');
 });
@@ -99,6 +127,9 @@ test('an altered history (classify scheduled as publish) fails with DeterminismV
 
   const [result] = await replay([{ workflowId: 'altered-completed', json: altered }]);
   assert.ok(result, 'a replay result');
-  assert.ok(result.error instanceof DeterminismViolationError, `expected DeterminismViolationError, got ${result.error?.name}: ${result.error?.message}`);
+  assert.ok(
+    result.error instanceof DeterminismViolationError,
+    `expected DeterminismViolationError, got ${result.error?.name}: ${result.error?.message}`,
+  );
   assert.match(result.error.message, /publish/);
 });

@@ -29,7 +29,10 @@ const OWN_RUN_ONLY = [path.join(__dirname, 'faults')];
 
 /** Files and directories named on the command line, directories expanded to their test files. */
 function selectedFiles(args: string[]): string[] {
-  if (args.length === 0) return testFiles(__dirname).filter((f) => !OWN_RUN_ONLY.some((dir) => f.startsWith(dir + path.sep))).sort();
+  if (args.length === 0)
+    return testFiles(__dirname)
+      .filter((f) => !OWN_RUN_ONLY.some((dir) => f.startsWith(dir + path.sep)))
+      .sort();
   return args.flatMap((arg) => (fs.statSync(arg).isDirectory() ? testFiles(arg).sort() : [arg]));
 }
 
@@ -44,11 +47,20 @@ async function main(): Promise<void> {
   const concurrency = argv.find((a) => a.startsWith('--concurrency='))?.split('=')[1] ?? '2';
   const files = selectedFiles(argv.filter((a) => !a.startsWith('--concurrency=')));
   const faults = files.some((f) => path.resolve(f).startsWith(OWN_RUN_ONLY[0]! + path.sep));
-  const database = process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : faults ? 'PostgreSQL at 127.0.0.1:5432 (the fault suite needs separate processes)' : 'PGlite (in memory)';
+  const database = process.env.DATABASE_URL
+    ? 'PostgreSQL (DATABASE_URL)'
+    : faults
+      ? 'PostgreSQL at 127.0.0.1:5432 (the fault suite needs separate processes)'
+      : 'PGlite (in memory)';
   log(`database: ${database}; ${files.length} test files`);
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
     stdio: 'inherit',
-    env: { ...process.env, TEMPORAL_TEST_ADDRESS: server.address, TEMPORAL_TEST_NAMESPACE: server.namespace, TEMPORAL_TEST_UI_URL: server.uiUrl ?? '' },
+    env: {
+      ...process.env,
+      TEMPORAL_TEST_ADDRESS: server.address,
+      TEMPORAL_TEST_NAMESPACE: server.namespace,
+      TEMPORAL_TEST_UI_URL: server.uiUrl ?? '',
+    },
   });
   // A file whose tests pass but whose process never exits (a timer or socket left open) would hold
   // the run until CI's own limit, with nothing to say why: fail it, loudly, well before that.

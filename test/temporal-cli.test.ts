@@ -113,7 +113,10 @@ test('concurrent resolves build once with go, pass its output through and instal
     { type: 'existing-path', path: target },
     { type: 'existing-path', path: target },
   ]);
-  const invocations = (await fs.readFile(calls, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const invocations = (await fs.readFile(calls, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(invocations.length, 1, 'the second resolver must wait for the first build, not start its own');
   const [call] = invocations;
   assert.deepEqual(call.args, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`]);
@@ -137,7 +140,10 @@ test('a build lock left by a dead process is broken', async () => {
   const result = await resolveTemporalCli({ env, log: (l) => lines.push(l) });
 
   assert.deepEqual(result, { type: 'existing-path', path: cachedCliPath(env) });
-  assert.ok(lines.some((l) => l.includes('stale') && l.includes('99999999')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes('stale') && l.includes('99999999')),
+    lines.join('\n'),
+  );
 });
 
 test('dev server keeps workflows across restarts and registers the search attributes', { timeout: 15 * 60_000 }, async () => {
@@ -164,7 +170,10 @@ test('dev server keeps workflows across restarts and registers the search attrib
     assert.match(server.address, /^127\.0\.0\.1:\d+$/);
     assert.equal(server.namespace, 'default');
     assert.equal(server.uiUrl, null);
-    assert.ok(lines.some((l) => l.startsWith('registering search attributes missing')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.startsWith('registering search attributes missing')),
+      lines.join('\n'),
+    );
 
     const { customAttributes } = await server.env.connection.operatorService.listSearchAttributes({
       namespace: server.namespace,

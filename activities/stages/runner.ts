@@ -144,13 +144,20 @@ export async function runStage(db: Kysely<Database>, input: StageInput, handler:
     if (input.stage === 'publish' && results.length < slice.length) {
       // Items the handler never reached (cancelled mid-slice) were never sent: not in doubt.
       const reached = new Set(results.map((r) => r.seq));
-      await clearPublishSent(db, input.batchId, slice.filter((i) => !reached.has(i.seq)).map((i) => i.seq));
+      await clearPublishSent(
+        db,
+        input.batchId,
+        slice.filter((i) => !reached.has(i.seq)).map((i) => i.seq),
+      );
     }
   }
   if (ctx.cancellationSignal.aborted) await ctx.cancelled;
 
   const recorded = new Map(writes.map((w) => [w.seq, w]));
-  const now = tallyAt(items.map((item) => recorded.get(item.seq) ?? item), input.stage);
+  const now = tallyAt(
+    items.map((item) => recorded.get(item.seq) ?? item),
+    input.stage,
+  );
   return { ...now, before: tallyAt(items, input.stage), alreadyDone, transient, retryAfterMs };
 }
 

@@ -57,7 +57,10 @@ export const webhookActivities = (db: Kysely<Database>, opts: WebhookOptions = {
     if (!opts.secret) return { error: 'not sent: the tenant has no signing secret of its own and the worker no WEBHOOK_SECRET' };
     if (found && !warnedShared.has(found.tenantId)) {
       warnedShared.add(found.tenantId);
-      Context.current().log.warn('signed with the shared WEBHOOK_SECRET: this tenant has no signing secret of its own (`npm run keys -- webhook-secret --tenant <tenant>`)', { tenantId: found.tenantId });
+      Context.current().log.warn(
+        'signed with the shared WEBHOOK_SECRET: this tenant has no signing secret of its own (`npm run keys -- webhook-secret --tenant <tenant>`)',
+        { tenantId: found.tenantId },
+      );
     }
     return { secrets: [opts.secret] };
   };
@@ -108,7 +111,14 @@ export const webhookActivities = (db: Kysely<Database>, opts: WebhookOptions = {
         error = check.reason;
       } else {
         try {
-          const res = await postSigned({ url: check.url, addresses: check.addresses, body: input.body, secrets: signing.secrets, deliveryId, timeoutMs: retry.attemptTimeoutMs });
+          const res = await postSigned({
+            url: check.url,
+            addresses: check.addresses,
+            body: input.body,
+            secrets: signing.secrets,
+            deliveryId,
+            timeoutMs: retry.attemptTimeoutMs,
+          });
           if (res.status >= 200 && res.status < 300) {
             await recordAttempt(db, batchId, deliveryId, { status: 'delivered', attempts: attempt, lastError: null });
             return { status: 'delivered', attempts: attempt, lastError: null };

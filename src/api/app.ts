@@ -61,7 +61,18 @@ export function createApp(deps: AppDeps): Koa {
     const started = performance.now();
     await next();
     // Keys never reach the log: only method, path, status and timing.
-    deps.log.info({ requestId: ctx.state.requestId, tenant: ctx.state.tenantId, batchId: batchIdOf(ctx), method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+    deps.log.info(
+      {
+        requestId: ctx.state.requestId,
+        tenant: ctx.state.tenantId,
+        batchId: batchIdOf(ctx),
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    );
   });
   app.use(errorHandler(deps.log));
 

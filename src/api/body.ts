@@ -17,7 +17,8 @@ export async function readJson(ctx: Context, limit: number): Promise<unknown> {
     if ((err as { type?: string }).type === 'entity.too.large') throw payloadTooLarge(limit);
     // The client hung up (or the server's request timeout ended it) mid-body: nobody reads the
     // answer, but it is no server fault either.
-    if ((err as { type?: string }).type === 'request.aborted') throw validationFailed([{ path: 'body', issue: 'the request ended before its body did' }]);
+    if ((err as { type?: string }).type === 'request.aborted')
+      throw validationFailed([{ path: 'body', issue: 'the request ended before its body did' }]);
     throw err;
   }
   if (raw.trim() === '') return {};

@@ -35,15 +35,27 @@ interface Refusal {
 function refusalOf(err: Error & { code?: string }, timeoutMs: number): Refusal | undefined {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, reason: 'Request Header Fields Too Large', code: 'payload_too_large', message: 'the request headers are larger than the server accepts' };
+      return {
+        status: 431,
+        reason: 'Request Header Fields Too Large',
+        code: 'payload_too_large',
+        message: 'the request headers are larger than the server accepts',
+      };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, reason: 'Request Timeout', code: 'validation_failed', message: `the request did not arrive within ${Math.round(timeoutMs / 1000)} s` };
+      return {
+        status: 408,
+        reason: 'Request Timeout',
+        code: 'validation_failed',
+        message: `the request did not arrive within ${Math.round(timeoutMs / 1000)} s`,
+      };
     case 'ECONNRESET':
     case 'EPIPE':
       return undefined;
     default:
       // HPE_INVALID_HEADER_TOKEN, HPE_LF_EXPECTED, HPE_INVALID_METHOD, ...: not valid HTTP.
-      return err.code?.startsWith('HPE_') ? { status: 400, reason: 'Bad Request', code: 'validation_failed', message: `the request is not valid HTTP (${err.code})` } : undefined;
+      return err.code?.startsWith('HPE_')
+        ? { status: 400, reason: 'Bad Request', code: 'validation_failed', message: `the request is not valid HTTP (${err.code})` }
+        : undefined;
   }
 }
 

@@ -77,11 +77,15 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: MINUTE, h: HOUR, d: 24 *
  */
 export function parseRates(spec: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(\w+)=(\d+)\/(\d*)([smhd])$/.exec(part);
     if (!m) throw new Error(`--rate: "${part}" is not BUCKET=N/WINDOW (e.g. reads=1000/m, reads=3/10s)`);
     const [, bucket, points, count, unit] = m;
-    if (!(BUCKETS as readonly string[]).includes(bucket!)) throw new Error(`--rate: unknown bucket "${bucket}" (one of ${BUCKETS.join(', ')})`);
+    if (!(BUCKETS as readonly string[]).includes(bucket!))
+      throw new Error(`--rate: unknown bucket "${bucket}" (one of ${BUCKETS.join(', ')})`);
     const window = (count ? Number(count) : 1) * UNIT_SECONDS[unit!]!;
     if (Number(points) < 1 || window < 1) throw new Error(`--rate: "${part}" must allow at least 1 request in at least 1 second`);
     out[bucket!] = Number(points);
@@ -92,7 +96,12 @@ export function parseRates(spec: string): Record<string, number> {
 
 /** `3/10s`, `60/m`: the short form that the keys command prints. */
 export function formatRate(rate: Rate): string {
-  for (const [unit, seconds] of [['d', 24 * HOUR], ['h', HOUR], ['m', MINUTE], ['s', 1]] as const) {
+  for (const [unit, seconds] of [
+    ['d', 24 * HOUR],
+    ['h', HOUR],
+    ['m', MINUTE],
+    ['s', 1],
+  ] as const) {
     if (rate.windowSeconds % seconds === 0) {
       const n = rate.windowSeconds / seconds;
       return `${rate.points}/${n === 1 ? '' : n}${unit}`;

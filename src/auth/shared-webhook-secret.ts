@@ -13,7 +13,11 @@ import { tenantsSignedWithShared } from '../db/webhook-secrets';
 
 export const WEBHOOK_SECRET_FILE = 'webhook-secret';
 
-export function ensureWebhookSecret(opts: { dataDir: string; fixed?: string }): { secret: string; source: 'env' | 'file' | 'new'; file: string } {
+export function ensureWebhookSecret(opts: { dataDir: string; fixed?: string }): {
+  secret: string;
+  source: 'env' | 'file' | 'new';
+  file: string;
+} {
   const file = path.join(opts.dataDir, WEBHOOK_SECRET_FILE);
   if (opts.fixed) return { secret: opts.fixed, source: 'env', file };
   const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
@@ -24,7 +28,8 @@ export function ensureWebhookSecret(opts: { dataDir: string; fixed?: string }): 
   return { secret, source: 'new', file };
 }
 
-const named = (ids: string[]): string => `${ids.length} tenant${ids.length === 1 ? '' : 's'} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})`;
+const named = (ids: string[]): string =>
+  `${ids.length} tenant${ids.length === 1 ? '' : 's'} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})`;
 
 /**
  * What a worker's operator should hear at start about the shared secret (never its value): whom it
@@ -39,6 +44,7 @@ export async function sharedSecretNotice(db: Kysely<Database>, shared: boolean):
   }
   if (shared) return 'WEBHOOK_SECRET is set but unused: every tenant signs with its own secret; unset it';
   const unsigned = signedWithShared.filter((t) => !t.own).map((t) => t.id);
-  if (unsigned.length > 0) return `${named(unsigned)} have no webhook signing secret and no WEBHOOK_SECRET stands in: their webhooks fail unsent; ${howTo}`;
+  if (unsigned.length > 0)
+    return `${named(unsigned)} have no webhook signing secret and no WEBHOOK_SECRET stands in: their webhooks fail unsent; ${howTo}`;
   return undefined;
 }

@@ -52,7 +52,10 @@ export function createControl(deps: JobDeps) {
      * Runs the failed items again, with the same refs and so the same publish idempotency keys: on
      * a running batch through an update; on a finished one as a new run bound to the same batch.
      */
-    async retryFailed(tenantId: string, batchId: string): Promise<(RetryFailedResult & { batch_id: string; status: BatchStatus }) | undefined> {
+    async retryFailed(
+      tenantId: string,
+      batchId: string,
+    ): Promise<(RetryFailedResult & { batch_id: string; status: BatchStatus }) | undefined> {
       const row = await batches.getBatch(db, tenantId, batchId);
       if (!row) return undefined;
       const handle = handleFor(row);

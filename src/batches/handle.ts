@@ -83,9 +83,12 @@ export function createHandles(deps: { client: Client; log: Logger; reconciler: P
       log.warn({ err, batchId: row.id }, 'could not reconcile a batch whose workflow has closed; the loop will');
       return 'open' as const;
     });
-    if (outcome === 'failed') return new BatchConflict('batch has already failed: its workflow was ended outside batchflow (error terminated)');
+    if (outcome === 'failed')
+      return new BatchConflict('batch has already failed: its workflow was ended outside batchflow (error terminated)');
     if (outcome === 'waiting' && row.status !== 'queued') {
-      return new BatchConflict("its workflow was ended outside batchflow moments ago; the batch becomes failed (error terminated) at the reconcile loop's next pass");
+      return new BatchConflict(
+        "its workflow was ended outside batchflow moments ago; the batch becomes failed (error terminated) at the reconcile loop's next pass",
+      );
     }
     // A queued batch whose workflow never started (its submit died): the loop starts it.
     if (outcome === 'started' || outcome === 'waiting') return new BatchConflict('the batch is still starting; retry in a moment');

@@ -39,7 +39,12 @@ export function createBatches(deps: BatchesDeps) {
     start: (row) => starter.start(row),
     closedGraceMs: Math.max(...Object.values(deps.retry).map((r) => r.heartbeatTimeoutMs)) + CLOSED_GRACE_MARGIN_MS,
   });
-  const jobs: JobDeps = { ...deps, ui: viewContextOf(deps), starter, handleFor: createHandles({ client: deps.client, log: deps.log, reconciler }) };
+  const jobs: JobDeps = {
+    ...deps,
+    ui: viewContextOf(deps),
+    starter,
+    handleFor: createHandles({ client: deps.client, log: deps.log, reconciler }),
+  };
   return {
     ...createSubmit(jobs),
     ...createRead(jobs),

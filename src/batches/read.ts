@@ -35,7 +35,10 @@ export function createRead(deps: JobDeps) {
     },
 
     async list(tenantId: string, opts: { status?: BatchStatus; limit: number; cursor?: string; stale?: boolean }) {
-      const { rows, nextCursor } = await batches.listBatches(db, tenantId, { ...opts, staleBefore: new Date(Date.now() - ui.staleAfterMs) });
+      const { rows, nextCursor } = await batches.listBatches(db, tenantId, {
+        ...opts,
+        staleBefore: new Date(Date.now() - ui.staleAfterMs),
+      });
       return { batches: rows.map((r) => toBatchBody(r, null, ui)), next_cursor: nextCursor };
     },
 
@@ -68,7 +71,8 @@ export function createRead(deps: JobDeps) {
     // What the live streams page through (src/api/live/hub.ts, the compatibility job stream).
     /** The lowest seq at or after `from` whose item is not final; undefined when all are. */
     firstUnfinished: (batchId: string, from: number) => firstUnfinished(db, batchId, from),
-    failedBetween: (batchId: string, fromSeq: number, toSeq: number, limit: number) => listFailedBetween(db, batchId, fromSeq, toSeq, limit),
+    failedBetween: (batchId: string, fromSeq: number, toSeq: number, limit: number) =>
+      listFailedBetween(db, batchId, fromSeq, toSeq, limit),
     resultsBetween: (batchId: string, fromSeq: number, toSeq: number, limit: number, statuses: ItemStatus[]) =>
       listResultsBetween(db, batchId, fromSeq, toSeq, limit, statuses),
   };

@@ -96,12 +96,16 @@ export const createReconciler = (deps: ReconcilerDeps) => {
     }
     // TERMINATED, TIMED_OUT, FAILED, CANCELED, or gone (a batch past queued always had one).
     // A queued batch never ran a stage (its run marks it running first): nothing can land late.
-    if (row.status !== 'queued' && closedAt && Date.now() - closedAt.getTime() < (opts.closedGraceMs ?? deps.closedGraceMs)) return 'waiting';
+    if (row.status !== 'queued' && closedAt && Date.now() - closedAt.getTime() < (opts.closedGraceMs ?? deps.closedGraceMs))
+      return 'waiting';
     const how = status === 'NOT_FOUND' ? 'is gone' : `closed ${status}`;
     const message = `the batch's workflow ${how} without finishing the batch (ended outside batchflow, e.g. terminated in the Temporal UI or CLI); its unfinished items failed and can be retried`;
     const ended = await endTerminated(db, row.id, message);
     if (!ended) return 'open';
-    log.warn({ batchId: row.id, tenantId: row.tenant_id, workflowId: row.workflow_id, workflowStatus: status, itemsFailed: ended.items }, 'batch failed: its workflow ended without it (error terminated); its slot is free');
+    log.warn(
+      { batchId: row.id, tenantId: row.tenant_id, workflowId: row.workflow_id, workflowStatus: status, itemsFailed: ended.items },
+      'batch failed: its workflow ended without it (error terminated); its slot is free',
+    );
     return 'failed';
   }
 
@@ -138,7 +142,9 @@ export const createReconciler = (deps: ReconcilerDeps) => {
      * slow pass and the next tick never overlap. `closedGraceMs` overrides the deps' (tests).
      */
     pass(opts: { queuedOlderThanMs?: number; maxChecks?: number; closedGraceMs?: number } = {}): Promise<PassResult> {
-      inFlight ??= walk(opts.queuedOlderThanMs ?? QUEUED_GRACE_MS, opts.maxChecks ?? PASS_CHECKS, opts.closedGraceMs).finally(() => (inFlight = undefined));
+      inFlight ??= walk(opts.queuedOlderThanMs ?? QUEUED_GRACE_MS, opts.maxChecks ?? PASS_CHECKS, opts.closedGraceMs).finally(
+        () => (inFlight = undefined),
+      );
       return inFlight;
     },
   };

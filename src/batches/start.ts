@@ -83,7 +83,10 @@ export function createStarter(deps: BatchesDeps): Starter {
    * with only "invalid argument"; then the 503 names the missing attributes and the fix.
    */
   async function unavailable(): Promise<Unavailable> {
-    return new Unavailable('Temporal', await explainMissingSearchAttributes(client.connection.operatorService, { namespace: deps.namespace }));
+    return new Unavailable(
+      'Temporal',
+      await explainMissingSearchAttributes(client.connection.operatorService, { namespace: deps.namespace }),
+    );
   }
 
   async function redrive(row: BatchRow, how: Redrive): Promise<void> {

@@ -37,7 +37,9 @@ export class Problems {
 export function tooLarge(value: Record<string, unknown> | null | undefined, path: string): Problem | undefined {
   if (!value) return undefined;
   const bytes = Buffer.byteLength(JSON.stringify(value));
-  return bytes > MAX_JSON_FIELD_BYTES ? { path, issue: `is ${bytes} bytes serialized; at most ${MAX_JSON_FIELD_BYTES} (16 KiB)` } : undefined;
+  return bytes > MAX_JSON_FIELD_BYTES
+    ? { path, issue: `is ${bytes} bytes serialized; at most ${MAX_JSON_FIELD_BYTES} (16 KiB)` }
+    : undefined;
 }
 
 /** A UTF-16 code unit of a surrogate pair standing alone: it has no UTF-8 form. */

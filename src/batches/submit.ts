@@ -33,7 +33,10 @@ export interface Submission {
 }
 
 /** What identifies a request for Idempotency-Key checks: a digest of its body (JSON or file, plus options). */
-export const hashRequest = (raw: unknown): string => createHash('sha256').update(typeof raw === 'string' ? raw : JSON.stringify(raw)).digest('hex');
+export const hashRequest = (raw: unknown): string =>
+  createHash('sha256')
+    .update(typeof raw === 'string' ? raw : JSON.stringify(raw))
+    .digest('hex');
 
 /** How a submission arrived: its body's digest and, when given, its Idempotency-Key. */
 export interface SubmitRequest {
@@ -91,12 +94,21 @@ export function toSubmission(body: SubmitBatch): { ok: true; value: Submission }
     }
     const first = firstSeen.get(item.ref);
     if (first === undefined) firstSeen.set(item.ref, i);
-    else problems.add({ path: fromText ? `items_text.${i}` : `items.${i}.ref`, issue: `duplicate ref "${item.ref}" (first at ${field}.${first})` });
+    else
+      problems.add({
+        path: fromText ? `items_text.${i}` : `items.${i}.ref`,
+        issue: `duplicate ref "${item.ref}" (first at ${field}.${first})`,
+      });
   });
   if (!problems.any) {
     items.forEach((item, i) => {
       const at = fromText ? `items_text.${i}` : `items.${i}`;
-      for (const [name, value] of [['ref', item.ref], ['text', item.text], ['content_type', item.contentType], ['attributes', item.attributes]] as const) {
+      for (const [name, value] of [
+        ['ref', item.ref],
+        ['text', item.text],
+        ['content_type', item.contentType],
+        ['attributes', item.attributes],
+      ] as const) {
         const problem = unstorable(value, fromText ? at : `${at}.${name}`);
         if (problem) problems.add(problem);
       }
@@ -195,7 +207,8 @@ export function createSubmit(deps: JobDeps) {
             await lockTenantSubmissions(tx, tenantId);
             if (idempotencyKey) earlier.row = await batches.findByIdempotencyKey(tx, tenantId, idempotencyKey);
             if (earlier.row) return false;
-            if ((await countActiveBatches(tx, tenantId)) >= limits.maxActiveBatches) throw new TooManyActiveBatches(limits.maxActiveBatches);
+            if ((await countActiveBatches(tx, tenantId)) >= limits.maxActiveBatches)
+              throw new TooManyActiveBatches(limits.maxActiveBatches);
             return true;
           }
         : undefined;
@@ -225,7 +238,8 @@ export function createSubmit(deps: JobDeps) {
           throw await starter.unavailable();
         }
         // 'started': an earlier attempt of this very start landed. 'unknown': it may have.
-        if (outcome === 'unknown') log.warn({ err, batchId: id }, 'the workflow start went unanswered; the batch stays queued for the reconcile loop');
+        if (outcome === 'unknown')
+          log.warn({ err, batchId: id }, 'the workflow start went unanswered; the batch stays queued for the reconcile loop');
       }
       const created = await batches.getBatchById(db, id);
       return submittedBody(created!, false);

@@ -46,7 +46,11 @@ export const temporalUiUrl = (base: string, namespace: string, workflowId: strin
   `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 
 /** `ui` says how to present a batch: the Temporal UI's base and namespace, and the stale age (default 120 minutes). */
-export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: string; namespace: string; staleAfterMs?: number }): BatchBody {
+export function toBatchBody(
+  row: BatchRow,
+  live: Progress | null,
+  ui: { base: string; namespace: string; staleAfterMs?: number },
+): BatchBody {
   const status = live?.status ?? row.status;
   const counts = live?.counts ?? row.counts;
   const finished = row.total_items - counts.pending;
@@ -69,7 +73,9 @@ export function toBatchBody(row: BatchRow, live: Progress | null, ui: { base: st
     options: optionsBody(batchOptionsOf(row), row.callback_url, live),
     metadata: row.metadata,
     stale: isStale(status, row.created_at, ui.staleAfterMs ?? DEFAULT_STALE_AFTER_MS),
-    webhook: row.callback_url ? { status: row.webhook_status ?? 'pending', attempts: row.webhook_attempts ?? 0, last_error: row.webhook_last_error ?? null } : null,
+    webhook: row.callback_url
+      ? { status: row.webhook_status ?? 'pending', attempts: row.webhook_attempts ?? 0, last_error: row.webhook_last_error ?? null }
+      : null,
     created_at: row.created_at.toISOString(),
     started_at: started ? started.toISOString() : null,
     completed_at: row.completed_at ? row.completed_at.toISOString() : null,

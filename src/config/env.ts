@@ -34,7 +34,11 @@ export const EnvSchema = z.object({
   TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: boolOn,
   PUBLISH_URL: z.url().optional(),
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 * 1024),
   ALLOW_PRIVATE_CALLBACKS: bool,
   /** The HMAC key that signs completion webhooks. Unset: `npm start` makes one and keeps it in the data dir. */
   WEBHOOK_SECRET: z.string().min(16, 'WEBHOOK_SECRET must be at least 16 characters').optional(),
@@ -111,4 +115,3 @@ export const EnvSchema = z.object({
 });
 
 export type Env = z.infer<typeof EnvSchema>;
-

@@ -173,11 +173,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       coreThreshold: env.CLASSIFY_CORE_THRESHOLD,
       fallbackThreshold: env.CLASSIFY_FALLBACK_THRESHOLD,
       fallback: env.CLASSIFY_FALLBACK_URL
-        ? { url: env.CLASSIFY_FALLBACK_URL, model: env.CLASSIFY_FALLBACK_MODEL, apiKey: env.CLASSIFY_FALLBACK_API_KEY, timeoutMs: env.CLASSIFY_FALLBACK_TIMEOUT_MS }
+        ? {
+            url: env.CLASSIFY_FALLBACK_URL,
+            model: env.CLASSIFY_FALLBACK_MODEL,
+            apiKey: env.CLASSIFY_FALLBACK_API_KEY,
+            timeoutMs: env.CLASSIFY_FALLBACK_TIMEOUT_MS,
+          }
         : undefined,
       cost: { core: env.CLASSIFY_COST_CORE, fallback: env.CLASSIFY_COST_FALLBACK, human_review: env.CLASSIFY_COST_HUMAN_REVIEW },
     },
-    blobs: { driver: env.BLOB_STORE, dir: path.join(path.resolve(env.BATCHFLOW_DATA_DIR), 'blobs'), s3: { endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET, region: env.S3_REGION } },
+    blobs: {
+      driver: env.BLOB_STORE,
+      dir: path.join(path.resolve(env.BATCHFLOW_DATA_DIR), 'blobs'),
+      s3: { endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET, region: env.S3_REGION },
+    },
     ingest: { chunkChars: env.INGEST_CHUNK_CHARS, chunkOverlap: env.INGEST_CHUNK_OVERLAP },
     ratePerMinute: {
       ...(env.CLASSIFY_RATE_PER_MINUTE ? { classify: env.CLASSIFY_RATE_PER_MINUTE } : {}),
@@ -194,7 +203,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     staleBatchMinutes: env.STALE_BATCH_MINUTES,
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     retentionDays: env.BATCH_RETENTION_DAYS,
-    metrics: { workerPort: env.WORKER_METRICS_PORT, workerHost: env.WORKER_METRICS_HOST, core: env.TEMPORAL_CORE_METRICS === 'on', corePort: env.TEMPORAL_CORE_METRICS_PORT },
+    metrics: {
+      workerPort: env.WORKER_METRICS_PORT,
+      workerHost: env.WORKER_METRICS_HOST,
+      core: env.TEMPORAL_CORE_METRICS === 'on',
+      corePort: env.TEMPORAL_CORE_METRICS_PORT,
+    },
     tracing: {
       enabled: env.BATCHFLOW_TRACING ? env.BATCHFLOW_TRACING === 'otlp' : Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT),
       endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

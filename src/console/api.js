@@ -27,7 +27,8 @@ export async function request(path, init = {}) {
   const headers = new Headers(init.headers);
   const key = getKey();
   if (key) headers.set('x-api-key', key);
-  if (init.body !== undefined && typeof init.body === 'string' && !headers.has('content-type')) headers.set('content-type', 'application/json');
+  if (init.body !== undefined && typeof init.body === 'string' && !headers.has('content-type'))
+    headers.set('content-type', 'application/json');
   const res = await fetch(path, { ...init, headers });
   if (!res.ok) {
     let body = null;

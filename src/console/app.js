@@ -20,7 +20,10 @@ function keyView(message) {
     'form.card.key-box',
     { id: 'key-form' },
     h('h1', 'API key'),
-    h('p.muted', 'The console calls the batchflow API with your key. It is kept in this browser (localStorage) until you press "Forget key". With npm start, the development key is printed at start-up and saved in .data/dev-api-key.'),
+    h(
+      'p.muted',
+      'The console calls the batchflow API with your key. It is kept in this browser (localStorage) until you press "Forget key". With npm start, the development key is printed at start-up and saved in .data/dev-api-key.',
+    ),
     message ? errorBox(message) : null,
     h('label', h('span', 'Key'), input),
     h('div.row', h('button.primary', { id: 'use-key', type: 'submit' }, 'Use this key')),
@@ -59,7 +62,8 @@ function route(message) {
   showKeyState();
   const hash = window.location.hash.replace(/^#/, '') || '/submit';
   const [path, query = ''] = hash.split('?');
-  for (const a of document.querySelectorAll('#nav a[data-view]')) a.classList.toggle('active', path.startsWith(`/${a.dataset.view}`) || (a.dataset.view === 'batches' && path.startsWith('/batch/')));
+  for (const a of document.querySelectorAll('#nav a[data-view]'))
+    a.classList.toggle('active', path.startsWith(`/${a.dataset.view}`) || (a.dataset.view === 'batches' && path.startsWith('/batch/')));
   if (!getKey()) return void fill(main, keyView(message));
   const params = new URLSearchParams(query);
   const batch = /^\/batch\/([^/]+)$/.exec(path);

@@ -22,14 +22,25 @@ export function batchView(batchId, { onUnauthorized }) {
   const streamState = h('span.muted', { id: 'stream-state' });
   const bar = h('div.bar');
   const barLabel = h('span.label', { id: 'progress-text' }, '0 %');
-  const progress = h('div.progress', { id: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': 0, 'aria-label': 'batch progress' }, bar, barLabel);
+  const progress = h(
+    'div.progress',
+    { id: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': 0, 'aria-label': 'batch progress' },
+    bar,
+    barLabel,
+  );
   const countEls = Object.fromEntries(COUNTS.map((c) => [c, h('dd', { id: `count-${c}` }, '0')]));
   const stats = h('div.grid', { id: 'batch-stats' });
   const errorLine = h('div');
   const message = h('div', { id: 'action-result' });
   const activity = h('ol.activity', { id: 'activity' });
 
-  const rollback = h('select', { id: 'cancel-rollback' }, h('option', { value: '' }, "the batch's on_cancel"), h('option', { value: 'false' }, 'keep what finished'), h('option', { value: 'true' }, 'roll back everything'));
+  const rollback = h(
+    'select',
+    { id: 'cancel-rollback' },
+    h('option', { value: '' }, "the batch's on_cancel"),
+    h('option', { value: 'false' }, 'keep what finished'),
+    h('option', { value: 'true' }, 'roll back everything'),
+  );
   const cancelBtn = h('button.danger', { id: 'cancel-btn', type: 'button', disabled: true }, 'Cancel');
   const pauseBtn = h('button', { id: 'pause-btn', type: 'button', disabled: true }, 'Pause');
   const resumeBtn = h('button', { id: 'resume-btn', type: 'button', disabled: true }, 'Resume');
@@ -98,7 +109,10 @@ export function batchView(batchId, { onUnauthorized }) {
   let lastLogged = null;
   const onEvent = ({ event, data }) => {
     if (event === 'item_failed') {
-      log(`${data.ref} failed at ${data.stage ?? '?'}: ${data.error ? `${data.error.code} — ${data.error.message}` : 'no reason given'}`, 'bad');
+      log(
+        `${data.ref} failed at ${data.stage ?? '?'}: ${data.error ? `${data.error.code} — ${data.error.message}` : 'no reason given'}`,
+        'bad',
+      );
       scheduleLists();
       return;
     }
@@ -109,7 +123,9 @@ export function batchView(batchId, { onUnauthorized }) {
       void settle(event, data);
       scheduleLists(0);
     } else if (summary !== lastLogged) {
-      log(`${summary} — ${data.total_items - data.counts.pending} of ${data.total_items} finished${data.stage ? `, stage ${data.stage}` : ''}`);
+      log(
+        `${summary} — ${data.total_items - data.counts.pending} of ${data.total_items} finished${data.stage ? `, stage ${data.stage}` : ''}`,
+      );
       if (data.counts.needs_review) scheduleLists();
     }
     lastLogged = summary;
@@ -134,7 +150,12 @@ export function batchView(batchId, { onUnauthorized }) {
     }
     if (gone) return;
     if (final !== data) show(final);
-    log(`batch ${final.status}${final.rolled_back ? ', rolled back' : ''}: ${COUNTS.filter((c) => final.counts[c]).map((c) => `${c} ${final.counts[c]}`).join(', ')}`, final.status === 'completed' ? 'ok' : 'warn');
+    log(
+      `batch ${final.status}${final.rolled_back ? ', rolled back' : ''}: ${COUNTS.filter((c) => final.counts[c])
+        .map((c) => `${c} ${final.counts[c]}`)
+        .join(', ')}`,
+      final.status === 'completed' ? 'ok' : 'warn',
+    );
   };
 
   const watch = () => {
@@ -142,7 +163,10 @@ export function batchView(batchId, { onUnauthorized }) {
     stream = watchEvents(`${path}/events`, {
       key: getKey(),
       onEvent,
-      onState: (s) => (streamState.textContent = { connecting: 'connecting…', live: '● live', reconnecting: 'reconnecting…', ended: 'stream ended', error: 'stream refused' }[s] ?? s),
+      onState: (s) =>
+        (streamState.textContent =
+          { connecting: 'connecting…', live: '● live', reconnecting: 'reconnecting…', ended: 'stream ended', error: 'stream refused' }[s] ??
+          s),
       onError: (e) => {
         if (e.status === 401) return onUnauthorized(new ApiError(401, { error: e }));
         fill(message, errorBox(e));
@@ -163,7 +187,15 @@ export function batchView(batchId, { onUnauthorized }) {
       const page = await json(`${path}/items?${q}`);
       if (gone) return;
       const rows = page.items.map((i) =>
-        h('tr', { dataset: { ref: i.ref } }, h('td.mono', i.ref), h('td', i.stage ?? '–'), h('td', i.error ? h('code', i.error.code) : '–'), h('td', i.error?.message ?? ''), h('td', String(i.error?.attempts ?? ''))),
+        h(
+          'tr',
+          { dataset: { ref: i.ref } },
+          h('td.mono', i.ref),
+          h('td', i.stage ?? '–'),
+          h('td', i.error ? h('code', i.error.code) : '–'),
+          h('td', i.error?.message ?? ''),
+          h('td', String(i.error?.attempts ?? '')),
+        ),
       );
       if (reset) fill(failedBody, rows);
       else failedBody.append(...rows);
@@ -181,7 +213,10 @@ export function batchView(batchId, { onUnauthorized }) {
       if (gone) return;
       // Rows already shown are kept as they are, so a label being typed survives a refresh.
       const shown = new Map([...reviewBody.children].map((tr) => [tr.dataset.ref, tr]));
-      fill(reviewBody, page.items.map((item) => shown.get(item.ref) ?? reviewRow(item)));
+      fill(
+        reviewBody,
+        page.items.map((item) => shown.get(item.ref) ?? reviewRow(item)),
+      );
       reviewNote.hidden = page.items.length > 0;
     } catch (err) {
       failure(err);
@@ -189,7 +224,12 @@ export function batchView(batchId, { onUnauthorized }) {
   };
 
   const reviewRow = (item) => {
-    const label = h('input', { type: 'text', value: item.suggestion?.label ?? '', placeholder: 'label', 'aria-label': `label for ${item.ref}` });
+    const label = h('input', {
+      type: 'text',
+      value: item.suggestion?.label ?? '',
+      placeholder: 'label',
+      'aria-label': `label for ${item.ref}`,
+    });
     const button = h('button', { type: 'button' }, 'Resolve');
     button.addEventListener('click', async () => {
       button.disabled = true;
@@ -203,7 +243,14 @@ export function batchView(batchId, { onUnauthorized }) {
       }
     });
     const suggestion = item.suggestion ? `${item.suggestion.label} (${(item.suggestion.confidence * 100).toFixed(0)} %)` : '–';
-    return h('tr', { dataset: { ref: item.ref } }, h('td.mono', item.ref), h('td', item.text ?? ''), h('td', suggestion), h('td', h('div.row', label, button)));
+    return h(
+      'tr',
+      { dataset: { ref: item.ref } },
+      h('td.mono', item.ref),
+      h('td', item.text ?? ''),
+      h('td', suggestion),
+      h('td', h('div.row', label, button)),
+    );
   };
 
   /** Runs a control; the answer is the batch's body (or the retry's counts), shown at once. */
@@ -267,15 +314,65 @@ export function batchView(batchId, { onUnauthorized }) {
     'section',
     { id: 'batch-page', dataset: { batchId } },
     h('div.row', h('h1.mono', batchId), status, rolledBack, h('span.spacer'), streamState, temporal),
-    h('div.card', progress, h('dl.counts', COUNTS.map((c) => h('div', { dataset: { count: c } }, h('dt', c.replace('_', ' ')), countEls[c]))), stats, errorLine),
-    h('div.card', h('div.row', h('label.inline', 'On cancel', rollback), cancelBtn, pauseBtn, resumeBtn, retryBtn, h('a', { href: '#/batches' }, 'All batches')), message),
     h(
-      'div.two',
-      h('div.card', h('h2', 'Activity'), activity),
-      h('div.card', h('h2', 'Export'), h('div.row', exportButtons), exportState),
+      'div.card',
+      progress,
+      h(
+        'dl.counts',
+        COUNTS.map((c) => h('div', { dataset: { count: c } }, h('dt', c.replace('_', ' ')), countEls[c])),
+      ),
+      stats,
+      errorLine,
     ),
-    h('div.card', { id: 'failed-section' }, h('h2', 'Failed items'), failedNote, h('table', h('thead', h('tr', ['ref', 'stage', 'code', 'reason', 'attempts'].map((t) => h('th', t)))), failedBody), failedMore),
-    h('div.card', { id: 'review-section' }, h('h2', 'Review queue'), reviewNote, h('table', h('thead', h('tr', ['ref', 'text', 'suggestion', 'label'].map((t) => h('th', t)))), reviewBody)),
+    h(
+      'div.card',
+      h(
+        'div.row',
+        h('label.inline', 'On cancel', rollback),
+        cancelBtn,
+        pauseBtn,
+        resumeBtn,
+        retryBtn,
+        h('a', { href: '#/batches' }, 'All batches'),
+      ),
+      message,
+    ),
+    h('div.two', h('div.card', h('h2', 'Activity'), activity), h('div.card', h('h2', 'Export'), h('div.row', exportButtons), exportState)),
+    h(
+      'div.card',
+      { id: 'failed-section' },
+      h('h2', 'Failed items'),
+      failedNote,
+      h(
+        'table',
+        h(
+          'thead',
+          h(
+            'tr',
+            ['ref', 'stage', 'code', 'reason', 'attempts'].map((t) => h('th', t)),
+          ),
+        ),
+        failedBody,
+      ),
+      failedMore,
+    ),
+    h(
+      'div.card',
+      { id: 'review-section' },
+      h('h2', 'Review queue'),
+      reviewNote,
+      h(
+        'table',
+        h(
+          'thead',
+          h(
+            'tr',
+            ['ref', 'text', 'suggestion', 'label'].map((t) => h('th', t)),
+          ),
+        ),
+        reviewBody,
+      ),
+    ),
   );
 
   // First paint from a plain read (also the 404 for an unknown batch), then the stream.

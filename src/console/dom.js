@@ -43,7 +43,12 @@ export function errorBox(err) {
     { role: 'alert', 'data-code': err.code ?? '' },
     h('strong', err.code ? `${err.code}: ` : 'error: '),
     err.message,
-    details.length ? h('ul', details.map((d) => h('li', h('code', d.path || '(body)'), ' ', d.issue))) : null,
+    details.length
+      ? h(
+          'ul',
+          details.map((d) => h('li', h('code', d.path || '(body)'), ' ', d.issue)),
+        )
+      : null,
     err.requestId ? h('div.muted', `request ${err.requestId}`) : null,
   );
 }

@@ -8,7 +8,12 @@ const PAGE_SIZE = 20;
 
 export function listView(params, { onUnauthorized }) {
   const status = params.get('status') ?? '';
-  const filter = h('select', { id: 'status-filter' }, h('option', { value: '' }, 'all statuses'), STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)));
+  const filter = h(
+    'select',
+    { id: 'status-filter' },
+    h('option', { value: '' }, 'all statuses'),
+    STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)),
+  );
   const body = h('tbody');
   const message = h('div');
   const prev = h('button', { id: 'prev-page', type: 'button', disabled: true }, '← Newer');
@@ -55,7 +60,22 @@ export function listView(params, { onUnauthorized }) {
     'section',
     { id: 'batch-list' },
     h('h1', 'Batches'),
-    h('div.card', h('div.row', h('label.inline', 'Status', filter), refresh, h('span.spacer'), prev, next), message, h('table', h('thead', h('tr', ['batch', 'status', 'progress', 'items', 'failed', 'created'].map((t) => h('th', t)))), body)),
+    h(
+      'div.card',
+      h('div.row', h('label.inline', 'Status', filter), refresh, h('span.spacer'), prev, next),
+      message,
+      h(
+        'table',
+        h(
+          'thead',
+          h(
+            'tr',
+            ['batch', 'status', 'progress', 'items', 'failed', 'created'].map((t) => h('th', t)),
+          ),
+        ),
+        body,
+      ),
+    ),
   );
   return { el };
 }

@@ -13,7 +13,13 @@ const STAGES = ['classify', 'ingest', 'publish'];
 const SHOWN_PROBLEMS = 200;
 
 export function submitView({ onUnauthorized }) {
-  const mode = h('select', { id: 'input-mode' }, h('option', { value: 'refs' }, 'refs (one per line, or separated by commas, semicolons, tabs)'), h('option', { value: 'text' }, 'free text, one item per line'), h('option', { value: 'file' }, 'a CSV or NDJSON file'));
+  const mode = h(
+    'select',
+    { id: 'input-mode' },
+    h('option', { value: 'refs' }, 'refs (one per line, or separated by commas, semicolons, tabs)'),
+    h('option', { value: 'text' }, 'free text, one item per line'),
+    h('option', { value: 'file' }, 'a CSV or NDJSON file'),
+  );
   const textarea = h('textarea', { id: 'items-input', placeholder: 'sku-1\nsku-2, sku-3\n...', spellcheck: 'false' });
   const file = h('input', { id: 'file-input', type: 'file', accept: '.csv,.ndjson,.jsonl,text/csv,application/x-ndjson' });
   const fileRow = h('label', { hidden: true }, h('span', 'File (CSV with a ref column, or NDJSON: one item object a line)'), file);
@@ -21,7 +27,12 @@ export function submitView({ onUnauthorized }) {
   const chunkSize = h('input', { id: 'chunk-size', type: 'number', min: 1, max: 500, value: 25 });
   const parallel = h('input', { id: 'max-parallel', type: 'number', min: 1, max: 64, value: 4 });
   const priority = h('select', { id: 'priority' }, h('option', 'normal'), h('option', 'express'));
-  const onCancel = h('select', { id: 'on-cancel' }, h('option', { value: 'keep' }, 'keep what finished'), h('option', { value: 'rollback' }, 'roll back'));
+  const onCancel = h(
+    'select',
+    { id: 'on-cancel' },
+    h('option', { value: 'keep' }, 'keep what finished'),
+    h('option', { value: 'rollback' }, 'roll back'),
+  );
   const ratio = h('input', { id: 'max-failure-ratio', type: 'number', min: 0, max: 1, step: 0.01, value: 1 });
   const callback = h('input', { id: 'callback-url', type: 'url', placeholder: 'https://client.example.com/hooks/batchflow (optional)' });
   const validCount = h('b', { id: 'valid-count' }, '0');
@@ -53,7 +64,8 @@ export function submitView({ onUnauthorized }) {
       on_cancel: onCancel.value,
       max_failure_ratio: Number(ratio.value),
     };
-    if (ratio.value === '' || !(opts.max_failure_ratio >= 0 && opts.max_failure_ratio <= 1)) problems.push('max_failure_ratio: a number 0..1');
+    if (ratio.value === '' || !(opts.max_failure_ratio >= 0 && opts.max_failure_ratio <= 1))
+      problems.push('max_failure_ratio: a number 0..1');
     const url = callback.value.trim();
     if (url) {
       if (!/^https?:\/\/[^\s]+$/i.test(url)) problems.push('callback_url: an http(s) URL');
@@ -68,17 +80,31 @@ export function submitView({ onUnauthorized }) {
     invalidCount.textContent = String(checked.problems.length);
     fill(
       problemList,
-      checked.problems.slice(0, SHOWN_PROBLEMS).map((p) => h('li', `line ${p.line}: `, p.ref !== undefined ? h('code', p.ref.length > 40 ? `${p.ref.slice(0, 40)}…` : p.ref) : null, p.ref !== undefined ? ' — ' : '', p.issue)),
+      checked.problems
+        .slice(0, SHOWN_PROBLEMS)
+        .map((p) =>
+          h(
+            'li',
+            `line ${p.line}: `,
+            p.ref !== undefined ? h('code', p.ref.length > 40 ? `${p.ref.slice(0, 40)}…` : p.ref) : null,
+            p.ref !== undefined ? ' — ' : '',
+            p.issue,
+          ),
+        ),
       checked.problems.length > SHOWN_PROBLEMS ? h('li.muted', `… and ${checked.problems.length - SHOWN_PROBLEMS} more`) : null,
     );
-    fill(optionProblems, optionIssues.map((p) => h('li.bad', p)));
+    fill(
+      optionProblems,
+      optionIssues.map((p) => h('li.bad', p)),
+    );
     const n = checked.items.length;
     const pasted = format === 'refs' || format === 'text';
     const fileBlocked = !pasted && checked.problems.length > 0;
     button.disabled = n === 0 || optionIssues.length > 0 || fileBlocked;
     if (fileBlocked) button.textContent = 'Fix the file to start';
     else if (n === 0) button.textContent = 'Start batch';
-    else button.textContent = `Start batch (${n} item${n === 1 ? '' : 's'}${checked.problems.length && pasted ? `, ${checked.problems.length} invalid left out` : ''})`;
+    else
+      button.textContent = `Start batch (${n} item${n === 1 ? '' : 's'}${checked.problems.length && pasted ? `, ${checked.problems.length} invalid left out` : ''})`;
   };
 
   let timer = null;
@@ -126,10 +152,15 @@ export function submitView({ onUnauthorized }) {
     if (format === 'csv' || format === 'ndjson') {
       const q = new URLSearchParams();
       for (const [k, v] of Object.entries(opts)) q.set(k, Array.isArray(v) ? v.join(',') : String(v));
-      return request(`/v1/batches?${q}`, { method: 'POST', headers: { 'content-type': format === 'csv' ? 'text/csv' : 'application/x-ndjson' }, body: file.files[0] });
+      return request(`/v1/batches?${q}`, {
+        method: 'POST',
+        headers: { 'content-type': format === 'csv' ? 'text/csv' : 'application/x-ndjson' },
+        body: file.files[0],
+      });
     }
     // Refs go as items_text (the server's own splitting); free text lines as items.
-    const body = format === 'refs' ? { items_text: checked.items.map((i) => i.ref).join('\n'), ...opts } : { items: checked.items, ...opts };
+    const body =
+      format === 'refs' ? { items_text: checked.items.map((i) => i.ref).join('\n'), ...opts } : { items: checked.items, ...opts };
     return request('/v1/batches', { method: 'POST', body: JSON.stringify(body) });
   };
 
@@ -142,13 +173,23 @@ export function submitView({ onUnauthorized }) {
       h('label', h('span', 'Input'), mode),
       textarea,
       fileRow,
-      h('div.summary', { id: 'validation' }, h('span', validCount, ' valid'), h('span', invalidCount, ' invalid'), h('span.muted', `at most ${MAX_ITEMS.toLocaleString()} items; refs 1..200 characters, unique`)),
+      h(
+        'div.summary',
+        { id: 'validation' },
+        h('span', validCount, ' valid'),
+        h('span', invalidCount, ' invalid'),
+        h('span.muted', `at most ${MAX_ITEMS.toLocaleString()} items; refs 1..200 characters, unique`),
+      ),
       problemList,
     ),
     h(
       'div.card',
       h('h2', 'Options'),
-      h('div.row', h('span.muted', 'Stages'), stages.map((c) => h('label.inline', c, c.value))),
+      h(
+        'div.row',
+        h('span.muted', 'Stages'),
+        stages.map((c) => h('label.inline', c, c.value)),
+      ),
       h(
         'div.grid',
         h('label', h('span', 'chunk_size (1..500)'), chunkSize),

@@ -25,7 +25,8 @@ function checkItem(item) {
   if (item.text === undefined && item.content === undefined) return 'one of text or content is required';
   if (item.text !== undefined && typeof item.text !== 'string') return 'text must be a string';
   if (typeof item.text === 'string' && item.text.length > MAX_TEXT_CHARS) return `text longer than ${MAX_TEXT_CHARS} characters`;
-  if (item.content !== undefined && (typeof item.content !== 'string' || item.content.length % 4 !== 0 || !BASE64.test(item.content))) return 'content must be base64';
+  if (item.content !== undefined && (typeof item.content !== 'string' || item.content.length % 4 !== 0 || !BASE64.test(item.content)))
+    return 'content must be base64';
   return null;
 }
 
@@ -85,7 +86,8 @@ export function checkNdjson(text) {
     } catch (err) {
       return void out.problems.push({ line, issue: `not valid JSON (${err.message})` });
     }
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) return void out.problems.push({ line, issue: 'not a JSON object' });
+    if (item === null || typeof item !== 'object' || Array.isArray(item))
+      return void out.problems.push({ line, issue: 'not a JSON object' });
     const unknown = Object.keys(item).find((k) => !ITEM_FIELDS.has(k));
     const issue = unknown ? `unknown field "${unknown}"` : (checkRef(item.ref, line, seen) ?? checkItem(item));
     if (issue) out.problems.push({ line, ref: typeof item.ref === 'string' ? item.ref : undefined, issue });

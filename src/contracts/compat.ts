@@ -12,7 +12,10 @@ import { MAX_CONTENT_B64_CHARS, MAX_ITEMS, MAX_REF_CHARS, MAX_TEXT_CHARS } from 
 import { optionalNullable } from './optional-nullable';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const CallbackUrl = z.url({ protocol: /^https?$/ }).max(2048).describe('POSTed the completion webhook when the job finishes (http or https).');
+const CallbackUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .describe('POSTed the completion webhook when the job finishes (http or https).');
 const IdempotencyKey = z
   .string()
   .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1..255 printable ASCII characters')
@@ -30,7 +33,11 @@ export const CLASSIFY_PRIORITIES = ['low', 'normal', 'high', 'express'] as const
 
 export const BulkProduct = z
   .object({
-    product_id: z.string().min(1).max(MAX_REF_CHARS).describe("The client's id of the product; unique within the request. Becomes the item's ref."),
+    product_id: z
+      .string()
+      .min(1)
+      .max(MAX_REF_CHARS)
+      .describe("The client's id of the product; unique within the request. Becomes the item's ref."),
     description: z.string().min(1).max(MAX_TEXT_CHARS).describe('What is classified: becomes the item text.'),
     origin_country: optionalNullable(z.string().min(1).max(64).optional().describe('Kept as the item attribute origin_country.')),
     image_url: optionalNullable(z.string().min(1).max(2048).optional().describe('Kept as the item attribute image_url (not fetched).')),
@@ -43,7 +50,9 @@ export const ClassifyBulk = z
     products: z.array(BulkProduct).min(1).max(MAX_BULK_PRODUCTS).describe(`1..${MAX_BULK_PRODUCTS} products.`),
     callback_url: optionalNullable(CallbackUrl.optional()),
     priority: optionalNullable(z.enum(CLASSIFY_PRIORITIES).default('normal').describe('`express` (and `high`) run as express batches.')),
-    corridor: optionalNullable(z.string().min(1).max(64).optional().describe('Trade corridor (e.g. MX_US); kept in the batch metadata as corridor.')),
+    corridor: optionalNullable(
+      z.string().min(1).max(64).optional().describe('Trade corridor (e.g. MX_US); kept in the batch metadata as corridor.'),
+    ),
   })
   .describe('POST /api/v1/classify/bulk: a classify-only batch.');
 export type ClassifyBulk = z.infer<typeof ClassifyBulk>;
@@ -74,7 +83,9 @@ export const ClassifyJob = z
     failed_products: z.number().int(),
     progress_percent: z.number(),
     corridor: z.string().nullable(),
-    metadata: z.strictObject({ cost: z.object({ total: z.number(), by_tier: z.record(z.string(), z.number()) }) }).describe('billing: the cost per tier'),
+    metadata: z
+      .strictObject({ cost: z.object({ total: z.number(), by_tier: z.record(z.string(), z.number()) }) })
+      .describe('billing: the cost per tier'),
     created_at: Timestamp,
     completed_at: Timestamp.nullable(),
     poll_url: z.string(),
@@ -110,10 +121,24 @@ export type JobDocument = z.infer<typeof JobDocument>;
 
 export const CreateBatchJob = z
   .object({
-    tenant_id: optionalNullable(z.string().min(1).max(200).optional().describe("The API key's tenant: its UUID (printed by `npm run keys`) or its name. Another answers 404 Tenant not found.")),
+    tenant_id: optionalNullable(
+      z
+        .string()
+        .min(1)
+        .max(200)
+        .optional()
+        .describe("The API key's tenant: its UUID (printed by `npm run keys`) or its name. Another answers 404 Tenant not found."),
+    ),
     documents: z.array(JobDocument).min(1).max(MAX_ITEMS).describe('The documents to ingest.'),
     collection: optionalNullable(z.string().min(1).max(255).optional().describe('Kept in the batch metadata as collection.')),
-    priority: optionalNullable(z.int().min(1).max(10).default(DEFAULT_JOB_PRIORITY).describe(`1 (lowest) .. 10 (highest); ${EXPRESS_JOB_PRIORITY} and above run as express batches.`)),
+    priority: optionalNullable(
+      z
+        .int()
+        .min(1)
+        .max(10)
+        .default(DEFAULT_JOB_PRIORITY)
+        .describe(`1 (lowest) .. 10 (highest); ${EXPRESS_JOB_PRIORITY} and above run as express batches.`),
+    ),
   })
   .describe('POST /batch/jobs (BatchJobCreate): an ingest-only batch.');
 export type CreateBatchJob = z.infer<typeof CreateBatchJob>;
@@ -159,8 +184,12 @@ export const MAX_PART_NUMBER_CHARS = 50;
 
 export const BulkParts = z
   .object({
-    part_numbers: optionalNullable(z.array(z.string().max(MAX_REF_CHARS)).max(MAX_ITEMS).optional().describe('Part numbers, one an entry; unique.')),
-    part_numbers_text: optionalNullable(z.string().optional().describe('Part numbers in one string, separated by newlines, commas or semicolons.')),
+    part_numbers: optionalNullable(
+      z.array(z.string().max(MAX_REF_CHARS)).max(MAX_ITEMS).optional().describe('Part numbers, one an entry; unique.'),
+    ),
+    part_numbers_text: optionalNullable(
+      z.string().optional().describe('Part numbers in one string, separated by newlines, commas or semicolons.'),
+    ),
     idempotency_key: optionalNullable(IdempotencyKey.optional()),
   })
   .describe('POST /api/bulk-search and /api/bulk-publish (BulkSearchRequest, BulkPublishRequest).');
@@ -178,7 +207,13 @@ export const ListBatchesOffsetQuery = z
 export type ListBatchesOffsetQuery = z.infer<typeof ListBatchesOffsetQuery>;
 
 export const BulkOperationResponse = z
-  .strictObject({ batch_id: z.string(), total_items: z.number().int(), status: z.string(), message: z.string(), idempotency_key: z.string().nullable() })
+  .strictObject({
+    batch_id: z.string(),
+    total_items: z.number().int(),
+    status: z.string(),
+    message: z.string(),
+    idempotency_key: z.string().nullable(),
+  })
   .meta({ id: 'BulkOperationResponse' });
 
 export const FailedItem = z.strictObject({ part_number: z.string(), error: z.string(), timestamp: Timestamp.nullable() });
@@ -203,9 +238,13 @@ export const BatchStatusResponse = z
   })
   .meta({ id: 'BatchStatusResponse' });
 
-export const BatchListResponse = z.strictObject({ batches: z.array(BatchStatusResponse), total: z.number().int() }).meta({ id: 'BatchListResponse' });
+export const BatchListResponse = z
+  .strictObject({ batches: z.array(BatchStatusResponse), total: z.number().int() })
+  .meta({ id: 'BatchListResponse' });
 
 export const CancelInitiated = z.strictObject({ message: z.string(), batch_id: z.string() });
 
 /** FastAPI's error body, which the document and part-number designs' clients read: `detail`. */
-export const FastApiDetail = z.object({ detail: z.union([z.string(), z.array(z.object({ loc: z.array(z.union([z.string(), z.number()])), msg: z.string(), type: z.string() }))]) });
+export const FastApiDetail = z.object({
+  detail: z.union([z.string(), z.array(z.object({ loc: z.array(z.union([z.string(), z.number()])), msg: z.string(), type: z.string() }))]),
+});

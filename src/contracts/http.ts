@@ -49,9 +49,7 @@ const Stages = z
     message: `must be distinct and in the order ${STAGES.join(', ')}`,
   });
 
-const CallbackUrl = z
-  .url({ protocol: /^https?$/ })
-  .max(2048);
+const CallbackUrl = z.url({ protocol: /^https?$/ }).max(2048);
 const ChunkSize = z.int().min(1).max(500);
 const MaxParallelChunks = z.int().min(1).max(64);
 const Priority = z.enum(PRIORITIES);
@@ -74,14 +72,13 @@ export const BatchOptionsInput = z.strictObject({
 export const SubmitBatch = BatchOptionsInput.extend({
   items: optionalNullable(z.array(Item).min(1).max(MAX_ITEMS).optional()),
   items_text: optionalNullable(z.string().min(1).optional()),
-})
-  .superRefine((body, ctx) => {
-    if (body.items !== undefined && body.items_text !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['items_text'], message: 'give items or items_text, not both' });
-    } else if (body.items === undefined && body.items_text === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['items'], message: 'required (or items_text)' });
-    }
-  });
+}).superRefine((body, ctx) => {
+  if (body.items !== undefined && body.items_text !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['items_text'], message: 'give items or items_text, not both' });
+  } else if (body.items === undefined && body.items_text === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['items'], message: 'required (or items_text)' });
+  }
+});
 export type SubmitBatch = z.infer<typeof SubmitBatch>;
 
 /** The media types of a file submission (the batch options then travel as query parameters). */
@@ -115,11 +112,7 @@ export const SubmitBatchQuery = z.strictObject({
     .optional()
     .describe('Comma-separated subset of classify,ingest,publish, in that order (default all three).'),
   chunk_size: z.coerce.number().pipe(ChunkSize).optional().describe('Items per chunk, 1..500 (default 25).'),
-  max_parallel_chunks: z.coerce
-    .number()
-    .pipe(MaxParallelChunks)
-    .optional()
-    .describe('Chunks in flight at once, 1..64 (default 4).'),
+  max_parallel_chunks: z.coerce.number().pipe(MaxParallelChunks).optional().describe('Chunks in flight at once, 1..64 (default 4).'),
   priority: Priority.optional().describe('normal (default) or express.'),
   callback_url: CallbackUrl.optional().describe('http(s) URL that receives the completion webhook.'),
   on_cancel: OnCancel.optional().describe('keep (default) or rollback.'),
@@ -182,7 +175,9 @@ export const ConfigureBatch = z
     max_parallel_chunks: optionalNullable(MaxParallelChunks.optional()),
     max_failure_ratio: optionalNullable(MaxFailureRatio.optional()),
   })
-  .refine((p) => p.max_parallel_chunks !== undefined || p.max_failure_ratio !== undefined, { message: 'give max_parallel_chunks or max_failure_ratio' });
+  .refine((p) => p.max_parallel_chunks !== undefined || p.max_failure_ratio !== undefined, {
+    message: 'give max_parallel_chunks or max_failure_ratio',
+  });
 export type ConfigureBatch = z.infer<typeof ConfigureBatch>;
 
 /** POST /v1/batches/cancel: cancel every batch of the tenant in one state. */
@@ -195,9 +190,13 @@ export type CancelBatches = z.infer<typeof CancelBatches>;
 /** POST /v1/batches/cleanup: runs retention now for the tenant. */
 export const CleanupBatches = z
   .strictObject({
-    older_than_days: z.number().min(0).max(36_500).describe('delete finished batches that finished longer ago than this many days (0: every finished batch)'),
+    older_than_days: z
+      .number()
+      .min(0)
+      .max(36_500)
+      .describe('delete finished batches that finished longer ago than this many days (0: every finished batch)'),
   })
-  .describe('Deletes the tenant\'s finished batches (items, staged records, audit events, blobs); running batches are never touched');
+  .describe("Deletes the tenant's finished batches (items, staged records, audit events, blobs); running batches are never touched");
 export type CleanupBatches = z.infer<typeof CleanupBatches>;
 
 export const ReviewQuery = z.strictObject({

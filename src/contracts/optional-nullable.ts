@@ -52,4 +52,3 @@ export function optionalNullable<T extends z.ZodType>(schema: T) {
     },
   });
 }
-

@@ -94,7 +94,12 @@ export const ItemPage = z.object({ items: z.array(ItemResult), next_cursor: z.st
 
 export const CancelledList = z.object({ cancelled: z.array(z.string()) });
 
-export const RetryFailedResult = z.object({ retried: z.number().int(), chunks: z.number().int(), batch_id: z.string(), status: z.enum(BATCH_STATUSES) });
+export const RetryFailedResult = z.object({
+  retried: z.number().int(),
+  chunks: z.number().int(),
+  batch_id: z.string(),
+  status: z.enum(BATCH_STATUSES),
+});
 
 export const ReviewPage = z.object({
   items: z.array(
@@ -108,6 +113,11 @@ export const ReviewPage = z.object({
   next_cursor: z.string().nullable(),
 });
 
-export const ReviewResolved = z.object({ batch_id: z.string(), ref: z.string(), label: z.string(), status: z.enum(['pending', 'succeeded']) });
+export const ReviewResolved = z.object({
+  batch_id: z.string(),
+  ref: z.string(),
+  label: z.string(),
+  status: z.enum(['pending', 'succeeded']),
+});
 
 export const CatalogPage = z.object({ items: z.array(z.record(z.string(), z.unknown())), next_cursor: z.string().nullable() });

@@ -8,30 +8,13 @@
 export const STAGES = ['classify', 'ingest', 'publish'] as const;
 export type Stage = (typeof STAGES)[number];
 
-export const BATCH_STATUSES = [
-  'queued',
-  'running',
-  'paused',
-  'cancelling',
-  'completed',
-  'partial',
-  'failed',
-  'cancelled',
-] as const;
+export const BATCH_STATUSES = ['queued', 'running', 'paused', 'cancelling', 'completed', 'partial', 'failed', 'cancelled'] as const;
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
 export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ['completed', 'partial', 'failed', 'cancelled'];
 export const isTerminal = (status: BatchStatus): boolean => TERMINAL_BATCH_STATUSES.includes(status);
 
-export const ITEM_STATUSES = [
-  'pending',
-  'succeeded',
-  'failed',
-  'needs_review',
-  'compensated',
-  'cancelled',
-  'orphaned',
-] as const;
+export const ITEM_STATUSES = ['pending', 'succeeded', 'failed', 'needs_review', 'compensated', 'cancelled', 'orphaned'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
 export const PRIORITIES = ['normal', 'express'] as const;

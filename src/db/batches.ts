@@ -48,7 +48,12 @@ export async function insertItems(q: Q, batchId: string, items: NewItem[]): Prom
  * `guard` runs first in that transaction (the per-key limits take their lock there); when it
  * answers false nothing is inserted, and neither is returned.
  */
-export async function insertBatch(db: Kysely<Database>, row: NewBatchRow, items: NewItem[], guard?: (tx: Transaction<Database>) => Promise<boolean>): Promise<boolean> {
+export async function insertBatch(
+  db: Kysely<Database>,
+  row: NewBatchRow,
+  items: NewItem[],
+  guard?: (tx: Transaction<Database>) => Promise<boolean>,
+): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
     if (guard && !(await guard(tx))) return false;
     await tx.insertInto('batches').values(row).execute();
@@ -81,7 +86,6 @@ interface BatchCursor {
 const isBatchCursor = (v: unknown): v is BatchCursor =>
   typeof v === 'object' && v !== null && isTime((v as BatchCursor).t) && isKey((v as BatchCursor).id);
 
-
 /** Newest first; the cursor is the last row's (created_at, id), so pages stay stable as batches arrive. */
 export async function listBatches(
   q: Q,
@@ -100,7 +104,11 @@ export async function listBatches(
     if (!c) throw new BadCursor('cursor is not valid');
     query = query.where(({ eb, refTuple, tuple }) => eb(refTuple('created_at', 'id'), '<', tuple(new Date(c.t), c.id)));
   }
-  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1).execute();
+  const rows = await query
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(opts.limit + 1)
+    .execute();
   const page = rows.slice(0, opts.limit);
   const last = page[page.length - 1];
   const nextCursor = rows.length > opts.limit && last ? encodeCursor({ t: last.created_at.toISOString(), id: last.id }) : null;
@@ -134,7 +142,10 @@ export interface ActiveCursor {
  * healthy batches at the front cannot keep it from ever reaching one further back.
  */
 export async function listActiveAfter(q: Q, cursor: ActiveCursor | undefined, limit: number): Promise<BatchRow[]> {
-  let query = q.selectFrom('batches').selectAll().where('status', 'in', [...ACTIVE_STATUSES]);
+  let query = q
+    .selectFrom('batches')
+    .selectAll()
+    .where('status', 'in', [...ACTIVE_STATUSES]);
   if (cursor) query = query.where(({ eb, refTuple, tuple }) => eb(refTuple('created_at', 'id'), '>', tuple(cursor.createdAt, cursor.id)));
   return query.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(limit).execute();
 }

@@ -38,13 +38,35 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
  * SQLSTATE classes and socket errors that mean "the database cannot serve now" (down, restarting,
  * out of connections, a statement timed out), as opposed to a bug in a query: the contract's 503.
  */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', '57014', '57P01', '57P02', '57P03', '53300', '53400']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  '57014',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '53400',
+]);
 
 export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 4;
+    e = e.cause as typeof e, depth++
+  ) {
     if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
     // node-postgres says these in words only.
-    if (typeof e.message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error)/.test(e.message)) return true;
+    if (
+      typeof e.message === 'string' &&
+      /^(timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error)/.test(e.message)
+    )
+      return true;
   }
   return false;
 }
@@ -53,11 +75,24 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export async function openDb(options: DbOptions): Promise<Db> {
-  if (options.url) return openPostgres(options.url, options.schema, options.poolSize ?? 10, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
+  if (options.url)
+    return openPostgres(
+      options.url,
+      options.schema,
+      options.poolSize ?? 10,
+      options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    );
   return openPglite(options.pgliteDir ?? 'memory://');
 }
 
-async function openPostgres(url: string, schema: string | undefined, max: number, connectTimeoutMs: number, statementTimeoutMs: number): Promise<Db> {
+async function openPostgres(
+  url: string,
+  schema: string | undefined,
+  max: number,
+  connectTimeoutMs: number,
+  statementTimeoutMs: number,
+): Promise<Db> {
   if (schema) {
     if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name: ${schema}`);
     const admin = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });

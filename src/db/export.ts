@@ -37,7 +37,12 @@ type ResultPart = Pick<ItemResultRow, 'seq' | 'status' | 'stage' | 'classificati
  * download): each page is what the database holds when it is read, and no item is skipped or
  * repeated while the batch runs. An item with no result yet, or one a stage is carrying, is `pending`.
  */
-export async function* exportPages(db: Kysely<Database>, batchId: string, totalItems: number, pageRows = EXPORT_PAGE_ROWS): AsyncGenerator<ExportRow[]> {
+export async function* exportPages(
+  db: Kysely<Database>,
+  batchId: string,
+  totalItems: number,
+  pageRows = EXPORT_PAGE_ROWS,
+): AsyncGenerator<ExportRow[]> {
   for (let from = 0; from < totalItems; from += pageRows) {
     const to = from + pageRows;
     const { rows: inputs } = await sql<Pick<ExportRow, 'seq' | 'ref' | 'attributes'>>`

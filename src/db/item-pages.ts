@@ -72,7 +72,14 @@ export const listFailedBetween = (q: Q, batchId: string, fromSeq: number, toSeq:
   listResultsBetween(q, batchId, fromSeq, toSeq, limit, ['failed']);
 
 /** Items in one of `statuses` with `fromSeq <= seq < toSeq`, in seq order. */
-export async function listResultsBetween(q: Q, batchId: string, fromSeq: number, toSeq: number, limit: number, statuses: ItemStatus[]): Promise<ItemView[]> {
+export async function listResultsBetween(
+  q: Q,
+  batchId: string,
+  fromSeq: number,
+  toSeq: number,
+  limit: number,
+  statuses: ItemStatus[],
+): Promise<ItemView[]> {
   const { rows } = await sql<ItemView>`
     select seq, ref, status, stage, classification, published_id, error
     from item_results

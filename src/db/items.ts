@@ -149,7 +149,13 @@ export async function endUnfinished(
  * staged was left so by a run that ended outside batchflow (terminated), and runs again too.
  * Staging is idempotent on (batch, ref), and the `staged` flag stays for any later undo.
  */
-export async function resetFailed(q: Q, batchId: string, chunkSize: number, keepFailed = false, closed = false): Promise<{ items: number; chunks: number[] }> {
+export async function resetFailed(
+  q: Q,
+  batchId: string,
+  chunkSize: number,
+  keepFailed = false,
+  closed = false,
+): Promise<{ items: number; chunks: number[] }> {
   const { rows } = await sql<{ n: number; chunks: number[] | null }>`
     with reset as (
       update item_results set status = 'pending', stage = null, error = null, attempts = 0, updated_at = now()
@@ -161,7 +167,9 @@ export async function resetFailed(q: Q, batchId: string, chunkSize: number, keep
       select seq from item_results where batch_id = ${batchId} and status = 'running'
     )
     select (select count(*)::int from reset) as n,
-           (select array_agg(distinct s / ${chunkSize}::int) from (select seq as s from reset union all select seq from waiting) x) as chunks`.execute(q);
+           (select array_agg(distinct s / ${chunkSize}::int) from (select seq as s from reset union all select seq from waiting) x) as chunks`.execute(
+    q,
+  );
   const row = rows[0];
   return { items: row?.n ?? 0, chunks: (row?.chunks ?? []).map(Number).sort((a, b) => a - b) };
 }
@@ -169,7 +177,9 @@ export async function resetFailed(q: Q, batchId: string, chunkSize: number, keep
 /** Failed items that a redrive would run again (see resetFailed). */
 export async function countFailed(q: Q, batchId: string): Promise<number> {
   // The batch is finished: a staged failed item is one a terminated run left (see resetFailed's `closed`).
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from item_results where batch_id = ${batchId} and status = 'failed' and not published`.execute(q);
+  const { rows } = await sql<{
+    n: number;
+  }>`select count(*)::int as n from item_results where batch_id = ${batchId} and status = 'failed' and not published`.execute(q);
   return rows[0]?.n ?? 0;
 }
 
@@ -178,7 +188,13 @@ export async function countFailed(q: Q, batchId: string): Promise<number> {
  * remaining stages (or finishes it, when classify was the batch's last stage). Answers the item's
  * seq, or undefined when no such item waits for review.
  */
-export async function resolveReview(q: Q, batchId: string, ref: string, label: string, lastStageIsClassify: boolean): Promise<number | undefined> {
+export async function resolveReview(
+  q: Q,
+  batchId: string,
+  ref: string,
+  label: string,
+  lastStageIsClassify: boolean,
+): Promise<number | undefined> {
   const { rows } = await sql<{ seq: number }>`
     update item_results set
       status = ${lastStageIsClassify ? 'succeeded' : 'running'},
@@ -222,7 +238,11 @@ export async function listReview(
 ): Promise<{ items: ReviewItem[]; nextCursor: string | null }> {
   let after: { b: string; s: number } | undefined;
   if (opts.cursor) {
-    after = decodeCursor(opts.cursor, (v): v is { b: string; s: number } => typeof v === 'object' && v !== null && isKey((v as { b: unknown }).b) && isSeq((v as { s: unknown }).s));
+    after = decodeCursor(
+      opts.cursor,
+      (v): v is { b: string; s: number } =>
+        typeof v === 'object' && v !== null && isKey((v as { b: unknown }).b) && isSeq((v as { s: unknown }).s),
+    );
     if (!after) throw new BadCursor('cursor is not valid');
   }
   const { rows } = await sql<ReviewItem>`

@@ -9,7 +9,11 @@ export const hashKey = (key: string): string => createHash('sha256').update(key)
 export const newKey = (): string => `bf_${randomBytes(32).toString('base64url')}`;
 
 export async function ensureTenant(db: Kysely<Database>, id: string, name = id): Promise<void> {
-  await db.insertInto('tenants').values({ id, name }).onConflict((oc) => oc.column('id').doNothing()).execute();
+  await db
+    .insertInto('tenants')
+    .values({ id, name })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
 }
 
 export async function tenantExists(db: Kysely<Database>, id: string): Promise<boolean> {
@@ -76,7 +80,14 @@ export async function listKeys(db: Kysely<Database>, tenantId?: string): Promise
   let q = db.selectFrom('api_keys').select(['id', 'tenant_id', 'label', 'limits', 'created_at', 'revoked_at']);
   if (tenantId) q = q.where('tenant_id', '=', tenantId);
   const rows = await q.orderBy('created_at').orderBy('id').execute();
-  return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, label: r.label, limits: r.limits, createdAt: r.created_at, revokedAt: r.revoked_at }));
+  return rows.map((r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    label: r.label,
+    limits: r.limits,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  }));
 }
 
 export interface KeyOwner {
@@ -96,6 +107,11 @@ export async function findKey(db: Kysely<Database>, key: string): Promise<KeyOwn
 }
 
 export async function revokeKey(db: Kysely<Database>, id: string): Promise<boolean> {
-  const res = await db.updateTable('api_keys').set({ revoked_at: sql<Date>`now()` }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+  const res = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }

@@ -25,7 +25,8 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
  * each). Kysely looks the tables up by name, so without it a second schema would find the first's.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const migrator = (db: Kysely<any>, schema?: string): Migrator => new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
+const migrator = (db: Kysely<any>, schema?: string): Migrator =>
+  new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
 
 /** Applies every pending migration. Kysely's migrator takes a lock, so concurrent callers are safe. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations work below the typed schema

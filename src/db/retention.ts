@@ -49,7 +49,11 @@ const expired = (before: Date): RawBuilder<boolean> =>
 export async function listExpired(q: Q, opts: { before: Date; tenantId?: string; limit: number }): Promise<string[]> {
   let query = q.selectFrom('batches').select('id').where(expired(opts.before));
   if (opts.tenantId) query = query.where('tenant_id', '=', opts.tenantId);
-  const rows = await query.orderBy(sql`coalesce(completed_at, updated_at)`).orderBy('id').limit(opts.limit).execute();
+  const rows = await query
+    .orderBy(sql`coalesce(completed_at, updated_at)`)
+    .orderBy('id')
+    .limit(opts.limit)
+    .execute();
   return rows.map((r) => r.id);
 }
 

@@ -52,7 +52,10 @@ async function insertSecret(tx: Transaction<Database>, tenantId: string): Promis
  * The tenant's first secret, if it never had one (a new tenant, or one from before per-tenant
  * secrets); undefined when it has or had one: a secret is only ever shown when it is made.
  */
-export async function createFirstWebhookSecret(db: Kysely<Database>, tenantId: string): Promise<{ id: string; secret: string } | undefined> {
+export async function createFirstWebhookSecret(
+  db: Kysely<Database>,
+  tenantId: string,
+): Promise<{ id: string; secret: string } | undefined> {
   return db.transaction().execute(async (tx) => {
     await lockTenant(tx, tenantId);
     const any = await tx.selectFrom('webhook_secrets').select('id').where('tenant_id', '=', tenantId).executeTakeFirst();
@@ -79,9 +82,18 @@ export async function rotateWebhookSecret(
       const since = tx.selectFrom('tenants').select('created_at').where('id', '=', tenantId);
       await tx.insertInto('webhook_secrets').values({ id: newSecretId(), tenant_id: tenantId, secret: null, created_at: since }).execute();
     }
-    const active = await tx.selectFrom('webhook_secrets').select('id').where('tenant_id', '=', tenantId).where(isActive).orderBy('created_at').orderBy('id').execute();
+    const active = await tx
+      .selectFrom('webhook_secrets')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where(isActive)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     if (active.length >= MAX_ACTIVE_SECRETS) {
-      throw new RotationInProgressError(`tenant ${tenantId} already has ${active.length} active secrets (${active.map((r) => r.id).join(', ')}); retire the older one first (\`npm run keys -- webhook-secret --tenant ${tenantId} --retire\`)`);
+      throw new RotationInProgressError(
+        `tenant ${tenantId} already has ${active.length} active secrets (${active.map((r) => r.id).join(', ')}); retire the older one first (\`npm run keys -- webhook-secret --tenant ${tenantId} --retire\`)`,
+      );
     }
     const previous = await tx
       .updateTable('webhook_secrets')
@@ -100,18 +112,39 @@ export async function rotateWebhookSecret(
 export async function retireOlderWebhookSecrets(db: Kysely<Database>, tenantId: string): Promise<string[]> {
   return db.transaction().execute(async (tx) => {
     await lockTenant(tx, tenantId);
-    const active = await tx.selectFrom('webhook_secrets').select('id').where('tenant_id', '=', tenantId).where(isActive).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+    const active = await tx
+      .selectFrom('webhook_secrets')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where(isActive)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
     const older = active.slice(1).map((r) => r.id);
-    if (older.length > 0) await tx.updateTable('webhook_secrets').set({ expires_at: sql<Date>`now()` }).where('id', 'in', older).execute();
+    if (older.length > 0)
+      await tx
+        .updateTable('webhook_secrets')
+        .set({ expires_at: sql<Date>`now()` })
+        .where('id', 'in', older)
+        .execute();
     return older;
   });
 }
 
 export async function listWebhookSecrets(db: Kysely<Database>, tenantId?: string): Promise<WebhookSecretInfo[]> {
-  let q = db.selectFrom('webhook_secrets').select(['id', 'tenant_id', 'created_at', 'expires_at', isActive.as('active'), sql<boolean>`secret is null`.as('shared')]);
+  let q = db
+    .selectFrom('webhook_secrets')
+    .select(['id', 'tenant_id', 'created_at', 'expires_at', isActive.as('active'), sql<boolean>`secret is null`.as('shared')]);
   if (tenantId) q = q.where('tenant_id', '=', tenantId);
   const rows = await q.orderBy('tenant_id').orderBy('created_at').orderBy('id').execute();
-  return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, shared: r.shared, createdAt: r.created_at, expiresAt: r.expires_at, active: r.active }));
+  return rows.map((r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    shared: r.shared,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    active: r.active,
+  }));
 }
 
 /**
@@ -119,7 +152,10 @@ export async function listWebhookSecrets(db: Kysely<Database>, tenantId?: string
  * WEBHOOK_SECRET. `own` is false for a tenant that never had a secret of its own (WEBHOOK_SECRET
  * may sign for it; for one that had one, only while a row says so).
  */
-export async function signingSecretsForBatch(q: Q, batchId: string): Promise<{ tenantId: string; own: boolean; secrets: Array<string | null> } | undefined> {
+export async function signingSecretsForBatch(
+  q: Q,
+  batchId: string,
+): Promise<{ tenantId: string; own: boolean; secrets: Array<string | null> } | undefined> {
   const batch = await q.selectFrom('batches').select('tenant_id').where('id', '=', batchId).executeTakeFirst();
   if (!batch) return undefined;
   const rows = await q
@@ -129,7 +165,14 @@ export async function signingSecretsForBatch(q: Q, batchId: string): Promise<{ t
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .execute();
-  return { tenantId: batch.tenant_id, own: rows.length > 0, secrets: rows.filter((r) => r.active).slice(0, MAX_ACTIVE_SECRETS).map((r) => r.secret) };
+  return {
+    tenantId: batch.tenant_id,
+    own: rows.length > 0,
+    secrets: rows
+      .filter((r) => r.active)
+      .slice(0, MAX_ACTIVE_SECRETS)
+      .map((r) => r.secret),
+  };
 }
 
 /**
@@ -139,11 +182,20 @@ export async function signingSecretsForBatch(q: Q, batchId: string): Promise<{ t
 export async function tenantsSignedWithShared(db: Kysely<Database>): Promise<Array<{ id: string; own: boolean }>> {
   const rows = await db
     .selectFrom('tenants')
-    .select(({ exists, selectFrom }) => ['id', exists(selectFrom('webhook_secrets').select('id').whereRef('webhook_secrets.tenant_id', '=', 'tenants.id')).as('own')])
+    .select(({ exists, selectFrom }) => [
+      'id',
+      exists(selectFrom('webhook_secrets').select('id').whereRef('webhook_secrets.tenant_id', '=', 'tenants.id')).as('own'),
+    ])
     .where(({ or, not, exists, selectFrom }) =>
       or([
         not(exists(selectFrom('webhook_secrets').select('id').whereRef('webhook_secrets.tenant_id', '=', 'tenants.id'))),
-        exists(selectFrom('webhook_secrets').select('id').whereRef('webhook_secrets.tenant_id', '=', 'tenants.id').where('secret', 'is', null).where(isActive)),
+        exists(
+          selectFrom('webhook_secrets')
+            .select('id')
+            .whereRef('webhook_secrets.tenant_id', '=', 'tenants.id')
+            .where('secret', 'is', null)
+            .where(isActive),
+        ),
       ]),
     )
     .orderBy('id')

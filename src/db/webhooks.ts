@@ -33,7 +33,12 @@ export async function isOpenDelivery(q: Q, batchId: string, deliveryId: string):
  * Records one attempt. `lastError` null keeps the previous error (a delivery on the third attempt
  * still shows why the first two failed). Only an open delivery is written.
  */
-export async function recordAttempt(q: Q, batchId: string, deliveryId: string, a: { status: WebhookStatus; attempts: number; lastError: string | null }): Promise<void> {
+export async function recordAttempt(
+  q: Q,
+  batchId: string,
+  deliveryId: string,
+  a: { status: WebhookStatus; attempts: number; lastError: string | null },
+): Promise<void> {
   await q
     .updateTable('batches')
     .set({

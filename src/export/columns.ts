@@ -17,7 +17,8 @@ export interface FlatColumn {
   value(row: ExportRow): FlatValue;
 }
 
-const num = (v: unknown): number | null => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : null);
+const num = (v: unknown): number | null =>
+  typeof v === 'number' ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : null;
 
 export const FLAT_COLUMNS: readonly FlatColumn[] = [
   { name: 'seq', type: 'INT32', required: true, value: (r) => r.seq },

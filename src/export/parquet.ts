@@ -57,7 +57,10 @@ export async function* parquetChunks(pages: AsyncIterable<ExportRow[]>, meta: Re
   const writeGroup = (rows: ExportRow[]): void => {
     // One call per group, sized to its rows, makes exactly one row group. ChunkWriter.flush is
     // synchronous, so write() has nothing to return that could be awaited.
-    void pq.write({ columnData: FLAT_COLUMNS.map((c) => ({ name: c.name, data: rows.map((r) => c.value(r)) })), rowGroupSize: rows.length });
+    void pq.write({
+      columnData: FLAT_COLUMNS.map((c) => ({ name: c.name, data: rows.map((r) => c.value(r)) })),
+      rowGroupSize: rows.length,
+    });
   };
 
   let group: ExportRow[] = [];

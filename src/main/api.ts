@@ -22,8 +22,21 @@ async function main(): Promise<void> {
   if (config.devApiKey) await ensureDevKey(db, { dataDir: config.dataDir, fixed: config.devApiKey });
   const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace, Boolean(tracing));
   // Said at start rather than first in a submit's 503: the namespace lacks the search attributes.
-  void explainMissingSearchAttributes(client.connection.operatorService, { namespace: config.temporal.namespace, address: config.temporal.address }).then((why) => why && log.warn(why));
-  const batches = createBatches({ db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
+  void explainMissingSearchAttributes(client.connection.operatorService, {
+    namespace: config.temporal.namespace,
+    address: config.temporal.address,
+  }).then((why) => why && log.warn(why));
+  const batches = createBatches({
+    db,
+    client,
+    log,
+    taskQueue: config.temporal.taskQueue,
+    namespace: config.temporal.namespace,
+    uiUrl: config.temporal.uiUrl,
+    retry: config.retry,
+    staleAfterMinutes: config.staleBatchMinutes,
+    allowPrivateCallbacks: config.allowPrivateCallbacks,
+  });
   const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
   const server = createServer(app).listen(config.port);
   const live = attachWebSockets(server, app);
@@ -31,14 +44,17 @@ async function main(): Promise<void> {
   await once(server, 'listening');
   // The port actually bound (PORT=0 picks a free one).
   log.info({ port: (server.address() as AddressInfo).port }, 'api listening');
-  onShutdown(async () => {
-    reconcile.stop();
-    // Live streams end first (they would hold the server open); other requests get API_SHUTDOWN_DRAIN_MS.
-    await drainHttp(server, () => live.close(), config.shutdown.apiDrainMs);
-    await client.connection.close();
-    await close();
-    await tracing?.shutdown();
-  }, (m) => log.info(m));
+  onShutdown(
+    async () => {
+      reconcile.stop();
+      // Live streams end first (they would hold the server open); other requests get API_SHUTDOWN_DRAIN_MS.
+      await drainHttp(server, () => live.close(), config.shutdown.apiDrainMs);
+      await client.connection.close();
+      await close();
+      await tracing?.shutdown();
+    },
+    (m) => log.info(m),
+  );
 }
 
 main().catch((err: unknown) => {

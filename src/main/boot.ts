@@ -71,7 +71,9 @@ export async function drainHttp(server: Server, endStreams: () => Promise<void>,
  */
 export function startReconcileLoop(batches: Pick<Batches, 'reconcile'>, intervalMs: number, log: Logger): { stop(): void } {
   const run = (queuedOlderThanMs?: number): void =>
-    void batches.reconcile(queuedOlderThanMs === undefined ? {} : { queuedOlderThanMs }).catch((err: unknown) => log.error({ err }, 'reconcile pass failed'));
+    void batches
+      .reconcile(queuedOlderThanMs === undefined ? {} : { queuedOlderThanMs })
+      .catch((err: unknown) => log.error({ err }, 'reconcile pass failed'));
   run(0);
   const timer = setInterval(() => run(), intervalMs);
   return { stop: () => clearInterval(timer) };

@@ -25,10 +25,15 @@ export function parseOverlap(value: string | undefined): number {
 
 const iso = (d: Date): string => new Date(d).toISOString().replace(/\.\d+Z$/, 'Z');
 
-export async function webhookSecretCommand(db: Kysely<Database>, opts: { tenantId: string; retire: boolean; overlapSeconds: number }): Promise<void> {
+export async function webhookSecretCommand(
+  db: Kysely<Database>,
+  opts: { tenantId: string; retire: boolean; overlapSeconds: number },
+): Promise<void> {
   if (opts.retire) {
     const retired = await retireOlderWebhookSecrets(db, opts.tenantId);
-    console.log(retired.length > 0 ? `retired ${retired.join(', ')}: only the newest secret signs now` : 'nothing to retire: one secret signs');
+    console.log(
+      retired.length > 0 ? `retired ${retired.join(', ')}: only the newest secret signs now` : 'nothing to retire: one secret signs',
+    );
     return;
   }
   const made = await rotateWebhookSecret(db, opts.tenantId, opts.overlapSeconds);

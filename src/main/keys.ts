@@ -64,7 +64,13 @@ async function open(config: Config): Promise<Db> {
 
 function printTable(table: string[][]): void {
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  for (const r of table) console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  for (const r of table)
+    console.log(
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 const when = (d: Date | null): string => (d ? new Date(d).toISOString().replace(/\.\d+Z$/, 'Z') : '-');
@@ -142,18 +148,30 @@ async function main(argv: string[]): Promise<void> {
         console.log(`webhook_secret: ${signing.secret}`);
         console.error("The webhook secret is shown this once too: the tenant's receivers verify X-Batchflow-Signature with it.");
       } else if (!(await hasOwnWebhookSecret(database.db, values.tenant!))) {
-        console.error(`Tenant ${values.tenant} has no webhook secret of its own (WEBHOOK_SECRET signs for it): \`npm run keys -- webhook-secret --tenant ${values.tenant}\` gives it one.`);
+        console.error(
+          `Tenant ${values.tenant} has no webhook secret of its own (WEBHOOK_SECRET signs for it): \`npm run keys -- webhook-secret --tenant ${values.tenant}\` gives it one.`,
+        );
       }
     } else if (command === 'list') {
       const keys = await listKeys(database.db, values.tenant);
-      const rows = keys.map((k) => [k.id, k.tenantId, k.label ?? '-', describeOverrides(k.limits, config.limits) || 'defaults', when(k.createdAt), when(k.revokedAt)]);
+      const rows = keys.map((k) => [
+        k.id,
+        k.tenantId,
+        k.label ?? '-',
+        describeOverrides(k.limits, config.limits) || 'defaults',
+        when(k.createdAt),
+        when(k.revokedAt),
+      ]);
       printTable([['ID', 'TENANT', 'LABEL', 'LIMITS', 'CREATED', 'REVOKED'], ...rows]);
       const secrets = await listWebhookSecrets(database.db, values.tenant);
       if (secrets.length > 0) {
         const state = (s: (typeof secrets)[number]): string =>
           `${!s.expiresAt ? 'active' : s.active ? `active until ${when(s.expiresAt)}` : `retired ${when(s.expiresAt)}`}${s.shared ? ' (WEBHOOK_SECRET)' : ''}`;
         console.log('');
-        printTable([['WEBHOOK SECRET', 'TENANT', 'CREATED', 'SIGNS'], ...secrets.map((s) => [s.id, s.tenantId, when(s.createdAt), state(s)])]);
+        printTable([
+          ['WEBHOOK SECRET', 'TENANT', 'CREATED', 'SIGNS'],
+          ...secrets.map((s) => [s.id, s.tenantId, when(s.createdAt), state(s)]),
+        ]);
       }
     } else if (command === 'webhook-secret') {
       await webhookSecretCommand(database.db, { tenantId: values.tenant!, retire: Boolean(values.retire), overlapSeconds });

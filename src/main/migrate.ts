@@ -30,11 +30,19 @@ async function searchAttributes(config: Config): Promise<void> {
   try {
     connection = await Connection.connect({ address, connectTimeout: 10_000 });
   } catch (err) {
-    console.warn(`could not reach Temporal at ${address} to check its search attributes (${(err as Error).message}); the worker checks again at start`);
+    console.warn(
+      `could not reach Temporal at ${address} to check its search attributes (${(err as Error).message}); the worker checks again at start`,
+    );
     return;
   }
   try {
-    await setUpSearchAttributes(connection.operatorService, { namespace, register, address, info: (m) => console.log(m), warn: (m) => console.warn(m) });
+    await setUpSearchAttributes(connection.operatorService, {
+      namespace,
+      register,
+      address,
+      info: (m) => console.log(m),
+      warn: (m) => console.warn(m),
+    });
   } finally {
     await connection.close();
   }

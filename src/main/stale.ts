@@ -67,7 +67,8 @@ export function parseStaleArgs(argv: string[]): StaleCommand | 'help' {
   let olderThanMinutes: number | undefined;
   if (values['older-than-minutes'] !== undefined) {
     olderThanMinutes = Number(values['older-than-minutes']);
-    if (!Number.isFinite(olderThanMinutes) || olderThanMinutes < 0) throw new UsageError('--older-than-minutes must be a number of minutes, 0 or more');
+    if (!Number.isFinite(olderThanMinutes) || olderThanMinutes < 0)
+      throw new UsageError('--older-than-minutes must be a number of minutes, 0 or more');
   }
   return { command, tenantId: values.tenant, olderThanMinutes, rollback: values.rollback };
 }
@@ -106,7 +107,10 @@ export async function runStale(cmd: StaleCommand, deps: StaleDeps): Promise<numb
     }
   }
   if (cmd.command === 'list') deps.out(`${found} stale batch${found === 1 ? '' : 'es'} (${scope})`);
-  else deps.out(`cancelled ${cancelled} of ${found} stale batch${found === 1 ? '' : 'es'} (${scope})${failed ? `; ${failed} could not be signalled` : ''}`);
+  else
+    deps.out(
+      `cancelled ${cancelled} of ${found} stale batch${found === 1 ? '' : 'es'} (${scope})${failed ? `; ${failed} could not be signalled` : ''}`,
+    );
   return failed > 0 ? 1 : 0;
 }
 

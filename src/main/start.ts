@@ -93,12 +93,31 @@ async function main(): Promise<void> {
 
     const client = await connectClient(address, config.temporal.namespace, Boolean(tracing));
     stops.push(() => client.connection.close());
-    const batches = createBatches({ db: database.db, client, log, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, uiUrl, retry: config.retry, staleAfterMinutes: config.staleBatchMinutes, allowPrivateCallbacks: config.allowPrivateCallbacks });
+    const batches = createBatches({
+      db: database.db,
+      client,
+      log,
+      taskQueue: config.temporal.taskQueue,
+      namespace: config.temporal.namespace,
+      uiUrl,
+      retry: config.retry,
+      staleAfterMinutes: config.staleBatchMinutes,
+      allowPrivateCallbacks: config.allowPrivateCallbacks,
+    });
     const schedule = await installRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
-    if (schedule.outcome === 'failed') say(`could not install the retention schedule (${String(schedule.error)}); batches run, old ones stay`);
+    if (schedule.outcome === 'failed')
+      say(`could not install the retention schedule (${String(schedule.error)}); batches run, old ones stay`);
     const reconcile = startReconcileLoop(batches, config.reconcileIntervalMs, log);
     stops.push(async () => reconcile.stop());
-    const app = createApp({ db: database.db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits, coreMetricsUrl });
+    const app = createApp({
+      db: database.db,
+      client,
+      batches,
+      log,
+      maxBodyBytes: config.maxBodyBytes,
+      limits: config.limits,
+      coreMetricsUrl,
+    });
     const http: Server = createServer(app).listen(config.port);
     await new Promise<void>((resolve, reject) => http.once('listening', resolve).once('error', reject));
     // Live streams end before the server closes (they would hold it open); other requests get API_SHUTDOWN_DRAIN_MS.
@@ -109,11 +128,16 @@ async function main(): Promise<void> {
     say(`Temporal UI  ${uiUrl}`);
     say(`dev API key  ${devKey}   (also in ${path.join(config.dataDir, 'dev-api-key')})`);
     say(`dev tenant   ${DEV_TENANT}, as a UUID ${tenantUuid(DEV_TENANT)} (the document design's tenant_id)`);
-    if (!(await findKey(database.db, devKey))) say(`             (revoked: delete ${path.join(config.dataDir, 'dev-api-key')} for a new one, or mint one with npm run keys)`);
+    if (!(await findKey(database.db, devKey)))
+      say(`             (revoked: delete ${path.join(config.dataDir, 'dev-api-key')} for a new one, or mint one with npm run keys)`);
     // On the console only, like the dev key: the structured log never carries a secret.
-    if (await hasOwnWebhookSecret(database.db, DEV_TENANT)) say("webhook key  the dev tenant's own (shown once by `npm run keys -- webhook-secret`)");
+    if (await hasOwnWebhookSecret(database.db, DEV_TENANT))
+      say("webhook key  the dev tenant's own (shown once by `npm run keys -- webhook-secret`)");
     else if (webhookSecret.source === 'env') say('webhook key  WEBHOOK_SECRET (for tenants without a secret of their own)');
-    else say(`webhook key  ${webhookSecret.secret}   (signs for tenants without a secret of their own, the dev tenant too; also in ${webhookSecret.file})`);
+    else
+      say(
+        `webhook key  ${webhookSecret.secret}   (signs for tenants without a secret of their own, the dev tenant too; also in ${webhookSecret.file})`,
+      );
     say(`database     ${database.kind}${database.kind === 'pglite' ? ` in ${path.join(config.dataDir, 'pglite')}` : ''}`);
     say('press Ctrl-C to stop');
     await running;

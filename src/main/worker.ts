@@ -26,7 +26,10 @@ async function main(): Promise<void> {
   // This process's /metrics (activity, item and compensation counters, Core's metrics): it has no
   // API to serve them. Bound first, so a port already taken stops the process before it says it runs.
   const metricsPort = config.metrics?.workerPort ?? 0;
-  const metricsServer = metricsPort > 0 ? await serveMetrics(createScraper({ coreUrl: coreMetricsUrl }), metricsPort, config.metrics?.workerHost ?? '0.0.0.0') : undefined;
+  const metricsServer =
+    metricsPort > 0
+      ? await serveMetrics(createScraper({ coreUrl: coreMetricsUrl }), metricsPort, config.metrics?.workerHost ?? '0.0.0.0')
+      : undefined;
   if (metricsServer) log.info({ port: metricsPort }, 'worker metrics on /metrics');
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
@@ -42,31 +45,55 @@ async function main(): Promise<void> {
   });
   const workflowBundle = config.workflowBundlePath ? prebuiltBundle(config.workflowBundlePath) : undefined;
   // A prebuilt bundle carries the workflow interceptors it was built with, whatever the config says now.
-  if (workflowBundle && tracing) log.warn({ workflowBundle: workflowBundle.codePath }, 'tracing is on: workflow spans need a bundle built with `npm run build:workflows -- --tracing`');
-  const workers = await createWorkers({ ...workerOptions(config), connection, db, workflowBundle, shutdownGraceMs: config.shutdown.workerGraceMs, tracing });
-  log.info({ taskQueue: config.temporal.taskQueue, workflowBundle: workflowBundle?.codePath ?? 'bundled at start' }, 'worker running (normal and express queues)');
+  if (workflowBundle && tracing)
+    log.warn(
+      { workflowBundle: workflowBundle.codePath },
+      'tracing is on: workflow spans need a bundle built with `npm run build:workflows -- --tracing`',
+    );
+  const workers = await createWorkers({
+    ...workerOptions(config),
+    connection,
+    db,
+    workflowBundle,
+    shutdownGraceMs: config.shutdown.workerGraceMs,
+    tracing,
+  });
+  log.info(
+    { taskQueue: config.temporal.taskQueue, workflowBundle: workflowBundle?.codePath ?? 'bundled at start' },
+    'worker running (normal and express queues)',
+  );
   // Not fatal: batches without a callback_url need no secret, and nothing is ever sent unsigned
   // (a delivery without a secret fails, and GET /v1/batches/{id} says why).
   const secretNotice = await sharedSecretNotice(db, Boolean(config.webhook.secret));
   if (secretNotice) log.warn(secretNotice);
-  const schedule = await installRetentionSchedule(new Client({ connection, namespace: config.temporal.namespace }), { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
-  if (schedule.outcome === 'failed') log.warn({ err: schedule.error, scheduleId: schedule.scheduleId }, 'could not install the retention schedule; batches run, old ones stay');
+  const schedule = await installRetentionSchedule(new Client({ connection, namespace: config.temporal.namespace }), {
+    taskQueue: config.temporal.taskQueue,
+    retentionDays: config.retentionDays,
+  });
+  if (schedule.outcome === 'failed')
+    log.warn(
+      { err: schedule.error, scheduleId: schedule.scheduleId },
+      'could not install the retention schedule; batches run, old ones stay',
+    );
   else log.info({ scheduleId: schedule.scheduleId, outcome: schedule.outcome, retentionDays: config.retentionDays }, 'retention schedule');
   const running = Promise.all(workers.map((w) => w.run()));
   // shutdown() stops polling at once and gives running activities WORKER_SHUTDOWN_GRACE_MS to
   // finish; then they are cancelled: a chunk records the items it did, fails its attempt, and
   // another worker retries the rest. The process exits once they have, with the connection and
   // database closed behind them.
-  onShutdown(async () => {
-    log.info({ graceMs: config.shutdown.workerGraceMs }, 'worker stopping: no new tasks; running activities get the grace time');
-    for (const w of workers) w.shutdown();
-    await running;
-    log.info('worker stopped');
-    await connection.close();
-    await close();
-    metricsServer?.close();
-    await tracing?.shutdown();
-  }, (m) => log.info(m));
+  onShutdown(
+    async () => {
+      log.info({ graceMs: config.shutdown.workerGraceMs }, 'worker stopping: no new tasks; running activities get the grace time');
+      for (const w of workers) w.shutdown();
+      await running;
+      log.info('worker stopped');
+      await connection.close();
+      await close();
+      metricsServer?.close();
+      await tracing?.shutdown();
+    },
+    (m) => log.info(m),
+  );
   await running;
 }
 

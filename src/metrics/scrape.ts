@@ -26,7 +26,11 @@ export function createScraper(deps: { db?: Kysely<Database>; coreUrl?: string })
       labelNames: ['status'] as const,
       registers: [own],
       async collect() {
-        const rows = await db.selectFrom('batches').select(['status', (eb) => eb.fn.countAll<string | number>().as('n')]).groupBy('status').execute();
+        const rows = await db
+          .selectFrom('batches')
+          .select(['status', (eb) => eb.fn.countAll<string | number>().as('n')])
+          .groupBy('status')
+          .execute();
         const found = new Map(rows.map((r) => [r.status as string, Number(r.n)]));
         // Every status is listed, 0 included, so a rate or an alert never sees a series vanish.
         for (const status of BATCH_STATUSES) this.set({ status }, found.get(status) ?? 0);
@@ -38,7 +42,10 @@ export function createScraper(deps: { db?: Kysely<Database>; coreUrl?: string })
     async text() {
       const parts = [await registry.metrics(), await own.metrics()];
       if (deps.coreUrl) parts.push(await coreMetrics(deps.coreUrl));
-      return parts.filter((p) => p.trim() !== '').map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join('');
+      return parts
+        .filter((p) => p.trim() !== '')
+        .map((p) => (p.endsWith('\n') ? p : `${p}\n`))
+        .join('');
     },
   };
 }

@@ -42,10 +42,15 @@ export async function serveMetrics(scraper: Scraper, port: number, host: string)
       (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`scrape failed: ${(err as Error).message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve())).catch((err: NodeJS.ErrnoException) => {
-    // The usual cause: a second worker process on the same host with the default port.
-    if (err.code === 'EADDRINUSE') throw new Error(`WORKER_METRICS_PORT ${port} is in use (another worker on this host?): give each worker its own port, or 0 for none`);
-    throw err;
-  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve())).catch(
+    (err: NodeJS.ErrnoException) => {
+      // The usual cause: a second worker process on the same host with the default port.
+      if (err.code === 'EADDRINUSE')
+        throw new Error(
+          `WORKER_METRICS_PORT ${port} is in use (another worker on this host?): give each worker its own port, or 0 for none`,
+        );
+      throw err;
+    },
+  );
   return server;
 }

@@ -17,7 +17,8 @@ export function temporalLogger(pino: Pino): Logger {
     // The SDK's lines about one activity or workflow (started, completed, failed) are about our work too.
     const ours = (typeof component === 'string' && OURS.has(component)) || meta?.activityId !== undefined || meta?.workflowId !== undefined;
     if (!ours && RANK[level] < RANK.WARN) return;
-    const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'INFO' ? 'info' : level === 'WARN' ? 'warn' : 'error';
+    const method =
+      level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'INFO' ? 'info' : level === 'WARN' ? 'warn' : 'error';
     pino[method]({ ...meta }, message);
   };
   return {

@@ -24,16 +24,12 @@ const LOCK_MAX_WAIT_MS = 30 * 60_000;
 type Log = (line: string) => void;
 
 export function cachedCliPath(env: NodeJS.ProcessEnv = process.env): string {
-  const root =
-    env.BATCHFLOW_CACHE_DIR ||
-    path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache'), 'batchflow');
+  const root = env.BATCHFLOW_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache'), 'batchflow');
   // Versioned directory: bumping TEMPORAL_CLI_VERSION never reuses a stale build.
   return path.resolve(root, `temporal-cli-${TEMPORAL_CLI_VERSION}`, 'temporal');
 }
 
-export async function resolveTemporalCli(
-  opts: { log?: Log; env?: NodeJS.ProcessEnv } = {},
-): Promise<TemporalExecutable> {
+export async function resolveTemporalCli(opts: { log?: Log; env?: NodeJS.ProcessEnv } = {}): Promise<TemporalExecutable> {
   const log = opts.log ?? (() => {});
   const env = opts.env ?? process.env;
 

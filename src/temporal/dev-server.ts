@@ -64,8 +64,10 @@ export async function startDevServer(
     // from an older build (before an attribute was added) would silently lack it.
     if (opts.searchAttributes !== false) {
       const setup = await ensureSearchAttributes(env.connection.operatorService, { namespace, log });
-      if (setup.state === 'wrong type') throw new Error(`search attributes ${setup.wrongType.join(', ')} are registered with a different type; delete the dev database`);
-      if (setup.state === 'missing') throw new Error(`could not register search attributes ${setup.missing.join(', ')}: ${setup.error ?? setup.reason}`);
+      if (setup.state === 'wrong type')
+        throw new Error(`search attributes ${setup.wrongType.join(', ')} are registered with a different type; delete the dev database`);
+      if (setup.state === 'missing')
+        throw new Error(`could not register search attributes ${setup.missing.join(', ')}: ${setup.error ?? setup.reason}`);
     }
   } catch (err) {
     await env.teardown();
@@ -75,8 +77,9 @@ export async function startDevServer(
   // rather than "localhost", which may resolve to ::1 first.
   const host = env.address.slice(0, env.address.lastIndexOf(':'));
   const uiUrl = uiPort === undefined ? null : `http://${host}:${uiPort}`;
-  log(`temporal dev server at ${env.address} (namespace ${namespace}) ready in ${Date.now() - started} ms` +
-    (uiUrl ? `, UI ${uiUrl}` : ''));
+  log(
+    `temporal dev server at ${env.address} (namespace ${namespace}) ready in ${Date.now() - started} ms` + (uiUrl ? `, UI ${uiUrl}` : ''),
+  );
 
   // Memoised so shutdown hooks and tests can both call stop() safely.
   let stopping: Promise<void> | undefined;

@@ -42,7 +42,13 @@ export async function installRetentionSchedule(client: Client, opts: RetentionSc
   const scheduleId = opts.scheduleId ?? retentionScheduleId(opts.taskQueue);
   const everyMs = opts.everyMs ?? RETENTION_EVERY_MS;
   const args: [RetentionInput] = [{ olderThanDays: opts.retentionDays }];
-  const action = { type: 'startWorkflow' as const, workflowType: RETENTION_WORKFLOW_TYPE, taskQueue: opts.taskQueue, workflowId: scheduleId, args };
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: RETENTION_WORKFLOW_TYPE,
+    taskQueue: opts.taskQueue,
+    workflowId: scheduleId,
+    args,
+  };
   const spec = { intervals: [{ every: everyMs }] };
   try {
     try {
@@ -82,7 +88,10 @@ function matches(d: ScheduleDescription, want: { everyMs: number; taskQueue: str
  * Runs retention now for one tenant and waits for its answer: the schedule's own workflow, so the
  * API's cleanup and the hourly one delete exactly alike.
  */
-export async function runRetention(client: Client, opts: { taskQueue: string; tenantId: string; olderThanDays: number }): Promise<RetentionResult> {
+export async function runRetention(
+  client: Client,
+  opts: { taskQueue: string; tenantId: string; olderThanDays: number },
+): Promise<RetentionResult> {
   return client.workflow.execute<typeof retentionWorkflow>(RETENTION_WORKFLOW_TYPE, {
     workflowId: `cleanup-${opts.tenantId}-${ulid()}`,
     taskQueue: opts.taskQueue,

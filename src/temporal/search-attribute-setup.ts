@@ -62,7 +62,10 @@ const CLI_TYPE: Record<SearchAttributeType, string> = {
  * CLI's default.
  */
 export function registerCommand(missing: readonly SearchAttributeSpec[], opts: { namespace: string; address?: string }): string {
-  const target = [...(opts.address && opts.address !== 'localhost:7233' ? [`--address ${opts.address}`] : []), `--namespace ${opts.namespace}`];
+  const target = [
+    ...(opts.address && opts.address !== 'localhost:7233' ? [`--address ${opts.address}`] : []),
+    `--namespace ${opts.namespace}`,
+  ];
   const pairs = missing.map(({ name, type }) => `--name ${name} --type ${CLI_TYPE[type]}`);
   return ['temporal operator search-attribute create', ...target, ...pairs].join(' ');
 }
@@ -181,7 +184,10 @@ function startupMessage(setup: SearchAttributeSetup, namespace: string): string 
  * only says "invalid argument"): a message for the 503 naming them and the fix; undefined when
  * they are all there or Temporal cannot be asked.
  */
-export async function explainMissingSearchAttributes(operator: OperatorService, opts: { namespace: string; address?: string; timeoutMs?: number }): Promise<string | undefined> {
+export async function explainMissingSearchAttributes(
+  operator: OperatorService,
+  opts: { namespace: string; address?: string; timeoutMs?: number },
+): Promise<string | undefined> {
   try {
     const check = await withTimeout(checkSearchAttributes(operator, opts.namespace), opts.timeoutMs ?? 2_000);
     if (check.missing.length === 0 && check.wrongType.length === 0) return undefined;

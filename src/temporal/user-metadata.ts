@@ -69,7 +69,14 @@ export function batchStaticDetails(b: BatchDescription): string {
  * "publish chunk 12/800: 25 items", plus the attempt when items come back after a backoff, and
  * what an undo covers ("undo chunk 3/800: 25 items, its failed items").
  */
-export function chunkActivitySummary(what: Stage | 'undo', chunkIndex: number, chunkCount: number, items: number, attempt = 1, scope?: string): string {
+export function chunkActivitySummary(
+  what: Stage | 'undo',
+  chunkIndex: number,
+  chunkCount: number,
+  items: number,
+  attempt = 1,
+  scope?: string,
+): string {
   let text = `${what} chunk ${formatCount(chunkIndex + 1)}/${formatCount(chunkCount)}: ${formatCount(items)} ${items === 1 ? 'item' : 'items'}`;
   if (scope) text += `, ${scope}`;
   return attempt > 1 ? `${text} (attempt ${attempt})` : text;
@@ -109,7 +116,8 @@ export function batchCurrentDetails(s: CurrentState): string {
     `- counts: ${formatCount(c.classified)} classified, ${formatCount(c.ingested)} ingested, ${formatCount(c.published)} published, ` +
       `${formatCount(c.failed)} failed, ${formatCount(c.needs_review)} needs review, ${formatCount(c.pending)} pending`,
   ];
-  if (c.compensated > 0 || c.orphaned > 0) lines.push(`- undo: ${formatCount(c.compensated)} compensated, ${formatCount(c.orphaned)} orphaned`);
+  if (c.compensated > 0 || c.orphaned > 0)
+    lines.push(`- undo: ${formatCount(c.compensated)} compensated, ${formatCount(c.orphaned)} orphaned`);
   lines.push(`- paused: ${s.paused ? 'yes' : 'no'}`);
   lines.push(`- cancel: ${s.cancelRequested ? `requested (${s.cancelRequested.rollback ? 'rollback' : 'keep'})` : 'no'}`);
   if (s.failureRatioExceeded) lines.push('- stopping: the failure ratio was exceeded');

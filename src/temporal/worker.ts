@@ -51,7 +51,11 @@ export const workflowsPath = require.resolve('../../workflows');
 
 /** Bundles workflow code once, e.g. for a test suite that starts many workers. */
 export const bundleWorkflows = (opts: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> =>
-  bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger, ...(opts.tracing ? { workflowInterceptorModules: [workflowInterceptorsModule] } : {}) });
+  bundleWorkflowCode({
+    workflowsPath,
+    logger: quietBundlerLogger,
+    ...(opts.tracing ? { workflowInterceptorModules: [workflowInterceptorsModule] } : {}),
+  });
 
 // The bundler reports webpack's progress at info level; only problems are worth showing.
 const quietBundlerLogger = {
@@ -70,7 +74,18 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ db: deps.db, publishUrl: deps.publishUrl, publishTimeoutMs: deps.publishTimeoutMs, classify: deps.classify, ratePerMinute: deps.ratePerMinute, blobs: deps.blobs, blobDir: deps.blobDir, chunkChars: deps.chunkChars, chunkOverlap: deps.chunkOverlap, webhook: deps.webhook }),
+    activities: createActivities({
+      db: deps.db,
+      publishUrl: deps.publishUrl,
+      publishTimeoutMs: deps.publishTimeoutMs,
+      classify: deps.classify,
+      ratePerMinute: deps.ratePerMinute,
+      blobs: deps.blobs,
+      blobDir: deps.blobDir,
+      chunkChars: deps.chunkChars,
+      chunkOverlap: deps.chunkOverlap,
+      webhook: deps.webhook,
+    }),
     // Heartbeats are how a cancel reaches a running chunk; flushing them at least every 2 s keeps
     // "cancelled within seconds" true even with long heartbeat timeouts.
     maxHeartbeatThrottleInterval: '2 seconds',
@@ -91,6 +106,11 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const bundle = deps.workflowBundle ?? (await bundleWorkflows({ tracing: Boolean(deps.tracing) }));
   const normal = await createWorker({ ...deps, workflowBundle: bundle });
-  const express = await createWorker({ ...deps, workflowBundle: bundle, taskQueue: expressTaskQueue(deps.taskQueue), activitySlots: deps.expressActivitySlots ?? 16 });
+  const express = await createWorker({
+    ...deps,
+    workflowBundle: bundle,
+    taskQueue: expressTaskQueue(deps.taskQueue),
+    activitySlots: deps.expressActivitySlots ?? 16,
+  });
   return [normal, express];
 }

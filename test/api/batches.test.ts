@@ -48,7 +48,17 @@ describe('a 1,000-item batch', () => {
   test('completes, and its counts add up', async () => {
     const done = await waitForBatch(stack, batchId);
     assert.equal(done.status, 'completed');
-    assert.deepEqual(done.counts, { pending: 0, classified: 1000, ingested: 1000, published: 1000, failed: 0, needs_review: 0, compensated: 0, cancelled: 0, orphaned: 0 });
+    assert.deepEqual(done.counts, {
+      pending: 0,
+      classified: 1000,
+      ingested: 1000,
+      published: 1000,
+      failed: 0,
+      needs_review: 0,
+      compensated: 0,
+      cancelled: 0,
+      orphaned: 0,
+    });
     assert.equal(done.progress_percent, 100);
     assert.ok(done.completed_at && done.started_at);
   });
@@ -60,7 +70,10 @@ describe('a 1,000-item batch', () => {
     do {
       const res = await stack.api(`/v1/batches/${batchId}/items?limit=150${cursor ? `&cursor=${cursor}` : ''}`);
       assert.equal(res.status, 200);
-      const page = (await res.json()) as { items: Array<{ ref: string; status: string; published_id: string | null; classification: unknown }>; next_cursor: string | null };
+      const page = (await res.json()) as {
+        items: Array<{ ref: string; status: string; published_id: string | null; classification: unknown }>;
+        next_cursor: string | null;
+      };
       for (const item of page.items) {
         assert.equal(item.status, 'succeeded');
         assert.ok(item.published_id);
@@ -118,11 +131,29 @@ describe('bad input', () => {
     assert.equal(wrongType.error.details![0]!.path, 'items');
     const tooMany = await expectError(await send({ items: items(50_001) }), 400, 'validation_failed');
     assert.equal(tooMany.error.details![0]!.path, 'items');
-    const dup = await expectError(await send({ items: [{ ref: 'a', text: 'x' }, { ref: 'a', text: 'y' }, { ref: 'b', text: 'z' }, { ref: 'b', text: 'z' }] }), 400, 'validation_failed');
-    assert.deepEqual(dup.error.details!.map((d) => d.path), ['items.1.ref', 'items.3.ref']);
+    const dup = await expectError(
+      await send({
+        items: [
+          { ref: 'a', text: 'x' },
+          { ref: 'a', text: 'y' },
+          { ref: 'b', text: 'z' },
+          { ref: 'b', text: 'z' },
+        ],
+      }),
+      400,
+      'validation_failed',
+    );
+    assert.deepEqual(
+      dup.error.details!.map((d) => d.path),
+      ['items.1.ref', 'items.3.ref'],
+    );
     const unknown = await expectError(await send({ items: items(1), colour: 'red' }), 400, 'validation_failed');
     assert.deepEqual(unknown.error.details, [{ path: 'colour', issue: 'unknown field' }]);
-    const many = await expectError(await send({ items: [{ text: 'no ref' }], chunk_size: 501, stages: ['publish', 'classify'] }), 400, 'validation_failed');
+    const many = await expectError(
+      await send({ items: [{ text: 'no ref' }], chunk_size: 501, stages: ['publish', 'classify'] }),
+      400,
+      'validation_failed',
+    );
     assert.deepEqual(many.error.details!.map((d) => d.path).sort(), ['chunk_size', 'items.0.ref', 'stages']);
     await expectError(await send({ items: items(1), items_text: 'a' }), 400, 'validation_failed');
     await expectError(await send({ items: items(1) }, { key: null }), 401, 'unauthorized');
@@ -135,7 +166,11 @@ describe('bad input', () => {
     const good = (await (await send({ items: items(3) })).json()) as { batch_id: string };
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from batches where tenant_id = ${tenantId}`.execute(stack.db.db);
     assert.equal(rows[0]!.n, 1);
-    const { rows: itemRows } = await sql<{ n: number }>`select count(*)::int as n from batch_items i join batches b on b.id = i.batch_id where b.tenant_id = ${tenantId}`.execute(stack.db.db);
+    const { rows: itemRows } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from batch_items i join batches b on b.id = i.batch_id where b.tenant_id = ${tenantId}`.execute(
+      stack.db.db,
+    );
     assert.equal(itemRows[0]!.n, 3);
     let workflows = 0;
     for (let i = 0; i < 50 && workflows === 0; i++) {
@@ -175,7 +210,11 @@ describe('idempotency', () => {
     assert.equal(again.status, 200);
     assert.equal(again.headers.get('idempotent-replayed'), 'true');
     assert.equal(((await again.json()) as { batch_id: string }).batch_id, batch_id);
-    await expectError(await post(stack, { ...body, chunk_size: 3 }, { headers: { 'idempotency-key': 'order-77' } }), 422, 'idempotency_key_reused');
+    await expectError(
+      await post(stack, { ...body, chunk_size: 3 }, { headers: { 'idempotency-key': 'order-77' } }),
+      422,
+      'idempotency_key_reused',
+    );
     await waitForBatch(stack, batch_id);
   });
 });
@@ -202,7 +241,9 @@ describe('when Temporal is unreachable', () => {
       const res = await post(down, { items: items(10) });
       await expectError(res, 503, 'unavailable');
       assert.ok(res.headers.get('retry-after'));
-      const { rows } = await sql<{ n: number }>`select (select count(*) from batches)::int + (select count(*) from batch_items)::int as n`.execute(down.db.db);
+      const { rows } = await sql<{
+        n: number;
+      }>`select (select count(*) from batches)::int + (select count(*) from batch_items)::int as n`.execute(down.db.db);
       assert.equal(rows[0]!.n, 0);
       const ready = await fetch(`${down.baseUrl}/readyz`);
       assert.equal(ready.status, 503);

@@ -22,13 +22,19 @@ let hookUrl: string;
 
 /** The classify fallback tier: refuses discontinued products, otherwise agrees with the core's best candidate. */
 const fallback = async (text: string, candidates: Array<{ label: string }>): Promise<FallbackAnswer> =>
-  /discontinued/i.test(text) ? { ok: false, retryable: false, message: 'product is discontinued' } : { ok: true, label: candidates[0]!.label, confidence: 0.9 };
+  /discontinued/i.test(text)
+    ? { ok: false, retryable: false, message: 'product is discontinued' }
+    : { ok: true, label: candidates[0]!.label, confidence: 0.9 };
 
 before(async () => {
   target = await startPublishTarget({ rejectRefs: new Set(['leather-boots-38']) });
   stack = await startStack({ publishUrl: target.url, classify: { fallback }, allowPrivateCallbacks: true });
   // This file submits a few dozen batches and keeps several open at once: lift the key's limits.
-  await putKey(stack.db.db, `key_${stack.tenantId}`, stack.tenantId, stack.key, 'test', { submissions: 1_000, reads: 100_000, max_active_batches: 100 });
+  await putKey(stack.db.db, `key_${stack.tenantId}`, stack.tenantId, stack.key, 'test', {
+    submissions: 1_000,
+    reads: 100_000,
+    max_active_batches: 100,
+  });
   other = await stack.addTenant();
   hooks = http.createServer((req, res) => {
     req.resume();
@@ -46,7 +52,12 @@ after(async () => {
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const send = async (path: string, method: string, body?: unknown, init: { key?: string | null; headers?: Record<string, string> } = {}): Promise<{ status: number; body: Json; headers: Headers }> => {
+const send = async (
+  path: string,
+  method: string,
+  body?: unknown,
+  init: { key?: string | null; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Json; headers: Headers }> => {
   const res = await stack.api(path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...init });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Json) : {}, headers: res.headers };
@@ -86,7 +97,12 @@ describe('classify design: POST /api/v1/classify/bulk, GET /api/v1/jobs/{job_id}
   test('the example request becomes a classify-only batch, answered with a job to poll', async () => {
     const r = await send('/api/v1/classify/bulk', 'POST', {
       products: [
-        { product_id: 'SKU-1001', description: "Men's cotton t-shirt, crew neck", origin_country: 'CN', image_url: 'https://cdn.example.com/img/sku-1001.jpg' },
+        {
+          product_id: 'SKU-1001',
+          description: "Men's cotton t-shirt, crew neck",
+          origin_country: 'CN',
+          image_url: 'https://cdn.example.com/img/sku-1001.jpg',
+        },
         { product_id: 'SKU-1002', description: "Women's leather ankle boots", origin_country: 'IT' },
         { product_id: 'SKU-1003', description: 'Discontinued item, no longer sold', origin_country: 'MX' },
       ],
@@ -108,8 +124,17 @@ describe('classify design: POST /api/v1/classify/bulk, GET /api/v1/jobs/{job_id}
     assert.equal(batch.options.callback_url, `${hookUrl}/hooks/classify`);
     assert.deepEqual(batch.metadata, { corridor: 'MX_US' });
     assert.equal(batch.total_items, 3);
-    const rows = await stack.db.db.selectFrom('batch_items').select(['ref', 'text', 'attributes']).where('batch_id', '=', batchIdOf(jobId)!).orderBy('seq').execute();
-    assert.deepEqual(rows[0], { ref: 'SKU-1001', text: "Men's cotton t-shirt, crew neck", attributes: { origin_country: 'CN', image_url: 'https://cdn.example.com/img/sku-1001.jpg' } });
+    const rows = await stack.db.db
+      .selectFrom('batch_items')
+      .select(['ref', 'text', 'attributes'])
+      .where('batch_id', '=', batchIdOf(jobId)!)
+      .orderBy('seq')
+      .execute();
+    assert.deepEqual(rows[0], {
+      ref: 'SKU-1001',
+      text: "Men's cotton t-shirt, crew neck",
+      attributes: { origin_country: 'CN', image_url: 'https://cdn.example.com/img/sku-1001.jpg' },
+    });
     assert.deepEqual(rows[1]!.attributes, { origin_country: 'IT' });
   });
 
@@ -163,7 +188,12 @@ describe('classify design: POST /api/v1/classify/bulk, GET /api/v1/jobs/{job_id}
     assert.equal(ok500.status, 202, 'exactly 500 is accepted');
 
     const dup = assertError(
-      await send('/api/v1/classify/bulk', 'POST', { products: [{ product_id: 'A', description: 'chair' }, { product_id: 'A', description: 'table' }] }),
+      await send('/api/v1/classify/bulk', 'POST', {
+        products: [
+          { product_id: 'A', description: 'chair' },
+          { product_id: 'A', description: 'table' },
+        ],
+      }),
       400,
       'validation_failed',
     );
@@ -187,15 +217,33 @@ async function readEvents(res: Response, timeoutMs = 120_000): Promise<Array<{ i
     const lines = block.split('\n');
     const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart());
     if (data.length === 0) continue;
-    const id = lines.find((l) => l.startsWith('id:'))?.slice(3).trim();
-    const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
+    const id = lines
+      .find((l) => l.startsWith('id:'))
+      ?.slice(3)
+      .trim();
+    const event =
+      lines
+        .find((l) => l.startsWith('event:'))
+        ?.slice(6)
+        .trim() ?? 'message';
     events.push({ id, event, data: JSON.parse(data.join('\n')) as Json });
   }
   return events;
 }
 
 /** The design's BatchJob (shared/seeds/001, Step 3), field for field. */
-const BATCH_JOB_KEYS = ['collection', 'created_at', 'failed_count', 'job_id', 'priority', 'processed_count', 'status', 'tenant_id', 'total_documents', 'updated_at'];
+const BATCH_JOB_KEYS = [
+  'collection',
+  'created_at',
+  'failed_count',
+  'job_id',
+  'priority',
+  'processed_count',
+  'status',
+  'tenant_id',
+  'total_documents',
+  'updated_at',
+];
 
 /** The design's FastAPI error: `detail` beside the contract's `error`. */
 function assertDetail(r: { status: number; body: Json; headers: Headers }, status: number, detail: string): void {
@@ -211,7 +259,11 @@ describe('document design: /batch/jobs', () => {
     const r = await send('/batch/jobs', 'POST', {
       tenant_id: tenantUuid(stack.tenantId),
       documents: [
-        { filename: 'invoice-2024-001.pdf', content: b64('%PDF-1.4 invoice 2024-001'), metadata: { content_type: 'application/pdf', customer: 'ACME' } },
+        {
+          filename: 'invoice-2024-001.pdf',
+          content: b64('%PDF-1.4 invoice 2024-001'),
+          metadata: { content_type: 'application/pdf', customer: 'ACME' },
+        },
         { filename: 'packing-list-17.txt', content: b64('12 cartons, 340 kg'), metadata: { source: 'email' } },
       ],
       collection: 'invoices',
@@ -234,8 +286,18 @@ describe('document design: /batch/jobs', () => {
     assert.deepEqual(batch.options.stages, ['ingest']);
     assert.equal(batch.priority, 'express', 'priority 8 runs as an express batch');
     assert.deepEqual(batch.metadata, { collection: 'invoices', job_priority: 8 });
-    const rows = await stack.db.db.selectFrom('batch_items').select(['ref', 'content_b64', 'content_type', 'attributes']).where('batch_id', '=', batchIdOf(jobId)!).orderBy('seq').execute();
-    assert.deepEqual(rows[0], { ref: 'invoice-2024-001.pdf', content_b64: b64('%PDF-1.4 invoice 2024-001'), content_type: 'application/pdf', attributes: { content_type: 'application/pdf', customer: 'ACME' } });
+    const rows = await stack.db.db
+      .selectFrom('batch_items')
+      .select(['ref', 'content_b64', 'content_type', 'attributes'])
+      .where('batch_id', '=', batchIdOf(jobId)!)
+      .orderBy('seq')
+      .execute();
+    assert.deepEqual(rows[0], {
+      ref: 'invoice-2024-001.pdf',
+      content_b64: b64('%PDF-1.4 invoice 2024-001'),
+      content_type: 'application/pdf',
+      attributes: { content_type: 'application/pdf', customer: 'ACME' },
+    });
     assert.equal(rows[1]!.content_type, null);
   });
 
@@ -253,7 +315,13 @@ describe('document design: /batch/jobs', () => {
       assert.deepEqual(Object.keys(e.data).sort(), ['document_index', 'event_type', 'filename', 'job_id', 'message', 'timestamp']);
       assert.equal(e.data.job_id, jobId);
     }
-    assert.deepEqual(events.slice(1, 3).map((e) => [e.data.document_index, e.data.filename]), [[0, 'invoice-2024-001.pdf'], [1, 'packing-list-17.txt']]);
+    assert.deepEqual(
+      events.slice(1, 3).map((e) => [e.data.document_index, e.data.filename]),
+      [
+        [0, 'invoice-2024-001.pdf'],
+        [1, 'packing-list-17.txt'],
+      ],
+    );
     assert.equal(events[3]!.data.message, 'completed');
     assert.deepEqual(events[4]!.data, { status: 'completed' });
   });
@@ -293,7 +361,10 @@ describe('document design: /batch/jobs', () => {
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
     assert.deepEqual(cancelled.body, { status: 'cancelled' });
     const events = await readEvents(await stream);
-    assert.deepEqual(events.slice(-2).map((e) => e.data.event_type ?? e.data.status), ['cancel', 'cancelled']);
+    assert.deepEqual(
+      events.slice(-2).map((e) => e.data.event_type ?? e.data.status),
+      ['cancel', 'cancelled'],
+    );
     assert.equal(events[events.length - 1]!.event, 'complete');
     const done = await pollUntil(`/batch/jobs/${id}`, (b) => b.status === 'cancelled');
     assert.equal(done.job_id, id);
@@ -301,15 +372,27 @@ describe('document design: /batch/jobs', () => {
   });
 
   test('another tenant_id is the design’s 404; a default priority and no collection are fine', async () => {
-    assertDetail(await send('/batch/jobs', 'POST', { tenant_id: tenantUuid(other.tenantId), documents: [{ filename: 'a.txt', content: b64('a') }] }), 404, 'Tenant not found');
-    assertDetail(await send('/batch/jobs', 'POST', { tenant_id: other.tenantId, documents: [{ filename: 'a.txt', content: b64('a') }] }), 404, 'Tenant not found');
+    assertDetail(
+      await send('/batch/jobs', 'POST', { tenant_id: tenantUuid(other.tenantId), documents: [{ filename: 'a.txt', content: b64('a') }] }),
+      404,
+      'Tenant not found',
+    );
+    assertDetail(
+      await send('/batch/jobs', 'POST', { tenant_id: other.tenantId, documents: [{ filename: 'a.txt', content: b64('a') }] }),
+      404,
+      'Tenant not found',
+    );
     const bad = assertError(
       await send('/batch/jobs', 'POST', { documents: [{ filename: 'a.txt', content: 'not base64!' }], priority: 11 }),
       400,
       'validation_failed',
     );
     assert.deepEqual(bad.details.map((d: Json) => d.path).sort(), ['documents.0.content', 'priority']);
-    const ok = await send('/batch/jobs', 'POST', { documents: [{ filename: 'a.txt', content: b64('a') }], collection: null, priority: null });
+    const ok = await send('/batch/jobs', 'POST', {
+      documents: [{ filename: 'a.txt', content: b64('a') }],
+      collection: null,
+      priority: null,
+    });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.priority, 5);
     assert.equal(ok.body.collection, null);
@@ -327,7 +410,10 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
   const finished = (b: Json): boolean => ['completed', 'failed', 'cancelled'].includes(b.status as string);
 
   test('bulk-search with part_numbers classifies each part number, trimmed and in upper case', async () => {
-    const r = await send('/api/bulk-search', 'POST', { part_numbers: ['chair-oak-4471', 'laptop-X1-DISCONTINUED', ' PN-4711 '], idempotency_key: 'search-2024-06-01-a' });
+    const r = await send('/api/bulk-search', 'POST', {
+      part_numbers: ['chair-oak-4471', 'laptop-X1-DISCONTINUED', ' PN-4711 '],
+      idempotency_key: 'search-2024-06-01-a',
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(Object.keys(r.body).sort(), ['batch_id', 'idempotency_key', 'message', 'status', 'total_items']);
     searchId = r.body.batch_id as string;
@@ -348,13 +434,21 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
     assert.equal(done.failed_count, 1);
     assert.equal(done.idempotency_key, 'search-2024-06-01-a');
     assert.equal((await v1Batch(searchId)).counts.needs_review, 1, 'an unknown part number goes to review');
-    assert.deepEqual(done.failed_items, [{ part_number: 'LAPTOP-X1-DISCONTINUED', error: 'fallback_rejected: product is discontinued', timestamp: null }]);
+    assert.deepEqual(done.failed_items, [
+      { part_number: 'LAPTOP-X1-DISCONTINUED', error: 'fallback_rejected: product is discontinued', timestamp: null },
+    ]);
     const refs = await stack.db.db.selectFrom('batch_items').select('ref').where('batch_id', '=', searchId).orderBy('seq').execute();
-    assert.deepEqual(refs.map((x) => x.ref), ['CHAIR-OAK-4471', 'LAPTOP-X1-DISCONTINUED', 'PN-4711']);
+    assert.deepEqual(
+      refs.map((x) => x.ref),
+      ['CHAIR-OAK-4471', 'LAPTOP-X1-DISCONTINUED', 'PN-4711'],
+    );
   });
 
   test('the same idempotency_key answers the batch it made, whatever the body and route, as the design does', async () => {
-    const again = await send('/api/bulk-search', 'POST', { part_numbers: ['chair-oak-4471', 'laptop-X1-DISCONTINUED', 'PN-4711'], idempotency_key: 'search-2024-06-01-a' });
+    const again = await send('/api/bulk-search', 'POST', {
+      part_numbers: ['chair-oak-4471', 'laptop-X1-DISCONTINUED', 'PN-4711'],
+      idempotency_key: 'search-2024-06-01-a',
+    });
     assert.equal(again.status, 200);
     assert.equal(again.headers.get('idempotent-replayed'), 'true');
     assert.equal(again.body.batch_id, searchId);
@@ -369,7 +463,12 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
       assert.equal(r.body.batch_id, searchId, route);
     }
     // The header works as on /v1, and must agree with the body's key.
-    const header = await send('/api/bulk-search', 'POST', { part_numbers: ['x'] }, { headers: { 'Idempotency-Key': 'search-2024-06-01-a' } });
+    const header = await send(
+      '/api/bulk-search',
+      'POST',
+      { part_numbers: ['x'] },
+      { headers: { 'Idempotency-Key': 'search-2024-06-01-a' } },
+    );
     assert.equal(header.body.batch_id, searchId);
     const clash = assertError(
       await send('/api/bulk-search', 'POST', { part_numbers: ['x'], idempotency_key: 'k1' }, { headers: { 'Idempotency-Key': 'k2' } }),
@@ -380,7 +479,10 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
   });
 
   test('bulk-publish with part_numbers_text publishes each part number', async () => {
-    const r = await send('/api/bulk-publish', 'POST', { part_numbers_text: 'chair-oak-4471\nleather-boots-38, tshirt-cotton-M-0042;wooden chair 4471\t', idempotency_key: 'publish-2024-06-01-a' });
+    const r = await send('/api/bulk-publish', 'POST', {
+      part_numbers_text: 'chair-oak-4471\nleather-boots-38, tshirt-cotton-M-0042;wooden chair 4471\t',
+      idempotency_key: 'publish-2024-06-01-a',
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     publishId = r.body.batch_id as string;
     assert.equal(r.body.total_items, 4);
@@ -398,7 +500,11 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
   });
 
   test('part numbers are checked as the design checks them, in its field names', async () => {
-    const both = assertError(await send('/api/bulk-search', 'POST', { part_numbers: ['a'], part_numbers_text: 'a' }), 400, 'validation_failed');
+    const both = assertError(
+      await send('/api/bulk-search', 'POST', { part_numbers: ['a'], part_numbers_text: 'a' }),
+      400,
+      'validation_failed',
+    );
     assert.equal(both.details[0].path, 'part_numbers_text');
     const nulls = await send('/api/bulk-search', 'POST', { part_numbers: ['null-rule-1'], part_numbers_text: null, idempotency_key: null });
     assert.equal(nulls.status, 200, 'null means the field left out');
@@ -410,7 +516,11 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
     assert.equal(empty.details[0].issue, 'No valid part numbers found in text');
     const long = assertError(await send('/api/bulk-search', 'POST', { part_numbers: ['ok', 'x'.repeat(51)] }), 400, 'validation_failed');
     assert.equal(long.details[0].path, 'part_numbers.1');
-    const tooMany = assertError(await send('/api/bulk-publish', 'POST', { part_numbers_text: Array.from({ length: 10_001 }, (_, i) => `P${i}`).join(',') }), 400, 'validation_failed');
+    const tooMany = assertError(
+      await send('/api/bulk-publish', 'POST', { part_numbers_text: Array.from({ length: 10_001 }, (_, i) => `P${i}`).join(',') }),
+      400,
+      'validation_failed',
+    );
     assert.equal(tooMany.details[0].issue, 'Maximum 10000 part numbers allowed');
     const dup = assertError(await send('/api/bulk-search', 'POST', { part_numbers_text: 'A-1,B-2,A-1' }), 400, 'validation_failed');
     assert.equal(dup.details[0].path, 'part_numbers.2');
@@ -436,7 +546,7 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
 
   test('GET /api/batches pages the tenant’s batches by offset, newest first, and filters by the design’s statuses', async () => {
     const everything: string[] = [];
-    for (let cursor: string | null = null; ; ) {
+    for (let cursor: string | null = null; ;) {
       const page: Json = (await send(`/v1/batches?limit=100${cursor ? `&cursor=${cursor}` : ''}`, 'GET')).body;
       everything.push(...(page.batches as Json[]).map((b) => b.batch_id as string));
       cursor = page.next_cursor as string | null;
@@ -446,16 +556,25 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
     assert.equal(first.status, 200);
     assert.deepEqual(Object.keys(first.body).sort(), ['batches', 'total']);
     assert.equal(first.body.total, everything.length);
-    assert.deepEqual(first.body.batches.map((b: Json) => b.id), everything.slice(0, 2));
+    assert.deepEqual(
+      first.body.batches.map((b: Json) => b.id),
+      everything.slice(0, 2),
+    );
     const second = await send('/api/batches?limit=2&offset=2', 'GET');
-    assert.deepEqual(second.body.batches.map((b: Json) => b.id), everything.slice(2, 4));
+    assert.deepEqual(
+      second.body.batches.map((b: Json) => b.id),
+      everything.slice(2, 4),
+    );
     assert.equal(first.body.batches[0].failed_items, null, 'the list leaves failed_items out, as the design does');
 
     const completed = await send('/api/batches?status=completed&limit=100', 'GET');
     assert.equal(completed.body.total, completed.body.batches.length);
     assert.ok(completed.body.batches.every((b: Json) => b.status === 'completed'));
     assert.ok(completed.body.batches.some((b: Json) => b.id === searchId));
-    assert.ok(completed.body.batches.some((b: Json) => b.id === publishId), 'a batch with failed items is completed in the design');
+    assert.ok(
+      completed.body.batches.some((b: Json) => b.id === publishId),
+      'a batch with failed items is completed in the design',
+    );
 
     const past = await send(`/api/batches?offset=${everything.length}`, 'GET');
     assert.deepEqual(past.body.batches, []);

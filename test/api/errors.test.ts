@@ -32,7 +32,12 @@ describe('the error table', () => {
     const res = await stack.api('/v1/batches', {
       key,
       ...json({
-        items: [{ text: 'no ref' }, { ref: 'x'.repeat(201), text: 'too long a ref' }, { ref: 'c', text: 'fine' }, { ref: 'c', text: 'duplicate' }],
+        items: [
+          { text: 'no ref' },
+          { ref: 'x'.repeat(201), text: 'too long a ref' },
+          { ref: 'c', text: 'fine' },
+          { ref: 'c', text: 'duplicate' },
+        ],
         chunk_size: 501,
         stages: ['publish', 'classify'],
         priority: 'urgent',
@@ -47,8 +52,25 @@ describe('the error table', () => {
     assert.equal(body.error.message.split(':')[0], body.error.details![0]!.path, 'the message names the first failing path');
 
     // Duplicates are found once the shape is right, and each one is named.
-    const dup = await expectError(await stack.api('/v1/batches', { key, ...json({ items: [{ ref: 'a', text: 'x' }, { ref: 'a', text: 'y' }, { ref: 'b', text: 'z' }, { ref: 'b', text: 'w' }] }) }), 400, 'validation_failed');
-    assert.deepEqual(dup.error.details!.map((d) => d.path), ['items.1.ref', 'items.3.ref']);
+    const dup = await expectError(
+      await stack.api('/v1/batches', {
+        key,
+        ...json({
+          items: [
+            { ref: 'a', text: 'x' },
+            { ref: 'a', text: 'y' },
+            { ref: 'b', text: 'z' },
+            { ref: 'b', text: 'w' },
+          ],
+        }),
+      }),
+      400,
+      'validation_failed',
+    );
+    assert.deepEqual(
+      dup.error.details!.map((d) => d.path),
+      ['items.1.ref', 'items.3.ref'],
+    );
 
     const query = await expectError(await stack.api('/v1/batches?limit=0&status=bogus', { key }), 400, 'validation_failed');
     assert.deepEqual(query.error.details!.map((d) => d.path).sort(), ['limit', 'status']);
@@ -94,7 +116,7 @@ describe('the error table', () => {
       await waitForBatch(stack, batchId);
     });
 
-    test('404 not_found for an unknown batch, and for another tenant\'s', async () => {
+    test("404 not_found for an unknown batch, and for another tenant's", async () => {
       await expectError(await stack.api('/v1/batches/b_00000000000000000000000000'), 404, 'not_found');
       const other = await stack.addTenant();
       for (const path of [`/v1/batches/${batchId}`, `/v1/batches/${batchId}/items`]) {
@@ -123,7 +145,11 @@ describe('the error table', () => {
   });
 
   test('415 unsupported_media_type when JSON is required and something else is sent', async () => {
-    const res = await stack.api('/v1/batches/b_any/cancel', { method: 'POST', body: 'rollback=true', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await stack.api('/v1/batches/b_any/cancel', {
+      method: 'POST',
+      body: 'rollback=true',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     const body = await expectError(res, 415, 'unsupported_media_type');
     assert.match(body.error.message, /application\/json/);
   });
@@ -133,13 +159,17 @@ describe('the error table', () => {
     const headers = { 'idempotency-key': 'errors-table-422' };
     const first = await stack.api('/v1/batches', { key, headers, ...json({ items: items(2) }) });
     assert.equal(first.status, 202);
-    const body = await expectError(await stack.api('/v1/batches', { key, headers, ...json({ items: items(3) }) }), 422, 'idempotency_key_reused');
+    const body = await expectError(
+      await stack.api('/v1/batches', { key, headers, ...json({ items: items(3) }) }),
+      422,
+      'idempotency_key_reused',
+    );
     assert.equal(body.error.details, undefined);
     assert.equal(await batchRows(stack, tenantId), 1);
     await waitForBatch(stack, ((await first.json()) as { batch_id: string }).batch_id, undefined, undefined, key);
   });
 
-  test('429 rate_limited once the key\'s bucket is used up, with Retry-After and retry_after', async () => {
+  test("429 rate_limited once the key's bucket is used up, with Retry-After and retry_after", async () => {
     const { key } = await stack.addTenant({ reads: 2 });
     for (let i = 0; i < 2; i++) assert.equal((await stack.api('/v1/batches', { key })).status, 200);
     const res = await stack.api('/v1/batches', { key });
@@ -174,14 +204,16 @@ describe('the error table', () => {
       const body = await expectError(res, 503, 'unavailable');
       assertRetryAfter(res, body);
       assert.match(body.error.message, /Temporal/);
-      const { rows } = await sql<{ n: number }>`select (select count(*) from batches)::int + (select count(*) from batch_items)::int as n`.execute(down.db.db);
+      const { rows } = await sql<{
+        n: number;
+      }>`select (select count(*) from batches)::int + (select count(*) from batch_items)::int as n`.execute(down.db.db);
       assert.equal(rows[0]!.n, 0);
     } finally {
       await down.stop();
     }
   });
 
-  test('a caller\'s X-Request-Id is echoed in the header and the error body', async () => {
+  test("a caller's X-Request-Id is echoed in the header and the error body", async () => {
     const res = await stack.api('/v1/batches/b_unknown', { headers: { 'x-request-id': 'client-trace-42' } });
     const body = await expectError(res, 404, 'not_found');
     assert.equal(body.error.request_id, 'client-trace-42');

@@ -31,7 +31,10 @@ interface Body {
   progress_percent: number;
 }
 
-async function withStack(opts: StackOptions & { rejectEvery?: number }, run: (stack: Stack, target: PublishTarget) => Promise<void>): Promise<void> {
+async function withStack(
+  opts: StackOptions & { rejectEvery?: number },
+  run: (stack: Stack, target: PublishTarget) => Promise<void>,
+): Promise<void> {
   const refs = items(400).map((i) => i.ref);
   const rejectRefs = new Set(opts.rejectEvery ? refs.filter((_, i) => i % opts.rejectEvery! === 3) : []);
   const target = await startPublishTarget({ latencyMs: LATENCY_MS, rejectRefs });
@@ -53,7 +56,8 @@ async function untilClosed(s: SseStream, what: string): Promise<SseEvent[]> {
 }
 
 const ids = (es: Array<{ id: string }>): string[] => es.map((e) => e.id);
-const failedRefs = (es: SseEvent[]): string[] => es.filter((e) => e.event === 'item_failed').map((e) => (JSON.parse(e.data) as { ref: string }).ref);
+const failedRefs = (es: SseEvent[]): string[] =>
+  es.filter((e) => e.event === 'item_failed').map((e) => (JSON.parse(e.data) as { ref: string }).ref);
 
 async function pause(stack: Stack, batchId: string, paused: boolean): Promise<void> {
   const res = await stack.api(`/v1/batches/${batchId}/${paused ? 'pause' : 'resume'}`, { method: 'POST' });
@@ -74,106 +78,141 @@ async function pauseAndSettle(stack: Stack, batchId: string): Promise<void> {
   });
 }
 
-test('SSE: increasing progress, exactly one terminal event last, then the server closes the stream', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  await withStack({}, async (stack) => {
-    const batchId = await submit(stack, { items: items(300), chunk_size: 10, max_parallel_chunks: 1 });
-    const sse = await events(stack, batchId);
-    assert.equal(sse.status, 200);
-    assert.match(sse.headers.get('content-type') ?? '', /^text\/event-stream/);
-    assert.ok(sse.headers.get('x-request-id'));
-    const got = await untilClosed(sse, 'SSE');
-    assert.ok(sse.endedByServer(), 'the server closed the stream');
-
-    const progress = got.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data) as Body);
-    const terminal = got.filter((e) => TERMINAL.has(e.event));
-    t.diagnostic(`${got.length} events: ${progress.length} progress, terminal ${terminal.map((e) => e.event).join(',')}`);
-    assert.equal(terminal.length, 1, 'exactly one terminal event');
-    assert.equal(got[got.length - 1], terminal[0], 'the terminal event is the last');
-    assert.ok(progress.length >= 3, `several progress events (${progress.length})`);
-    for (const [i, p] of progress.entries()) {
-      assert.equal(p.batch_id, batchId);
-      assert.equal(p.total_items, 300);
-      if (i > 0) {
-        assert.ok(p.counts.pending! <= progress[i - 1]!.counts.pending!, 'pending never goes up');
-        assert.ok(p.progress_percent >= progress[i - 1]!.progress_percent, 'progress_percent never goes down');
-      }
-    }
-    assert.ok(progress.some((p) => p.counts.pending! > 0 && p.counts.pending! < 300), 'a progress event from the middle of the run');
-    assert.equal(new Set(ids(got)).size, got.length, 'every id is unique');
-    assert.ok(got.every((e) => e.id !== ''), 'every event has an id');
-
-    const final = JSON.parse(terminal[0]!.data) as Body;
-    const read = await waitForBatch(stack, batchId);
-    assert.equal(terminal[0]!.event, read.status);
-    assert.equal(final.status, read.status);
-    assert.deepEqual(final.counts, read.counts);
-
-    // An EventSource reconnects after every close: after the terminal event it is told to stop.
-    const again = await events(stack, batchId, { 'last-event-id': terminal[0]!.id });
-    assert.equal(again.status, 204);
-    // A new watcher of the finished batch gets the terminal event at once, and the close.
-    const late = await untilClosed(await events(stack, batchId), 'late watcher');
-    assert.deepEqual(late.map((e) => [e.event, e.id]), [[terminal[0]!.event, terminal[0]!.id]]);
-  });
-});
-
-test('SSE: disconnect and reconnect with Last-Event-ID misses nothing and repeats nothing, on this process and on another', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  await withStack({ rejectEvery: 11 }, async (stack, target) => {
-    // A second API over the same database and Temporal: "another API process".
-    const other = createApp({ db: stack.db.db, client: stack.client, batches: stack.batches, log: pino({ level: 'silent' }), maxBodyBytes: 1 << 20 });
-    const otherServer: Server = other.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => otherServer.once('listening', resolve));
-    const otherSockets = attachWebSockets(otherServer, other);
-    const otherBase = `http://127.0.0.1:${(otherServer.address() as AddressInfo).port}`;
-    try {
+test(
+  'SSE: increasing progress, exactly one terminal event last, then the server closes the stream',
+  { timeout: TEST_TIMEOUT_MS },
+  async (t) => {
+    await withStack({}, async (stack) => {
       const batchId = await submit(stack, { items: items(300), chunk_size: 10, max_parallel_chunks: 1 });
-      const steady = await events(stack, batchId);
-      const first = await events(stack, batchId);
-      const cross = await events(stack, batchId);
-      // Drop two clients after they have seen an item fail (more failures are still to come).
-      await eventually('the first item_failed', () => first.events.some((e) => e.event === 'item_failed') && cross.events.some((e) => e.event === 'item_failed'), 120_000);
-      first.abort();
-      cross.abort();
-      const seenFirst = [...first.events];
-      const seenCross = [...cross.events];
-      await sleep(2_500);
+      const sse = await events(stack, batchId);
+      assert.equal(sse.status, 200);
+      assert.match(sse.headers.get('content-type') ?? '', /^text\/event-stream/);
+      assert.ok(sse.headers.get('x-request-id'));
+      const got = await untilClosed(sse, 'SSE');
+      assert.ok(sse.endedByServer(), 'the server closed the stream');
 
-      // Same process: the poller's buffer replays exactly what was missed.
-      const resumed = await events(stack, batchId, { 'last-event-id': seenFirst[seenFirst.length - 1]!.id });
-      // Another process: no buffer there; the id alone says where to continue.
-      const resumedElsewhere = await events(stack, batchId, { 'last-event-id': seenCross[seenCross.length - 1]!.id }, otherBase);
-      const whole = await untilClosed(steady, 'uninterrupted');
-      const rest = await untilClosed(resumed, 'resumed');
-      const restElsewhere = await untilClosed(resumedElsewhere, 'resumed elsewhere');
+      const progress = got.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data) as Body);
+      const terminal = got.filter((e) => TERMINAL.has(e.event));
+      t.diagnostic(`${got.length} events: ${progress.length} progress, terminal ${terminal.map((e) => e.event).join(',')}`);
+      assert.equal(terminal.length, 1, 'exactly one terminal event');
+      assert.equal(got[got.length - 1], terminal[0], 'the terminal event is the last');
+      assert.ok(progress.length >= 3, `several progress events (${progress.length})`);
+      for (const [i, p] of progress.entries()) {
+        assert.equal(p.batch_id, batchId);
+        assert.equal(p.total_items, 300);
+        if (i > 0) {
+          assert.ok(p.counts.pending! <= progress[i - 1]!.counts.pending!, 'pending never goes up');
+          assert.ok(p.progress_percent >= progress[i - 1]!.progress_percent, 'progress_percent never goes down');
+        }
+      }
+      assert.ok(
+        progress.some((p) => p.counts.pending! > 0 && p.counts.pending! < 300),
+        'a progress event from the middle of the run',
+      );
+      assert.equal(new Set(ids(got)).size, got.length, 'every id is unique');
+      assert.ok(
+        got.every((e) => e.id !== ''),
+        'every event has an id',
+      );
 
-      const failedItems = (await allItems(stack, batchId)).filter((i) => i.status === 'failed').map((i) => i.ref);
-      const rejected = [...(target.faults.rejectRefs ?? [])].filter((r) => Number(r.slice(4)) < 300);
-      t.diagnostic(`uninterrupted: ${whole.length} events, ${failedRefs(whole).length} item_failed; dropped after ${seenFirst.length}, resumed with ${rest.length} here and ${restElsewhere.length} elsewhere`);
-      assert.deepEqual(new Set(failedItems), new Set(rejected), 'the rejected refs failed');
-      assert.ok(failedRefs(seenFirst).length < failedRefs(whole).length, 'the client was dropped before the last failure');
+      const final = JSON.parse(terminal[0]!.data) as Body;
+      const read = await waitForBatch(stack, batchId);
+      assert.equal(terminal[0]!.event, read.status);
+      assert.equal(final.status, read.status);
+      assert.deepEqual(final.counts, read.counts);
 
-      // The uninterrupted client: one item_failed per failed item.
-      assert.deepEqual([...failedRefs(whole)].sort(), [...failedItems].sort());
-      // Here: the union is exactly the uninterrupted stream, ids and all.
-      assert.deepEqual(ids([...seenFirst, ...rest]), ids(whole));
-      assert.deepEqual([...failedRefs(seenFirst), ...failedRefs(rest)], failedRefs(whole));
-      // Elsewhere: every failed item exactly once, no id twice, the same terminal event.
-      const unionElsewhere = [...seenCross, ...restElsewhere];
-      assert.deepEqual([...failedRefs(seenCross), ...failedRefs(restElsewhere)].sort(), [...failedItems].sort());
-      assert.equal(new Set(ids(unionElsewhere)).size, unionElsewhere.length, 'no id repeats');
-      assert.deepEqual(unionElsewhere.filter((e) => TERMINAL.has(e.event)).map((e) => [e.event, e.id]), whole.filter((e) => TERMINAL.has(e.event)).map((e) => [e.event, e.id]));
-      assert.ok(TERMINAL.has(restElsewhere[restElsewhere.length - 1]!.event));
+      // An EventSource reconnects after every close: after the terminal event it is told to stop.
+      const again = await events(stack, batchId, { 'last-event-id': terminal[0]!.id });
+      assert.equal(again.status, 204);
+      // A new watcher of the finished batch gets the terminal event at once, and the close.
+      const late = await untilClosed(await events(stack, batchId), 'late watcher');
+      assert.deepEqual(
+        late.map((e) => [e.event, e.id]),
+        [[terminal[0]!.event, terminal[0]!.id]],
+      );
+    });
+  },
+);
 
-      // Reconnecting after the end with an older id: the failures not yet seen, then the terminal event.
-      const late = await untilClosed(await events(stack, batchId, { 'last-event-id': seenFirst[seenFirst.length - 1]!.id }, otherBase), 'late resume');
-      assert.deepEqual([...failedRefs(seenFirst), ...failedRefs(late)].sort(), [...failedItems].sort());
-      assert.equal(late[late.length - 1]!.id, whole[whole.length - 1]!.id);
-    } finally {
-      await otherSockets.close();
-      await new Promise<void>((resolve) => otherServer.close(() => resolve()));
-    }
-  });
-});
+test(
+  'SSE: disconnect and reconnect with Last-Event-ID misses nothing and repeats nothing, on this process and on another',
+  { timeout: TEST_TIMEOUT_MS },
+  async (t) => {
+    await withStack({ rejectEvery: 11 }, async (stack, target) => {
+      // A second API over the same database and Temporal: "another API process".
+      const other = createApp({
+        db: stack.db.db,
+        client: stack.client,
+        batches: stack.batches,
+        log: pino({ level: 'silent' }),
+        maxBodyBytes: 1 << 20,
+      });
+      const otherServer: Server = other.listen(0, '127.0.0.1');
+      await new Promise<void>((resolve) => otherServer.once('listening', resolve));
+      const otherSockets = attachWebSockets(otherServer, other);
+      const otherBase = `http://127.0.0.1:${(otherServer.address() as AddressInfo).port}`;
+      try {
+        const batchId = await submit(stack, { items: items(300), chunk_size: 10, max_parallel_chunks: 1 });
+        const steady = await events(stack, batchId);
+        const first = await events(stack, batchId);
+        const cross = await events(stack, batchId);
+        // Drop two clients after they have seen an item fail (more failures are still to come).
+        await eventually(
+          'the first item_failed',
+          () => first.events.some((e) => e.event === 'item_failed') && cross.events.some((e) => e.event === 'item_failed'),
+          120_000,
+        );
+        first.abort();
+        cross.abort();
+        const seenFirst = [...first.events];
+        const seenCross = [...cross.events];
+        await sleep(2_500);
+
+        // Same process: the poller's buffer replays exactly what was missed.
+        const resumed = await events(stack, batchId, { 'last-event-id': seenFirst[seenFirst.length - 1]!.id });
+        // Another process: no buffer there; the id alone says where to continue.
+        const resumedElsewhere = await events(stack, batchId, { 'last-event-id': seenCross[seenCross.length - 1]!.id }, otherBase);
+        const whole = await untilClosed(steady, 'uninterrupted');
+        const rest = await untilClosed(resumed, 'resumed');
+        const restElsewhere = await untilClosed(resumedElsewhere, 'resumed elsewhere');
+
+        const failedItems = (await allItems(stack, batchId)).filter((i) => i.status === 'failed').map((i) => i.ref);
+        const rejected = [...(target.faults.rejectRefs ?? [])].filter((r) => Number(r.slice(4)) < 300);
+        t.diagnostic(
+          `uninterrupted: ${whole.length} events, ${failedRefs(whole).length} item_failed; dropped after ${seenFirst.length}, resumed with ${rest.length} here and ${restElsewhere.length} elsewhere`,
+        );
+        assert.deepEqual(new Set(failedItems), new Set(rejected), 'the rejected refs failed');
+        assert.ok(failedRefs(seenFirst).length < failedRefs(whole).length, 'the client was dropped before the last failure');
+
+        // The uninterrupted client: one item_failed per failed item.
+        assert.deepEqual([...failedRefs(whole)].sort(), [...failedItems].sort());
+        // Here: the union is exactly the uninterrupted stream, ids and all.
+        assert.deepEqual(ids([...seenFirst, ...rest]), ids(whole));
+        assert.deepEqual([...failedRefs(seenFirst), ...failedRefs(rest)], failedRefs(whole));
+        // Elsewhere: every failed item exactly once, no id twice, the same terminal event.
+        const unionElsewhere = [...seenCross, ...restElsewhere];
+        assert.deepEqual([...failedRefs(seenCross), ...failedRefs(restElsewhere)].sort(), [...failedItems].sort());
+        assert.equal(new Set(ids(unionElsewhere)).size, unionElsewhere.length, 'no id repeats');
+        assert.deepEqual(
+          unionElsewhere.filter((e) => TERMINAL.has(e.event)).map((e) => [e.event, e.id]),
+          whole.filter((e) => TERMINAL.has(e.event)).map((e) => [e.event, e.id]),
+        );
+        assert.ok(TERMINAL.has(restElsewhere[restElsewhere.length - 1]!.event));
+
+        // Reconnecting after the end with an older id: the failures not yet seen, then the terminal event.
+        const late = await untilClosed(
+          await events(stack, batchId, { 'last-event-id': seenFirst[seenFirst.length - 1]!.id }, otherBase),
+          'late resume',
+        );
+        assert.deepEqual([...failedRefs(seenFirst), ...failedRefs(late)].sort(), [...failedItems].sort());
+        assert.equal(late[late.length - 1]!.id, whole[whole.length - 1]!.id);
+      } finally {
+        await otherSockets.close();
+        await new Promise<void>((resolve) => otherServer.close(() => resolve()));
+      }
+    });
+  },
+);
 
 test('50 watchers of one batch cost no more progress queries than 1', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const calls = new Map<string, number>();
@@ -226,54 +265,62 @@ test('50 watchers of one batch cost no more progress queries than 1', { timeout:
   });
 });
 
-test('WebSocket: the same events as SSE, one JSON message each, closed with 1000 after the terminal event', { timeout: TEST_TIMEOUT_MS }, async () => {
-  await withStack({ rejectEvery: 13 }, async (stack) => {
-    const batchId = await submit(stack, { items: items(200), chunk_size: 10, max_parallel_chunks: 1 });
-    await pauseAndSettle(stack, batchId);
-    const wsBase = stack.baseUrl.replace(/^http/, 'ws');
-    const sse = await events(stack, batchId);
-    await eventually('SSE has its first event', () => sse.events.length > 0);
+test(
+  'WebSocket: the same events as SSE, one JSON message each, closed with 1000 after the terminal event',
+  { timeout: TEST_TIMEOUT_MS },
+  async () => {
+    await withStack({ rejectEvery: 13 }, async (stack) => {
+      const batchId = await submit(stack, { items: items(200), chunk_size: 10, max_parallel_chunks: 1 });
+      await pauseAndSettle(stack, batchId);
+      const wsBase = stack.baseUrl.replace(/^http/, 'ws');
+      const sse = await events(stack, batchId);
+      await eventually('SSE has its first event', () => sse.events.length > 0);
 
-    const open = (url: string, headers: Record<string, string> = {}) => {
-      const ws = new WebSocket(url, { headers });
-      const messages: Array<{ type: string; id: string; [k: string]: unknown }> = [];
-      ws.on('message', (raw) => messages.push(JSON.parse(String(raw)) as { type: string; id: string }));
-      const closed = new Promise<number>((resolve, reject) => {
-        ws.on('close', (code) => resolve(code));
-        ws.on('error', reject);
-      });
-      return { ws, messages, closed };
-    };
-    // The key as a header (servers, CLIs) and as ?api_key= (browsers cannot set headers).
-    const byHeader = open(`${wsBase}/v1/batches/${batchId}/ws`, { 'x-api-key': stack.key });
-    const byQuery = open(`${wsBase}/v1/batches/${batchId}/ws?api_key=${encodeURIComponent(stack.key)}`);
-    await eventually('both sockets have their first message', () => byHeader.messages.length > 0 && byQuery.messages.length > 0);
-    await pause(stack, batchId, false);
+      const open = (url: string, headers: Record<string, string> = {}) => {
+        const ws = new WebSocket(url, { headers });
+        const messages: Array<{ type: string; id: string; [k: string]: unknown }> = [];
+        ws.on('message', (raw) => messages.push(JSON.parse(String(raw)) as { type: string; id: string }));
+        const closed = new Promise<number>((resolve, reject) => {
+          ws.on('close', (code) => resolve(code));
+          ws.on('error', reject);
+        });
+        return { ws, messages, closed };
+      };
+      // The key as a header (servers, CLIs) and as ?api_key= (browsers cannot set headers).
+      const byHeader = open(`${wsBase}/v1/batches/${batchId}/ws`, { 'x-api-key': stack.key });
+      const byQuery = open(`${wsBase}/v1/batches/${batchId}/ws?api_key=${encodeURIComponent(stack.key)}`);
+      await eventually('both sockets have their first message', () => byHeader.messages.length > 0 && byQuery.messages.length > 0);
+      await pause(stack, batchId, false);
 
-    const sseEvents = await untilClosed(sse, 'SSE');
-    for (const socket of [byHeader, byQuery]) {
-      assert.equal(await socket.closed, 1000);
-      assert.deepEqual(socket.messages.map((m) => [m.type, m.id]), sseEvents.map((e) => [e.event, e.id]), 'the same events, in the same order');
-      const last = socket.messages[socket.messages.length - 1]!;
-      assert.ok(TERMINAL.has(last.type));
-      assert.equal(last.batch_id, batchId);
-      assert.equal(last.status, last.type);
-      const failed = socket.messages.filter((m) => m.type === 'item_failed');
-      assert.ok(failed.length > 0, 'items failed');
-      for (const m of failed) assert.ok(typeof m.ref === 'string' && (m.error as { code: string }).code === 'downstream_rejected');
-    }
+      const sseEvents = await untilClosed(sse, 'SSE');
+      for (const socket of [byHeader, byQuery]) {
+        assert.equal(await socket.closed, 1000);
+        assert.deepEqual(
+          socket.messages.map((m) => [m.type, m.id]),
+          sseEvents.map((e) => [e.event, e.id]),
+          'the same events, in the same order',
+        );
+        const last = socket.messages[socket.messages.length - 1]!;
+        assert.ok(TERMINAL.has(last.type));
+        assert.equal(last.batch_id, batchId);
+        assert.equal(last.status, last.type);
+        const failed = socket.messages.filter((m) => m.type === 'item_failed');
+        assert.ok(failed.length > 0, 'items failed');
+        for (const m of failed) assert.ok(typeof m.ref === 'string' && (m.error as { code: string }).code === 'downstream_rejected');
+      }
 
-    // Resuming a socket from an id: only what came after it.
-    const midway = sseEvents.findIndex((e) => e.event === 'item_failed');
-    const resumed = open(`${wsBase}/v1/batches/${batchId}/ws?last_event_id=${sseEvents[midway]!.id}`, { 'x-api-key': stack.key });
-    assert.equal(await resumed.closed, 1000);
-    assert.deepEqual(
-      resumed.messages.filter((m) => m.type === 'item_failed').map((m) => m.ref),
-      failedRefs(sseEvents.slice(midway + 1)),
-    );
-    assert.equal(resumed.messages[resumed.messages.length - 1]!.id, sseEvents[sseEvents.length - 1]!.id);
-  });
-});
+      // Resuming a socket from an id: only what came after it.
+      const midway = sseEvents.findIndex((e) => e.event === 'item_failed');
+      const resumed = open(`${wsBase}/v1/batches/${batchId}/ws?last_event_id=${sseEvents[midway]!.id}`, { 'x-api-key': stack.key });
+      assert.equal(await resumed.closed, 1000);
+      assert.deepEqual(
+        resumed.messages.filter((m) => m.type === 'item_failed').map((m) => m.ref),
+        failedRefs(sseEvents.slice(midway + 1)),
+      );
+      assert.equal(resumed.messages[resumed.messages.length - 1]!.id, sseEvents[sseEvents.length - 1]!.id);
+    });
+  },
+);
 
 test('another tenant, an unknown batch or no key: the contract errors, before any stream opens', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withStack({}, async (stack) => {

@@ -34,7 +34,9 @@ const core: CoreTier = {
 /** The fallback refuses "reject…" for good (the item fails) and is unsure of the rest (review). */
 const REJECTION = 'refused: "policy", see\nline two';
 const fallback = async (text: string) =>
-  text.startsWith('reject') ? { ok: false as const, retryable: false, message: REJECTION } : { ok: true as const, label: '6110', confidence: 0.3 };
+  text.startsWith('reject')
+    ? { ok: false as const, retryable: false, message: REJECTION }
+    : { ok: true as const, label: '6110', confidence: 0.3 };
 
 /** Refs that CSV must quote or defuse: formulas, quotes, commas, line breaks, non-ASCII. */
 const TRICKY_REFS = ['=SUM(A1:A9)', '+1 555', '-minus', '@at', 'comma, "quoted"', 'line\nbreak', 'été ✓'];
@@ -84,7 +86,10 @@ describe('a small batch that ran', () => {
     assert.equal(res.headers.get('content-disposition'), `attachment; filename="${batchId}.csv"`);
     const text = await res.text();
     const rows = parseCsv(text, { columns: true }) as Array<Record<string, string>>;
-    assert.deepEqual(Object.keys(rows[0]!), FLAT_COLUMNS.map((c) => c.name));
+    assert.deepEqual(
+      Object.keys(rows[0]!),
+      FLAT_COLUMNS.map((c) => c.name),
+    );
     assert.equal(rows.length, expected.length);
     for (const [i, item] of expected.entries()) {
       const row = rows[i]!;
@@ -115,7 +120,10 @@ describe('a small batch that ran', () => {
     assert.equal(res.headers.get('content-disposition'), `attachment; filename="${batchId}.ndjson"`);
     const text = await res.text();
     assert.ok(text.endsWith('\n'));
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, expected.length);
     for (const [i, item] of expected.entries()) {
       const { seq, attributes, updated_at, ...rest } = lines[i]!;
@@ -131,7 +139,14 @@ describe('a small batch that ran', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/json');
     assert.equal(res.headers.get('content-disposition'), `attachment; filename="${batchId}.json"`);
-    const doc = (await res.json()) as { batch_id: string; status: string; total_items: number; metadata: unknown; exported_at: string; items: Array<Record<string, unknown>> };
+    const doc = (await res.json()) as {
+      batch_id: string;
+      status: string;
+      total_items: number;
+      metadata: unknown;
+      exported_at: string;
+      items: Array<Record<string, unknown>>;
+    };
     assert.equal(doc.batch_id, batchId);
     assert.equal(doc.status, 'partial');
     assert.equal(doc.total_items, smallItems.length);
@@ -172,12 +187,18 @@ describe('a small batch that ran', () => {
   });
 
   test('an unknown format, or an unknown parameter, is a 400 naming it', async () => {
-    for (const [query, path] of [['?format=xlsx', 'format'], ['?fmt=csv', 'fmt']] as const) {
+    for (const [query, path] of [
+      ['?format=xlsx', 'format'],
+      ['?fmt=csv', 'fmt'],
+    ] as const) {
       const res = await exportOf(batchId, query);
       const body = (await res.json()) as { error: { code: string; details: Array<{ path: string }> } };
       assert.equal(res.status, 400);
       assert.equal(body.error.code, 'validation_failed');
-      assert.deepEqual(body.error.details.map((d) => d.path), [path]);
+      assert.deepEqual(
+        body.error.details.map((d) => d.path),
+        [path],
+      );
     }
   });
 
@@ -208,7 +229,12 @@ describe('a 50,000-item batch, still running', () => {
       contentType: null,
       // About 300 bytes of attributes that neither dictionaries nor snappy shrink much, so the
       // export is large next to any buffering the server might do.
-      attributes: { origin_country: 'CN', note: Array.from({ length: 36 }, (_, k) => (Math.imul(i + 1, 2654435761) ^ Math.imul(k + 1, 40503)) >>> 0).map((n) => n.toString(36).padStart(7, '0')).join(' ') },
+      attributes: {
+        origin_country: 'CN',
+        note: Array.from({ length: 36 }, (_, k) => (Math.imul(i + 1, 2654435761) ^ Math.imul(k + 1, 40503)) >>> 0)
+          .map((n) => n.toString(36).padStart(7, '0'))
+          .join(' '),
+      },
     }));
     await insertBatch(
       stack.db.db,
@@ -276,7 +302,14 @@ describe('a 50,000-item batch, still running', () => {
     const started = performance.now();
     try {
       const bytes = await download();
-      return { bytes, ms: Math.round(performance.now() - started), peakHeapGrowth: peakHeap - base.heapUsed, peakLiveHeapGrowth: peakLive - base.heapUsed, peakRssGrowth: peakRss - base.rss, peakRss };
+      return {
+        bytes,
+        ms: Math.round(performance.now() - started),
+        peakHeapGrowth: peakHeap - base.heapUsed,
+        peakLiveHeapGrowth: peakLive - base.heapUsed,
+        peakRssGrowth: peakRss - base.rss,
+        peakRss,
+      };
     } finally {
       clearInterval(fast);
       clearInterval(slow);
@@ -305,10 +338,14 @@ describe('a 50,000-item batch, still running', () => {
   const download = (format: string): Promise<http.IncomingMessage> =>
     new Promise((resolve, reject) => {
       http
-        .get(`${stack.baseUrl}/v1/batches/${batchId}/export?format=${format}`, { agent: false, headers: { 'x-api-key': stack.key } }, (res) => {
-          assert.equal(res.statusCode, 200);
-          resolve(res);
-        })
+        .get(
+          `${stack.baseUrl}/v1/batches/${batchId}/export?format=${format}`,
+          { agent: false, headers: { 'x-api-key': stack.key } },
+          (res) => {
+            assert.equal(res.statusCode, 200);
+            resolve(res);
+          },
+        )
         .on('error', reject);
     });
   const whole = async (format: string): Promise<Buffer> => Buffer.concat(await (await download(format)).toArray());
@@ -369,7 +406,11 @@ describe('a 50,000-item batch, still running', () => {
     report(t, 'json', figures);
     assertFlat(figures);
     // Parsed whole outside the measurement: the client holding it is not the server's memory.
-    const doc = JSON.parse((await whole('json')).toString('utf8')) as { batch_id: string; status: string; items: Array<{ seq: number; status: string }> };
+    const doc = JSON.parse((await whole('json')).toString('utf8')) as {
+      batch_id: string;
+      status: string;
+      items: Array<{ seq: number; status: string }>;
+    };
     assert.equal(doc.batch_id, batchId);
     assert.equal(doc.status, 'running');
     assert.equal(doc.items.length, TOTAL);

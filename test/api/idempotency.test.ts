@@ -23,7 +23,12 @@ after(async () => {
 });
 
 const post = (body: unknown, key: string, idempotencyKey?: string) =>
-  stack.api('/v1/batches', { method: 'POST', body: JSON.stringify(body), key, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
+  stack.api('/v1/batches', {
+    method: 'POST',
+    body: JSON.stringify(body),
+    key,
+    headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
+  });
 
 async function count(query: string, tenantId: string): Promise<number> {
   const { rows } = await sql<{ n: number }>`${sql.raw(query)} where b.tenant_id = ${tenantId}`.execute(stack.db.db);
@@ -34,7 +39,11 @@ const itemRows = (tenantId: string) => count('select count(*)::int as n from bat
 
 /** The tenant's workflows in Temporal's visibility, once it has caught up with `atLeast`, and a moment more. */
 async function workflowsOf(tenantId: string, atLeast: number): Promise<number> {
-  await eventually(`${atLeast} workflow(s) of ${tenantId} in visibility`, async () => (await stack.client.workflow.count(`TenantId = "${tenantId}"`)).count >= atLeast, 30_000);
+  await eventually(
+    `${atLeast} workflow(s) of ${tenantId} in visibility`,
+    async () => (await stack.client.workflow.count(`TenantId = "${tenantId}"`)).count >= atLeast,
+    30_000,
+  );
   await sleep(1_000);
   return (await stack.client.workflow.count(`TenantId = "${tenantId}"`)).count;
 }
@@ -44,7 +53,9 @@ describe('Idempotency-Key', () => {
     const { tenantId, key } = await stack.addTenant();
     const body = { items: items(7), chunk_size: 3, metadata: { order: 'po-20' } };
     const answers = await Promise.all(Array.from({ length: 20 }, () => post(body, key, 'parallel-20')));
-    const bodies = await Promise.all(answers.map(async (r) => (await r.json()) as { batch_id: string; total_items: number; workflow_id: string }));
+    const bodies = await Promise.all(
+      answers.map(async (r) => (await r.json()) as { batch_id: string; total_items: number; workflow_id: string }),
+    );
 
     const statuses = answers.map((r) => r.status).sort();
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
@@ -105,7 +116,7 @@ describe('Idempotency-Key', () => {
     const ra = await post({ items: items(1) }, a.key, 'shared-key');
     const rb = await post({ items: items(1) }, b.key, 'shared-key');
     assert.deepEqual([ra.status, rb.status], [202, 202]);
-    const [ida, idb] = await Promise.all([ra.json(), rb.json()]) as Array<{ batch_id: string }>;
+    const [ida, idb] = (await Promise.all([ra.json(), rb.json()])) as Array<{ batch_id: string }>;
     assert.notEqual(ida!.batch_id, idb!.batch_id);
   });
 
@@ -115,7 +126,9 @@ describe('Idempotency-Key', () => {
     const parsed = toSubmission(SubmitBatch.parse(raw));
     assert.ok(parsed.ok);
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => stack.batches.submit(tenantId, parsed.value, { requestHash: hashRequest(raw), idempotencyKey: 'internal-20' })),
+      Array.from({ length: 20 }, () =>
+        stack.batches.submit(tenantId, parsed.value, { requestHash: hashRequest(raw), idempotencyKey: 'internal-20' }),
+      ),
     );
     assert.equal(new Set(results.map((r) => r.body.batch_id)).size, 1);
     assert.equal(results.filter((r) => !r.replayed).length, 1);

@@ -38,7 +38,13 @@ after(async () => {
 
 /** Every (method, path) the app serves that names one batch, in Koa's `:param` form. */
 function batchRoutes(): Array<{ method: string; path: string }> {
-  const app = createApp({ db: stack.db.db, client: stack.client, batches: stack.batches, log: pino({ level: 'silent' }), maxBodyBytes: 1024 });
+  const app = createApp({
+    db: stack.db.db,
+    client: stack.client,
+    batches: stack.batches,
+    log: pino({ level: 'silent' }),
+    maxBodyBytes: 1024,
+  });
   const out: Array<{ method: string; path: string }> = [];
   for (const mw of app.middleware as Array<{ router?: Router }>) {
     for (const layer of mw.router?.stack ?? []) {
@@ -77,24 +83,24 @@ describe('another tenant', () => {
       }
     }
     // Nothing the other tenant tried reached the batches.
-    const finished = await (await stack.api(`/v1/batches/${batchId}`)).json() as { status: string };
+    const finished = (await (await stack.api(`/v1/batches/${batchId}`)).json()) as { status: string };
     assert.equal(finished.status, 'completed');
-    const running = await (await stack.api(`/v1/batches/${runningId}`)).json() as { status: string };
+    const running = (await (await stack.api(`/v1/batches/${runningId}`)).json()) as { status: string };
     assert.equal(running.status, 'paused');
   });
 
   test('lists, review queues, catalog and bulk cancel show none of the first tenant', async () => {
-    const list = await (await stack.api('/v1/batches', { key: other.key })).json() as { batches: unknown[] };
+    const list = (await (await stack.api('/v1/batches', { key: other.key })).json()) as { batches: unknown[] };
     assert.deepEqual(list.batches, []);
-    const review = await (await stack.api(`/v1/review?batch_id=${batchId}`, { key: other.key })).json() as { items: unknown[] };
+    const review = (await (await stack.api(`/v1/review?batch_id=${batchId}`, { key: other.key })).json()) as { items: unknown[] };
     assert.deepEqual(review.items, []);
-    const catalog = await (await stack.api(`/v1/catalog?batch_id=${batchId}`, { key: other.key })).json() as { items: unknown[] };
+    const catalog = (await (await stack.api(`/v1/catalog?batch_id=${batchId}`, { key: other.key })).json()) as { items: unknown[] };
     assert.deepEqual(catalog.items, []);
-    const stale = await (await stack.api('/v1/batches?stale=true', { key: other.key })).json() as { batches: unknown[] };
+    const stale = (await (await stack.api('/v1/batches?stale=true', { key: other.key })).json()) as { batches: unknown[] };
     assert.deepEqual(stale.batches, []);
     const cancelled = await stack.api('/v1/batches/cancel', { method: 'POST', body: JSON.stringify({ status: 'paused' }), key: other.key });
     assert.deepEqual(((await cancelled.json()) as { cancelled: string[] }).cancelled, []);
-    const compat = await (await stack.api('/api/batches', { key: other.key })).json() as { batches: unknown[] };
+    const compat = (await (await stack.api('/api/batches', { key: other.key })).json()) as { batches: unknown[] };
     assert.deepEqual(compat.batches, []);
   });
 });

@@ -40,7 +40,9 @@ let pgDb: Db | undefined;
 
 /** Runs the keys command the way an operator does (`npm run keys -- …`), or straight through tsx. */
 function keys(args: string[], opts: { viaNpm?: boolean } = {}): Promise<Run> {
-  const [cmd, argv] = opts.viaNpm ? ['npm', ['run', '--silent', 'keys', '--', ...args]] : [process.execPath, ['--import', 'tsx', 'src/main/keys.ts', ...args]];
+  const [cmd, argv] = opts.viaNpm
+    ? ['npm', ['run', '--silent', 'keys', '--', ...args]]
+    : [process.execPath, ['--import', 'tsx', 'src/main/keys.ts', ...args]];
   const child = spawn(cmd as string, argv as string[], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -78,7 +80,10 @@ after(async () => {
 describe('npm run keys', () => {
   test('create, revoke and list; the created key authenticates with its limits, the revoked one is 401', async () => {
     const tenant = `acme-${randomBytes(3).toString('hex')}`;
-    const created = await keys(['create', '--tenant', tenant, '--label', 'ci runner', '--max-active-batches', '2', '--rate', 'reads=50/h,exports=5/30m'], { viaNpm: true });
+    const created = await keys(
+      ['create', '--tenant', tenant, '--label', 'ci runner', '--max-active-batches', '2', '--rate', 'reads=50/h,exports=5/30m'],
+      { viaNpm: true },
+    );
     assert.equal(created.code, 0, created.stderr);
     const idA = field(created.stdout, 'id');
     const keyA = field(created.stdout, 'key');
@@ -105,7 +110,10 @@ describe('npm run keys', () => {
     const rowA = lines.find((l) => l.startsWith(idA));
     const rowB = lines.find((l) => l.startsWith(idB));
     assert.ok(rowA && rowB, listed.stdout);
-    assert.match(rowA, new RegExp(`${tenant}\\s+ci runner\\s+max_active_batches=2 reads=50/h exports=5/30m\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z\\s+-$`));
+    assert.match(
+      rowA,
+      new RegExp(`${tenant}\\s+ci runner\\s+max_active_batches=2 reads=50/h exports=5/30m\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z\\s+-$`),
+    );
     assert.match(rowB, /defaults\s+\S+Z\s+\d{4}-\d\d-\d\dT[\d:]+Z$/);
     for (const secret of [keyA, keyB, hashKey(keyA), hashKey(keyB)]) {
       assert.ok(!listed.stdout.includes(secret) && !listed.stderr.includes(secret), 'list never prints a key or its hash');
@@ -115,8 +123,19 @@ describe('npm run keys', () => {
     const db = onPostgres ? pgDb! : await openDb({ pgliteDir: path.join(dataDir!, 'pglite') });
     const temporal = await connectTemporal();
     const log = pino({ level: 'silent' });
-    const batches = createBatches({ db: db.db, client: temporal.client, log, taskQueue: uniqueTaskQueue(), namespace: temporal.namespace, uiUrl: 'http://localhost:8233', retry: SHIPPED.retry });
-    const server: Server = createApp({ db: db.db, client: temporal.client, batches, log, maxBodyBytes: 1024 * 1024 }).listen(0, '127.0.0.1');
+    const batches = createBatches({
+      db: db.db,
+      client: temporal.client,
+      log,
+      taskQueue: uniqueTaskQueue(),
+      namespace: temporal.namespace,
+      uiUrl: 'http://localhost:8233',
+      retry: SHIPPED.retry,
+    });
+    const server: Server = createApp({ db: db.db, client: temporal.client, batches, log, maxBodyBytes: 1024 * 1024 }).listen(
+      0,
+      '127.0.0.1',
+    );
     await new Promise<void>((resolve) => server.once('listening', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
@@ -141,13 +160,13 @@ describe('npm run keys', () => {
     }
   });
 
-  test("webhook secrets: each shown once; a rotation keeps the old one signing until --retire; list shows ids, never a secret", async () => {
+  test('webhook secrets: each shown once; a rotation keeps the old one signing until --retire; list shows ids, never a secret', async () => {
     const tenant = `hooks-${randomBytes(3).toString('hex')}`;
     const created = await keys(['create', '--tenant', tenant]);
     assert.equal(created.code, 0, created.stderr);
     const firstId = field(created.stdout, 'webhook_secret_id');
     const first = field(created.stdout, 'webhook_secret');
-    assert.match(first, /^whsec_[A-Za-z0-9_-]{43}$/, "a new tenant gets its own signing secret with its first key");
+    assert.match(first, /^whsec_[A-Za-z0-9_-]{43}$/, 'a new tenant gets its own signing secret with its first key');
     assert.match(created.stderr, /shown this once/);
 
     const again = await keys(['create', '--tenant', tenant]);
@@ -191,8 +210,16 @@ describe('npm run keys', () => {
     // What was printed is what signs.
     const db = onPostgres ? pgDb! : await openDb({ pgliteDir: path.join(dataDir!, 'pglite') });
     try {
-      const rows = await db.db.selectFrom('webhook_secrets').select(['id', 'secret']).where('tenant_id', '=', tenant).orderBy('created_at').execute();
-      assert.deepEqual(rows, [{ id: firstId, secret: first }, { id: secondId, secret: second }]);
+      const rows = await db.db
+        .selectFrom('webhook_secrets')
+        .select(['id', 'secret'])
+        .where('tenant_id', '=', tenant)
+        .orderBy('created_at')
+        .execute();
+      assert.deepEqual(rows, [
+        { id: firstId, secret: first },
+        { id: secondId, secret: second },
+      ]);
     } finally {
       if (!onPostgres) await db.close();
     }

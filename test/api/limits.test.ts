@@ -49,7 +49,7 @@ function rateHeaders(res: Response): RateHeaders {
 }
 
 describe('max_items', () => {
-  test('a batch over the key\'s max_items is a 400 naming items; at the limit it is accepted', async () => {
+  test("a batch over the key's max_items is a 400 naming items; at the limit it is accepted", async () => {
     const { tenantId, key } = await stack.addTenant({ max_items: 5 });
     const res = await post({ items: items(6) }, key);
     const body = await expectError(res, 400, 'validation_failed');
@@ -66,7 +66,7 @@ describe('max_items', () => {
     assert.equal(body.error.details![0]!.path, 'items');
   });
 
-  test('the default is the contract\'s 50,000', () => {
+  test("the default is the contract's 50,000", () => {
     assert.equal(CONTRACT_LIMITS.maxItems, 50_000);
   });
 });
@@ -82,21 +82,31 @@ describe('max_active_batches', () => {
     const ids = await Promise.all(accepted.map(async (r) => ((await r.json()) as { batch_id: string }).batch_id));
     assert.equal(new Set(ids).size, 3);
     assert.equal(await activeRows(tenantId), 3);
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from batch_items i join batches b on b.id = i.batch_id where b.tenant_id = ${tenantId}`.execute(stack.db.db);
+    const { rows } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from batch_items i join batches b on b.id = i.batch_id where b.tenant_id = ${tenantId}`.execute(
+      stack.db.db,
+    );
     assert.equal(rows[0]!.n, 6);
     // Exactly three workflows were started for the tenant.
-    await eventually('three workflows in visibility', async () => (await stack.client.workflow.count(`TenantId = "${tenantId}"`)).count === 3, 30_000);
+    await eventually(
+      'three workflows in visibility',
+      async () => (await stack.client.workflow.count(`TenantId = "${tenantId}"`)).count === 3,
+      30_000,
+    );
     await sleep(1_000);
     assert.equal((await stack.client.workflow.count(`TenantId = "${tenantId}"`)).count, 3);
   });
 
-  test('paused and cancelling batches hold their slot; the count is the tenant\'s, the ceiling the calling key\'s', async () => {
+  test("paused and cancelling batches hold their slot; the count is the tenant's, the ceiling the calling key's", async () => {
     const { tenantId, key } = await stack.addTenant({ max_active_batches: 2 });
     const first = (await (await post({ items: items(1) }, key)).json()) as { batch_id: string };
     assert.equal((await stack.api(`/v1/batches/${first.batch_id}/pause`, { method: 'POST', key })).status, 202);
     const second = (await (await post({ items: items(1) }, key)).json()) as { batch_id: string };
     assert.equal((await stack.api(`/v1/batches/${second.batch_id}/cancel`, { method: 'POST', body: '{}', key })).status, 202);
-    const { rows } = await sql<{ status: string }>`select status from batches where tenant_id = ${tenantId} order by created_at`.execute(stack.db.db);
+    const { rows } = await sql<{ status: string }>`select status from batches where tenant_id = ${tenantId} order by created_at`.execute(
+      stack.db.db,
+    );
     assert.deepEqual(rows.map((r) => r.status).sort(), ['cancelling', 'paused']);
     await expectError(await post({ items: items(1) }, key), 429, 'too_many_active_batches');
 
@@ -109,7 +119,7 @@ describe('max_active_batches', () => {
     assert.equal(await activeRows(tenantId), 3);
   });
 
-  test('without an override a key gets the contract\'s 3', async () => {
+  test("without an override a key gets the contract's 3", async () => {
     const { key } = await stack.addTenant({});
     for (let i = 0; i < 3; i++) assert.equal((await post({ items: items(1) }, key)).status, 202);
     await expectError(await post({ items: items(1) }, key), 429, 'too_many_active_batches');
@@ -117,7 +127,7 @@ describe('max_active_batches', () => {
 });
 
 describe('request rates', () => {
-  test('without overrides a key gets the contract\'s 60 submissions, 600 reads and 30 exports a minute', async () => {
+  test("without overrides a key gets the contract's 60 submissions, 600 reads and 30 exports a minute", async () => {
     const { key } = await stack.addTenant({});
     const submitted = await post({ items: items(1) }, key);
     assert.equal(submitted.status, 202);
@@ -126,7 +136,11 @@ describe('request rates', () => {
     const exported = await stack.api(`/v1/batches/${batch_id}/export?format=json`, { key });
     await exported.arrayBuffer();
     const now = Date.now() / 1000;
-    for (const [res, limit] of [[submitted, 60], [read, 600], [exported, 30]] as const) {
+    for (const [res, limit] of [
+      [submitted, 60],
+      [read, 600],
+      [exported, 30],
+    ] as const) {
       const h = rateHeaders(res);
       assert.deepEqual([h.limit, h.remaining], [limit, limit - 1]);
       // A minute's window: it resets within 60 s (plus a second for the clock's rounding).
@@ -159,7 +173,14 @@ describe('request rates', () => {
       assert.equal(res.status, 200);
       seen.push(rateHeaders(res));
     }
-    assert.deepEqual(seen.map((h) => [h.limit, h.remaining]), [[3, 2], [3, 1], [3, 0]]);
+    assert.deepEqual(
+      seen.map((h) => [h.limit, h.remaining]),
+      [
+        [3, 2],
+        [3, 1],
+        [3, 0],
+      ],
+    );
     // One window: the same reset for all three.
     assert.equal(new Set(seen.map((h) => h.reset)).size, 1);
     const reset = seen[0]!.reset;
@@ -219,12 +240,18 @@ describe('request rates', () => {
     assert.equal(rateHeaders(job).remaining, 6);
   });
 
-  test('two API processes over one database share each key\'s count', async () => {
+  test("two API processes over one database share each key's count", async () => {
     // A second app with its own connection pool (PostgreSQL) or the same embedded database (PGlite):
     // what two `npm run api` processes behind a load balancer would be.
     const url = (stack.db as { url?: string }).url;
     const second: Db = url ? await openDb({ url, poolSize: 2 }) : stack.db;
-    const server: Server = createApp({ db: second.db, client: stack.client, batches: stack.batches, log: pino({ level: 'silent' }), maxBodyBytes: 1024 }).listen(0, '127.0.0.1');
+    const server: Server = createApp({
+      db: second.db,
+      client: stack.client,
+      batches: stack.batches,
+      log: pino({ level: 'silent' }),
+      maxBodyBytes: 1024,
+    }).listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
     const otherUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {

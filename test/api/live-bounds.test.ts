@@ -33,44 +33,48 @@ async function openSse(stack: Stack, batchId: string, signal: AbortSignal): Prom
   return res.status;
 }
 
-test(`${MAX_LIVE_PER_KEY} live connections per key are served, SSE and WebSocket together; the next ones are 429 until one closes`, { timeout: TIMEOUT_MS }, async () => {
-  const stack = await startStack({ noWorker: true });
-  const sse = new AbortController();
-  const sockets: WebSocket[] = [];
-  try {
-    // No worker: the batch stays queued, so every stream stays open.
-    const batchId = await submit(stack, { items: [{ ref: 'a', text: 'wooden chair' }] });
-    const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) statuses.push(await openSse(stack, batchId, sse.signal));
-    for (let i = 0; i < 30; i++) {
-      const r = await openWs(stack, batchId);
-      statuses.push(r.status);
-      if (r.ws) sockets.push(r.ws);
-      if (r.status === 429) assert.ok(Number(r.retryAfter) >= 1, 'a refused upgrade says when to retry');
-    }
-    assert.deepEqual(statuses.slice(0, 30), Array(30).fill(200), 'the first 30 SSE are served');
-    assert.deepEqual(statuses.slice(30, 50), Array(20).fill(101), 'then 20 WebSockets');
-    assert.deepEqual(statuses.slice(50), Array(10).fill(429), 'and the last 10 are refused');
-    const refused = await stack.api(`/v1/batches/${batchId}/events`);
-    assert.equal(refused.status, 429);
-    const body = (await refused.json()) as { error: { code: string; retry_after: number } };
-    assert.equal(body.error.code, 'rate_limited');
-    assert.ok(refused.headers.get('retry-after'));
+test(
+  `${MAX_LIVE_PER_KEY} live connections per key are served, SSE and WebSocket together; the next ones are 429 until one closes`,
+  { timeout: TIMEOUT_MS },
+  async () => {
+    const stack = await startStack({ noWorker: true });
+    const sse = new AbortController();
+    const sockets: WebSocket[] = [];
+    try {
+      // No worker: the batch stays queued, so every stream stays open.
+      const batchId = await submit(stack, { items: [{ ref: 'a', text: 'wooden chair' }] });
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i++) statuses.push(await openSse(stack, batchId, sse.signal));
+      for (let i = 0; i < 30; i++) {
+        const r = await openWs(stack, batchId);
+        statuses.push(r.status);
+        if (r.ws) sockets.push(r.ws);
+        if (r.status === 429) assert.ok(Number(r.retryAfter) >= 1, 'a refused upgrade says when to retry');
+      }
+      assert.deepEqual(statuses.slice(0, 30), Array(30).fill(200), 'the first 30 SSE are served');
+      assert.deepEqual(statuses.slice(30, 50), Array(20).fill(101), 'then 20 WebSockets');
+      assert.deepEqual(statuses.slice(50), Array(10).fill(429), 'and the last 10 are refused');
+      const refused = await stack.api(`/v1/batches/${batchId}/events`);
+      assert.equal(refused.status, 429);
+      const body = (await refused.json()) as { error: { code: string; retry_after: number } };
+      assert.equal(body.error.code, 'rate_limited');
+      assert.ok(refused.headers.get('retry-after'));
 
-    // Closing one frees its slot.
-    sockets.pop()!.close();
-    const again = await eventually('a slot to free', async () => {
-      const r = await openWs(stack, batchId);
-      if (r.ws) sockets.push(r.ws);
-      return r.status === 101 ? r : undefined;
-    });
-    assert.equal(again.status, 101);
-  } finally {
-    sse.abort();
-    for (const ws of sockets) ws.terminate();
-    await stack.stop();
-  }
-});
+      // Closing one frees its slot.
+      sockets.pop()!.close();
+      const again = await eventually('a slot to free', async () => {
+        const r = await openWs(stack, batchId);
+        if (r.ws) sockets.push(r.ws);
+        return r.status === 101 ? r : undefined;
+      });
+      assert.equal(again.status, 101);
+    } finally {
+      sse.abort();
+      for (const ws of sockets) ws.terminate();
+      await stack.stop();
+    }
+  },
+);
 
 test('a WebSocket upgrade draws on the key’s reads: past the limit it is 429 with Retry-After', { timeout: TIMEOUT_MS }, async () => {
   // The reads limit is what this test is about: 3 a minute.
@@ -84,7 +88,10 @@ test('a WebSocket upgrade draws on the key’s reads: past the limit it is 429 w
       if (r.ws) open.push(r.ws);
       results.push(r);
     }
-    assert.deepEqual(results.map((r) => r.status), [101, 101, 101, 429]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [101, 101, 101, 429],
+    );
     assert.ok(Number(results[3]!.retryAfter) >= 1);
   } finally {
     for (const ws of open) ws.terminate();
@@ -99,7 +106,12 @@ test('an SSE client that stops reading is dropped, and the API’s memory stays 
     // with a 200-character ref: resumed from the start, the stream owes about 10 MB of item_failed
     // events, more than the kernel's socket buffers hold for a client that reads nothing.
     const refs = Array.from({ length: 20_000 }, (_, i) => `${String(i).padStart(6, '0')}-${'r'.repeat(193)}`);
-    const batchId = await submit(stack, { items: refs.map((ref) => ({ ref, text: 'x' })), stages: ['ingest'], chunk_size: 500, metadata: { chunk_chars: 'large' } });
+    const batchId = await submit(stack, {
+      items: refs.map((ref) => ({ ref, text: 'x' })),
+      stages: ['ingest'],
+      chunk_size: 500,
+      metadata: { chunk_chars: 'large' },
+    });
     const done = await waitForBatch(stack, batchId, undefined, 180_000);
     assert.equal(done.counts.failed, refs.length);
 
@@ -115,7 +127,9 @@ test('an SSE client that stops reading is dropped, and the API’s memory stays 
     const socket = net.connect(port, '127.0.0.1');
     await new Promise<void>((r) => socket.once('connect', () => r()));
     socket.pause();
-    socket.write(`GET /v1/batches/${batchId}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: ${stack.key}\r\nLast-Event-ID: 0.0.0\r\nAccept: text/event-stream\r\n\r\n`);
+    socket.write(
+      `GET /v1/batches/${batchId}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: ${stack.key}\r\nLast-Event-ID: 0.0.0\r\nAccept: text/event-stream\r\n\r\n`,
+    );
     // Past PACE_WAIT_MS without taking anything, it is dropped.
     await sleep(PACE_WAIT_MS + 5_000);
     const rssAfter = process.memoryUsage().rss;
@@ -132,7 +146,9 @@ test('an SSE client that stops reading is dropped, and the API’s memory stays 
     await Promise.race([ended, sleep(60_000).then(() => assert.fail('the stream did not end'))]);
     const owed = Buffer.byteLength(all);
     const growthMb = (rssAfter - rssBefore) / 1024 / 1024;
-    t.diagnostic(`received ${(received / 1048576).toFixed(1)} MB of about ${(owed / 1048576).toFixed(1)} MB owed; RSS ${Math.round(rssBefore / 1048576)} → ${Math.round(rssAfter / 1048576)} MB (${growthMb.toFixed(1)} MB)`);
+    t.diagnostic(
+      `received ${(received / 1048576).toFixed(1)} MB of about ${(owed / 1048576).toFixed(1)} MB owed; RSS ${Math.round(rssBefore / 1048576)} → ${Math.round(rssAfter / 1048576)} MB (${growthMb.toFixed(1)} MB)`,
+    );
     assert.ok(!/event: ?(partial|failed|completed)/.test(tail), 'no terminal event: the stream was cut short');
     assert.ok(received < owed, `received ${received} of ${owed} bytes`);
     assert.ok(growthMb < 64, `RSS grew ${growthMb.toFixed(1)} MB`);

@@ -35,7 +35,12 @@ interface Answer {
   body: Record<string, unknown>;
 }
 async function send(method: string, path: string, body: unknown, key = stack.key, contentType = 'application/json'): Promise<Answer> {
-  const res = await stack.api(path, { method, key, body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': contentType } });
+  const res = await stack.api(path, {
+    method,
+    key,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': contentType },
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -48,7 +53,11 @@ const withoutRequestId = (a: Answer): Answer => {
 /** What a submission turned into: the batch row's options and the items as stored. */
 async function stored(batchId: string): Promise<unknown> {
   // Not its status: a worker runs the batches, one may already be further along than the other.
-  const batch = await stack.db.db.selectFrom('batches').select(['priority', 'options', 'metadata', 'callback_url', 'total_items']).where('id', '=', batchId).executeTakeFirstOrThrow();
+  const batch = await stack.db.db
+    .selectFrom('batches')
+    .select(['priority', 'options', 'metadata', 'callback_url', 'total_items'])
+    .where('id', '=', batchId)
+    .executeTakeFirstOrThrow();
   const items = await stack.db.db
     .selectFrom('batch_items')
     .select(['seq', 'ref', 'text', 'content_b64', 'content_type', 'attributes'])
@@ -60,7 +69,18 @@ async function stored(batchId: string): Promise<unknown> {
 
 /** A batch that stays open (paused, one item at a time), so that control actions have something to act on. */
 async function pausedBatch(key = stack.key, extra: Record<string, unknown> = {}): Promise<string> {
-  const submitted = await send('POST', '/v1/batches', { items_text: Array.from({ length: 200 }, (_, i) => `part-${i}`).join(','), stages: ['classify'], chunk_size: 1, max_parallel_chunks: 1, ...extra }, key);
+  const submitted = await send(
+    'POST',
+    '/v1/batches',
+    {
+      items_text: Array.from({ length: 200 }, (_, i) => `part-${i}`).join(','),
+      stages: ['classify'],
+      chunk_size: 1,
+      max_parallel_chunks: 1,
+      ...extra,
+    },
+    key,
+  );
   assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
   const id = submitted.body.batch_id as string;
   assert.equal((await send('POST', `/v1/batches/${id}/pause`, {}, key)).status, 202);
@@ -69,7 +89,18 @@ async function pausedBatch(key = stack.key, extra: Record<string, unknown> = {})
 
 describe('every optional field sent as null answers as the field left out', () => {
   test('the schemas have the optional fields this file expects (a new one is covered without editing it)', () => {
-    assert.deepEqual(Object.keys(nullsFor(SubmitBatch)).sort(), ['callback_url', 'chunk_size', 'items', 'items_text', 'max_failure_ratio', 'max_parallel_chunks', 'metadata', 'on_cancel', 'priority', 'stages']);
+    assert.deepEqual(Object.keys(nullsFor(SubmitBatch)).sort(), [
+      'callback_url',
+      'chunk_size',
+      'items',
+      'items_text',
+      'max_failure_ratio',
+      'max_parallel_chunks',
+      'metadata',
+      'on_cancel',
+      'priority',
+      'stages',
+    ]);
     assert.deepEqual(Object.keys(nullsFor(Item)).sort(), ['attributes', 'content', 'content_type', 'text']);
     assert.deepEqual(Object.keys(nullsFor(ConfigureBatch)).sort(), ['max_failure_ratio', 'max_parallel_chunks']);
     assert.deepEqual(Object.keys(nullsFor(CancelBatch)), ['rollback']);
@@ -94,17 +125,30 @@ describe('every optional field sent as null answers as the field left out', () =
       const withNulls = await send('POST', '/v1/batches', nulled);
       assert.equal(withNulls.status, plain.status, `${form}: ${JSON.stringify(withNulls.body)}`);
       assert.equal(plain.status, 202);
-      for (const field of ['status', 'total_items', 'estimated_seconds'] as const) assert.deepEqual(withNulls.body[field], plain.body[field], `${form}: ${field}`);
-      assert.deepEqual(await stored(withNulls.body.batch_id as string), await stored(plain.body.batch_id as string), `${form}: the same options and items`);
+      for (const field of ['status', 'total_items', 'estimated_seconds'] as const)
+        assert.deepEqual(withNulls.body[field], plain.body[field], `${form}: ${field}`);
+      assert.deepEqual(
+        await stored(withNulls.body.batch_id as string),
+        await stored(plain.body.batch_id as string),
+        `${form}: the same options and items`,
+      );
       await settle(stack);
     }
   });
 
   test('POST /v1/batches with an Idempotency-Key: null or left out is the same body (a replay, not a 422)', async () => {
     const headers = { 'content-type': 'application/json', 'idempotency-key': `nulls-${Date.now()}` };
-    const first = await stack.api('/v1/batches', { method: 'POST', headers, body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes' }], chunk_size: 5 }) });
+    const first = await stack.api('/v1/batches', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes' }], chunk_size: 5 }),
+    });
     assert.equal(first.status, 202);
-    const again = await stack.api('/v1/batches', { method: 'POST', headers, body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes', attributes: null }], chunk_size: 5, callback_url: null }) });
+    const again = await stack.api('/v1/batches', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes', attributes: null }], chunk_size: 5, callback_url: null }),
+    });
     assert.equal(again.status, 200, await again.clone().text());
     assert.equal(again.headers.get('idempotent-replayed'), 'true');
     assert.equal(((await again.json()) as { batch_id: string }).batch_id, ((await first.json()) as { batch_id: string }).batch_id);
@@ -131,7 +175,11 @@ describe('every optional field sent as null answers as the field left out', () =
       const withNulls = await send('PATCH', `/v1/batches/${id}`, { ...nullsFor(ConfigureBatch), [field]: values[field] });
       assert.equal(plain.status, 202, JSON.stringify(plain.body));
       assert.equal(withNulls.status, 202, JSON.stringify(withNulls.body));
-      assert.deepEqual([withNulls.body.max_parallel_chunks, withNulls.body.max_failure_ratio], [plain.body.max_parallel_chunks, plain.body.max_failure_ratio], field);
+      assert.deepEqual(
+        [withNulls.body.max_parallel_chunks, withNulls.body.max_failure_ratio],
+        [plain.body.max_parallel_chunks, plain.body.max_failure_ratio],
+        field,
+      );
     }
     const after = await send('PATCH', `/v1/batches/${id}`, { max_parallel_chunks: 3 });
     assert.deepEqual([after.body.max_parallel_chunks, after.body.max_failure_ratio], [3, 0.75], 'a null never reset the other field');
@@ -141,8 +189,11 @@ describe('every optional field sent as null answers as the field left out', () =
     await send('POST', `/v1/batches/${id}/cancel`, {});
   });
 
-  test('POST /v1/batches/{id}/cancel: rollback null takes the batch\'s on_cancel, as left out does', async () => {
-    const [plainId, nullId] = [await pausedBatch(stack.key, { on_cancel: 'rollback' }), await pausedBatch(stack.key, { on_cancel: 'rollback' })];
+  test("POST /v1/batches/{id}/cancel: rollback null takes the batch's on_cancel, as left out does", async () => {
+    const [plainId, nullId] = [
+      await pausedBatch(stack.key, { on_cancel: 'rollback' }),
+      await pausedBatch(stack.key, { on_cancel: 'rollback' }),
+    ];
     const plain = await send('POST', `/v1/batches/${plainId}/cancel`, {});
     const withNulls = await send('POST', `/v1/batches/${nullId}/cancel`, nullsFor(CancelBatch));
     assert.equal(plain.status, 202);
@@ -153,14 +204,17 @@ describe('every optional field sent as null answers as the field left out', () =
     assert.equal(a.status, 'cancelled');
   });
 
-  test('POST /v1/batches/cancel: rollback null, as left out, cancels the state\'s batches', async () => {
+  test("POST /v1/batches/cancel: rollback null, as left out, cancels the state's batches", async () => {
     const [one, two] = [await stack.addTenant(), await stack.addTenant()];
     const [oneId, twoId] = [await pausedBatch(one.key), await pausedBatch(two.key)];
     const plain = await send('POST', '/v1/batches/cancel', { status: 'paused' }, one.key);
     const withNulls = await send('POST', '/v1/batches/cancel', { ...nullsFor(CancelBatches), status: 'paused' }, two.key);
     assert.deepEqual(plain, { status: 202, body: { cancelled: [oneId] } });
     assert.deepEqual(withNulls, { status: 202, body: { cancelled: [twoId] } });
-    await Promise.all([waitForBatch(stack, oneId, undefined, undefined, one.key), waitForBatch(stack, twoId, undefined, undefined, two.key)]);
+    await Promise.all([
+      waitForBatch(stack, oneId, undefined, undefined, one.key),
+      waitForBatch(stack, twoId, undefined, undefined, two.key),
+    ]);
   });
 
   test('POST /v1/batches/cleanup: with its (no) optional fields null', async () => {
@@ -172,9 +226,17 @@ describe('every optional field sent as null answers as the field left out', () =
   });
 });
 
-type JsonSchema = { type?: string | string[]; anyOf?: JsonSchema[]; properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema; enum?: unknown[] };
+type JsonSchema = {
+  type?: string | string[];
+  anyOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  enum?: unknown[];
+};
 const acceptsNull = (s: JsonSchema): boolean =>
-  (Array.isArray(s.type) ? s.type.includes('null') : s.type === 'null' || (s.anyOf ?? []).some(acceptsNull)) && (s.enum === undefined || s.enum.includes(null));
+  (Array.isArray(s.type) ? s.type.includes('null') : s.type === 'null' || (s.anyOf ?? []).some(acceptsNull)) &&
+  (s.enum === undefined || s.enum.includes(null));
 
 test('GET /openapi.json marks every optional field of every /v1 JSON body nullable, and no required one', async () => {
   const doc = (await (await fetch(`${stack.baseUrl}/openapi.json`)).json()) as {
@@ -186,7 +248,8 @@ test('GET /openapi.json marks every optional field of every /v1 JSON body nullab
     for (const [name, prop] of Object.entries(s.properties ?? {})) {
       const required = (s.required ?? []).includes(name);
       checked.push(`${at}.${name}`);
-      if (required === acceptsNull(prop)) problems.push(`${at}.${name} is ${required ? 'required but' : 'optional but not'} nullable: ${JSON.stringify(prop)}`);
+      if (required === acceptsNull(prop))
+        problems.push(`${at}.${name} is ${required ? 'required but' : 'optional but not'} nullable: ${JSON.stringify(prop)}`);
       walk(prop, `${at}.${name}`);
     }
     for (const option of s.anyOf ?? []) walk(option, at);
@@ -200,7 +263,13 @@ test('GET /openapi.json marks every optional field of every /v1 JSON body nullab
     }
   }
   assert.deepEqual(problems, []);
-  for (const field of ['POST /v1/batches.callback_url', 'POST /v1/batches.items[].attributes', 'PATCH /v1/batches/{id}.max_failure_ratio', 'POST /v1/batches/cancel.rollback', 'POST /v1/batches/{id}/cancel.rollback']) {
+  for (const field of [
+    'POST /v1/batches.callback_url',
+    'POST /v1/batches.items[].attributes',
+    'PATCH /v1/batches/{id}.max_failure_ratio',
+    'POST /v1/batches/cancel.rollback',
+    'POST /v1/batches/{id}/cancel.rollback',
+  ]) {
     assert.ok(checked.includes(field), `${field} was checked (${checked.length} fields)`);
   }
 });

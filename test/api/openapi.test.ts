@@ -35,7 +35,10 @@ const silentLog = () => pino({ level: 'silent' });
 
 describe('GET /openapi.json', () => {
   test('documents every route the app serves, with the method it serves', async () => {
-    const doc = (await (await fetch(`${stack.baseUrl}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${stack.baseUrl}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
     assert.equal(doc.openapi, '3.1.0');
     const served = servedRoutes();
     assert.ok(served.length >= 15, `found ${served.length} routes`);
@@ -46,7 +49,14 @@ describe('GET /openapi.json', () => {
 
   test('takes its request schemas from the validating zod schemas', async () => {
     const doc = (await (await fetch(`${stack.baseUrl}/openapi.json`)).json()) as unknown;
-    const submit = (doc as { paths: Record<string, { post: { requestBody: { content: Record<string, { schema: { properties: Record<string, { maximum?: number }> } }> } } }> }).paths['/v1/batches']!.post;
+    const submit = (
+      doc as {
+        paths: Record<
+          string,
+          { post: { requestBody: { content: Record<string, { schema: { properties: Record<string, { maximum?: number }> } }> } } }
+        >;
+      }
+    ).paths['/v1/batches']!.post;
     const props = submit.requestBody.content['application/json']!.schema.properties;
     assert.equal(props.chunk_size!.maximum, 500, 'chunk_size bound comes from the schema the route validates with');
     assert.ok(props.items && props.items_text && props.on_cancel);
@@ -69,7 +79,10 @@ describe('GET /docs', () => {
 
 describe('answers match the documented response schemas', () => {
   test('submit, read, list, items and an error', async () => {
-    const submitted = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(6), stages: ['classify'], chunk_size: 2 }) });
+    const submitted = await stack.api('/v1/batches', {
+      method: 'POST',
+      body: JSON.stringify({ items: items(6), stages: ['classify'], chunk_size: 2 }),
+    });
     assert.equal(submitted.status, 202);
     const body = res.Submitted.parse(await submitted.json());
     await waitForBatch(stack, body.batch_id);

@@ -26,7 +26,14 @@ before(async () => {
 after(async () => {
   // The workflows this file started would wait on a task queue no worker serves.
   const open = await stack.db.db.selectFrom('batches').select('workflow_id').execute();
-  await Promise.all(open.map((b) => stack.client.workflow.getHandle(b.workflow_id).terminate('test over').catch(() => {})));
+  await Promise.all(
+    open.map((b) =>
+      stack.client.workflow
+        .getHandle(b.workflow_id)
+        .terminate('test over')
+        .catch(() => {}),
+    ),
+  );
   await stack.stop();
 });
 
@@ -72,7 +79,12 @@ const statusOf = async (batchId: string): Promise<string> =>
   (await stack.db.db.selectFrom('batches').select('status').where('id', '=', batchId).executeTakeFirstOrThrow()).status;
 
 async function activeCount(): Promise<number> {
-  const rows = await stack.db.db.selectFrom('batches').select('id').where('tenant_id', '=', stack.tenantId).where('status', 'in', ['queued', 'running', 'paused', 'cancelling']).execute();
+  const rows = await stack.db.db
+    .selectFrom('batches')
+    .select('id')
+    .where('tenant_id', '=', stack.tenantId)
+    .where('status', 'in', ['queued', 'running', 'paused', 'cancelling'])
+    .execute();
   return rows.length;
 }
 
@@ -177,10 +189,14 @@ describe('the reconcile loop', () => {
     await handle.terminate('an operator in the Temporal UI');
     const res = await stack.api(`/v1/batches/${id}/retry-failed`, { method: 'POST', body: '{}' });
     assert.equal(res.status, 202, await res.clone().text());
-    const redrive = await eventually('the redrive run', async () => {
-      const d = await handle.describe();
-      return d.runId !== first && d.status.name === 'RUNNING' ? d : undefined;
-    }, 30_000);
+    const redrive = await eventually(
+      'the redrive run',
+      async () => {
+        const d = await handle.describe();
+        return d.runId !== first && d.status.name === 'RUNNING' ? d : undefined;
+      },
+      30_000,
+    );
     assert.notEqual(redrive.runId, first);
     assert.equal(await statusOf(id), 'running');
   });

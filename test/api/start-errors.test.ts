@@ -33,7 +33,15 @@ async function errorOf(call: () => Promise<unknown>): Promise<unknown> {
 
 /** A Batches like the stack's, whose workflow starts go through `client`. */
 function serviceWith(client: Client) {
-  return createBatches({ db: stack.db.db, client, log: pino({ level: 'silent' }), taskQueue: stack.taskQueue, namespace: stack.namespace, uiUrl: SHIPPED.temporal.uiUrl, retry: SHIPPED.retry });
+  return createBatches({
+    db: stack.db.db,
+    client,
+    log: pino({ level: 'silent' }),
+    taskQueue: stack.taskQueue,
+    namespace: stack.namespace,
+    uiUrl: SHIPPED.temporal.uiUrl,
+    retry: SHIPPED.retry,
+  });
 }
 
 const withInterceptor = (workflow: WorkflowClientInterceptor, namespace = stack.namespace): Client =>
@@ -51,7 +59,13 @@ const rowsOf = async (batchId: string): Promise<number> =>
 describe('a workflow start that fails', () => {
   test('is sorted by what it means: started, refused, or unknown', async () => {
     const id = `start-outcome-${Date.now()}`;
-    const start = (client: Client, workflowId = id) => client.workflow.start('batchWorkflow', { workflowId, taskQueue: `no-worker-${id}`, args: [], workflowIdReusePolicy: 'REJECT_DUPLICATE' });
+    const start = (client: Client, workflowId = id) =>
+      client.workflow.start('batchWorkflow', {
+        workflowId,
+        taskQueue: `no-worker-${id}`,
+        args: [],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
     await start(stack.client);
     try {
       assert.equal(startOutcome(await errorOf(() => start(stack.client))), 'started');

@@ -14,7 +14,9 @@ import { allItems, getBatch, type BatchBody } from '../helpers/api';
 import { startStack, waitForBatch, type Stack } from '../helpers/stack';
 
 /** Every text is classified at once and for sure, so every batch here completes. */
-const core: CoreTier = { classify: () => ({ label: '6109', confidence: 0.95, candidates: [{ label: '6109', description: 'T-shirts', confidence: 0.95 }] }) };
+const core: CoreTier = {
+  classify: () => ({ label: '6109', confidence: 0.95, candidates: [{ label: '6109', description: 'T-shirts', confidence: 0.95 }] }),
+};
 
 // A collection on demand makes the memory figures measure what is kept, not what awaits collection.
 v8.setFlagsFromString('--expose-gc');
@@ -53,11 +55,27 @@ async function accepted(res: Response): Promise<BatchBody> {
 }
 
 const batchCount = async (s: Stack): Promise<number> =>
-  Number((await s.db.db.selectFrom('batches').select((eb) => eb.fn.countAll<string | number>().as('n')).where('tenant_id', '=', s.tenantId).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await s.db.db
+        .selectFrom('batches')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('tenant_id', '=', s.tenantId)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 /** The stored items of a batch, by ref. */
-async function storedItems(batchId: string): Promise<Map<string, { text: string | null; content_b64: string | null; content_type: string | null; attributes: Record<string, unknown> | null }>> {
-  const rows = await stack.db.db.selectFrom('batch_items').select(['ref', 'text', 'content_b64', 'content_type', 'attributes']).where('batch_id', '=', batchId).execute();
+async function storedItems(
+  batchId: string,
+): Promise<
+  Map<string, { text: string | null; content_b64: string | null; content_type: string | null; attributes: Record<string, unknown> | null }>
+> {
+  const rows = await stack.db.db
+    .selectFrom('batch_items')
+    .select(['ref', 'text', 'content_b64', 'content_type', 'attributes'])
+    .where('batch_id', '=', batchId)
+    .execute();
   return new Map(rows.map((r) => [r.ref, r]));
 }
 
@@ -79,14 +97,30 @@ describe('a CSV file', () => {
     assert.equal(done.counts.published, 4);
 
     const stored = await storedItems(submitted.batch_id);
-    assert.deepEqual(stored.get('sku-1'), { ref: 'sku-1', text: "Men's cotton t-shirt, crew neck", content_b64: null, content_type: null, attributes: { origin_country: 'CN', material: 'cotton' } });
+    assert.deepEqual(stored.get('sku-1'), {
+      ref: 'sku-1',
+      text: "Men's cotton t-shirt, crew neck",
+      content_b64: null,
+      content_type: null,
+      attributes: { origin_country: 'CN', material: 'cotton' },
+    });
     assert.deepEqual(stored.get('sku-2')!.attributes, { origin_country: 'IT' }, 'an empty cell is no attribute');
     assert.equal(stored.get('invoice-7.pdf')!.content_b64, content);
     assert.equal(stored.get('invoice-7.pdf')!.content_type, 'application/pdf');
     assert.equal(stored.get('invoice-7.pdf')!.attributes, null);
-    assert.deepEqual(stored.get('sku "4"'), { ref: 'sku "4"', text: 'wooden chair\nwith arms', content_b64: null, content_type: null, attributes: { origin_country: 'MX', material: 'oak' } });
+    assert.deepEqual(stored.get('sku "4"'), {
+      ref: 'sku "4"',
+      text: 'wooden chair\nwith arms',
+      content_b64: null,
+      content_type: null,
+      attributes: { origin_country: 'MX', material: 'oak' },
+    });
 
-    const published = await stack.db.db.selectFrom('catalog_items').select(['ref', 'payload']).where('batch_id', '=', submitted.batch_id).execute();
+    const published = await stack.db.db
+      .selectFrom('catalog_items')
+      .select(['ref', 'payload'])
+      .where('batch_id', '=', submitted.batch_id)
+      .execute();
     const payloads = new Map(published.map((p) => [p.ref, p.payload]));
     assert.equal(payloads.size, 4);
     assert.deepEqual(payloads.get('sku-1')!.attributes, { origin_country: 'CN', material: 'cotton' });
@@ -102,7 +136,15 @@ describe('a CSV file', () => {
     const batch = await getBatch(stack, submitted.batch_id);
     assert.equal(batch.status, 'completed');
     assert.equal(batch.priority, 'express');
-    assert.deepEqual(batch.options, { stages: ['classify'], chunk_size: 3, max_parallel_chunks: 2, priority: 'express', on_cancel: 'rollback', max_failure_ratio: 0.5, callback_url: null });
+    assert.deepEqual(batch.options, {
+      stages: ['classify'],
+      chunk_size: 3,
+      max_parallel_chunks: 2,
+      priority: 'express',
+      on_cancel: 'rollback',
+      max_failure_ratio: 0.5,
+      callback_url: null,
+    });
     assert.deepEqual(batch.metadata, { corridor: 'MX_US', collection: 'spring' });
     const items = await allItems(stack, submitted.batch_id);
     assert.equal(items.length, 7);
@@ -119,7 +161,13 @@ describe('an NDJSON file', () => {
     const lines = [
       { ref: 'n-1', text: 'laptop computer', attributes: { origin_country: 'CN', weight_kg: 1.4 } },
       { ref: 'n-2', text: 'leather shoes' },
-      { ref: 'n-3', content: Buffer.from('hello').toString('base64'), content_type: 'text/plain', text: 'greeting card', attributes: { tags: ['a', 'b'] } },
+      {
+        ref: 'n-3',
+        content: Buffer.from('hello').toString('base64'),
+        content_type: 'text/plain',
+        text: 'greeting card',
+        attributes: { tags: ['a', 'b'] },
+      },
     ];
     const body = `${lines.map((l) => JSON.stringify(l)).join('\r\n')}\n\n`;
     const submitted = await accepted(await upload(stack, body, NDJSON, '?stages=classify,ingest&chunk_size=2'));
@@ -131,7 +179,11 @@ describe('an NDJSON file', () => {
     assert.equal(done.counts.ingested, 3);
     assert.equal(done.counts.published, 0);
 
-    const staged = await stack.db.db.selectFrom('staged_items').select(['ref', 'attributes']).where('batch_id', '=', submitted.batch_id).execute();
+    const staged = await stack.db.db
+      .selectFrom('staged_items')
+      .select(['ref', 'attributes'])
+      .where('batch_id', '=', submitted.batch_id)
+      .execute();
     const attrs = new Map(staged.map((s) => [s.ref, s.attributes]));
     assert.deepEqual(attrs.get('n-1'), { origin_country: 'CN', weight_kg: 1.4 });
     assert.deepEqual(attrs.get('n-3'), { tags: ['a', 'b'] });
@@ -143,14 +195,22 @@ describe('a bad file', () => {
   test('is refused whole, naming the row and the column, and leaves nothing', async () => {
     const before = await batchCount(stack);
 
-    const badCsv = await expectError(await upload(stack, 'ref,text,content\ngood,shirt,\nbad,,not*base64\n,no ref,\n', CSV), 400, 'validation_failed');
+    const badCsv = await expectError(
+      await upload(stack, 'ref,text,content\ngood,shirt,\nbad,,not*base64\n,no ref,\n', CSV),
+      400,
+      'validation_failed',
+    );
     assert.deepEqual(badCsv.details, [
       { path: 'rows.3.content', issue: 'must be base64' },
       { path: 'rows.4.ref', issue: 'required' },
     ]);
     assert.match(badCsv.message, /row 3, column content: must be base64/);
 
-    const badJson = await expectError(await upload(stack, '{"ref":"a","text":"x"}\n{"ref":"b","text":\n{"ref":"c","text":"y"}\n', NDJSON), 400, 'validation_failed');
+    const badJson = await expectError(
+      await upload(stack, '{"ref":"a","text":"x"}\n{"ref":"b","text":\n{"ref":"c","text":"y"}\n', NDJSON),
+      400,
+      'validation_failed',
+    );
     assert.equal(badJson.details!.length, 1);
     assert.equal(badJson.details![0]!.path, 'rows.2');
     assert.match(badJson.details![0]!.issue, /^not valid JSON/);
@@ -161,7 +221,11 @@ describe('a bad file', () => {
 
     const dup = await expectError(await upload(stack, 'ref,text\na,x\nb,y\na,z\n', CSV), 400, 'validation_failed');
     assert.deepEqual(dup.details, [{ path: 'rows.4.ref', issue: 'duplicate ref "a" (first on row 2)' }]);
-    const dupJson = await expectError(await upload(stack, '{"ref":"a","text":"x"}\n{"ref":"a","text":"y"}\n', NDJSON), 400, 'validation_failed');
+    const dupJson = await expectError(
+      await upload(stack, '{"ref":"a","text":"x"}\n{"ref":"a","text":"y"}\n', NDJSON),
+      400,
+      'validation_failed',
+    );
     assert.deepEqual(dupJson.details, [{ path: 'rows.2.ref', issue: 'duplicate ref "a" (first on row 1)' }]);
 
     const noRef = await expectError(await upload(stack, 'sku,text\na,x\n', CSV), 400, 'validation_failed');
@@ -186,7 +250,11 @@ describe('a bad file', () => {
 
   test('bad query options and unknown media types are refused before the body is read', async () => {
     const file = 'ref,text\na,x\n';
-    const options = await expectError(await upload(stack, file, CSV, '?stages=publish,classify&chunk_size=0&metadata=%7Bbroken&colour=red'), 400, 'validation_failed');
+    const options = await expectError(
+      await upload(stack, file, CSV, '?stages=publish,classify&chunk_size=0&metadata=%7Bbroken&colour=red'),
+      400,
+      'validation_failed',
+    );
     assert.deepEqual(
       options.details!.map((d) => d.path),
       ['stages', 'chunk_size', 'metadata', 'colour'],
@@ -209,9 +277,14 @@ describe('Idempotency-Key with a file', () => {
     assert.equal(again.headers.get('idempotent-replayed'), 'true');
     assert.equal(((await again.json()) as BatchBody).batch_id, first.batch_id);
 
-    await expectError(await upload(stack, file.replace('red', 'blue'), CSV, '?stages=classify', { 'idempotency-key': key }), 422, 'idempotency_key_reused');
+    await expectError(
+      await upload(stack, file.replace('red', 'blue'), CSV, '?stages=classify', { 'idempotency-key': key }),
+      422,
+      'idempotency_key_reused',
+    );
     await expectError(await upload(stack, file, CSV, '?stages=classify,ingest', { 'idempotency-key': key }), 422, 'idempotency_key_reused');
-    const asNdjson = '{"ref":"k-1","text":"cotton t-shirt","attributes":{"colour":"red"}}\n{"ref":"k-2","text":"leather shoes","attributes":{"colour":"brown"}}\n';
+    const asNdjson =
+      '{"ref":"k-1","text":"cotton t-shirt","attributes":{"colour":"red"}}\n{"ref":"k-2","text":"leather shoes","attributes":{"colour":"brown"}}\n';
     await expectError(await upload(stack, asNdjson, NDJSON, '?stages=classify', { 'idempotency-key': key }), 422, 'idempotency_key_reused');
     await waitForBatch(stack, first.batch_id);
   });
@@ -220,7 +293,9 @@ describe('Idempotency-Key with a file', () => {
 /** A CSV of `rows` rows of about `rowBytes` bytes each, made as it is sent (never whole in memory). */
 function csvStream(rows: number, rowBytes: number, onChunk: (bytes: number) => unknown = () => {}): ReadableStream<Uint8Array> {
   const words = ['cotton', 't-shirt', 'crew', 'neck', 'leather', 'shoes', 'laptop', 'wooden', 'chair'];
-  const text = Array.from({ length: rowBytes }, (_, i) => words[i % words.length]).join(' ').slice(0, rowBytes - 20);
+  const text = Array.from({ length: rowBytes }, (_, i) => words[i % words.length])
+    .join(' ')
+    .slice(0, rowBytes - 20);
   let next = -1;
   const encoder = new TextEncoder();
   return new ReadableStream<Uint8Array>({
@@ -279,10 +354,15 @@ describe('a 50,000-row CSV', () => {
     };
     const sampler = setInterval(sample, 500);
     const started = performance.now();
-    const res = await upload(stack, csvStream(rows, rowBytes, (bytes) => {
-      sent += bytes;
-      if (++pulls % 25 === 0) sample();
-    }), CSV, '?stages=classify&chunk_size=500');
+    const res = await upload(
+      stack,
+      csvStream(rows, rowBytes, (bytes) => {
+        sent += bytes;
+        if (++pulls % 25 === 0) sample();
+      }),
+      CSV,
+      '?stages=classify&chunk_size=500',
+    );
     const ms = performance.now() - started;
     clearInterval(sampler);
     const submitted = await accepted(res);

@@ -58,10 +58,14 @@ const listedIds = (): Promise<string[]> => inPage(`[...document.querySelectorAll
 
 /** Waits until the page shows `selector` with text matching `expected`. */
 const shows = (selector: string, expected: RegExp | string, timeoutMs = WAIT_MS): Promise<string> =>
-  eventually(`${selector} to show ${String(expected)}`, async () => {
-    const t = (await page.locator(selector).count()) > 0 ? await text(selector) : '';
-    return (typeof expected === 'string' ? t.trim() === expected : expected.test(t)) ? t : undefined;
-  }, timeoutMs);
+  eventually(
+    `${selector} to show ${String(expected)}`,
+    async () => {
+      const t = (await page.locator(selector).count()) > 0 ? await text(selector) : '';
+      return (typeof expected === 'string' ? t.trim() === expected : expected.test(t)) ? t : undefined;
+    },
+    timeoutMs,
+  );
 
 describe('the web console', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
   test('is served at / with a strict CSP, and its assets under /console/', async () => {
@@ -98,80 +102,95 @@ describe('the web console', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
     assert.match(await text('#key-state'), new RegExp(stack.key.slice(-4)));
   });
 
-  test('validates a pasted list before sending, shows server errors, and submits the valid items', { timeout: TEST_TIMEOUT_MS }, async () => {
-    // Refs that are also product descriptions (items_text makes each ref its item's text), so the
-    // classifier is confident and the batch can end completed rather than waiting for review.
-    const refs = partRefs();
-    const long = 'x'.repeat(201);
-    // 60 good refs (some comma-separated), a 201-character ref and a duplicate of part-7.
-    const pasted = [...refs.slice(0, 30), refs.slice(30).join(', '), long, refs[7]].join('\n');
-    await page.fill('#items-input', pasted);
-    await shows('#valid-count', '60');
-    assert.equal((await text('#invalid-count')).trim(), '2');
-    const problems = await text('#invalid-list');
-    assert.match(problems, /line 32: x{40}… — ref longer than 200 characters \(201\)/);
-    assert.match(problems, new RegExp(`line 33: ${refs[7]} — duplicate ref "${refs[7]}" \\(first on line 8\\)`));
-    assert.match(await text('#submit-batch'), /60 items, 2 invalid left out/);
+  test(
+    'validates a pasted list before sending, shows server errors, and submits the valid items',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      // Refs that are also product descriptions (items_text makes each ref its item's text), so the
+      // classifier is confident and the batch can end completed rather than waiting for review.
+      const refs = partRefs();
+      const long = 'x'.repeat(201);
+      // 60 good refs (some comma-separated), a 201-character ref and a duplicate of part-7.
+      const pasted = [...refs.slice(0, 30), refs.slice(30).join(', '), long, refs[7]].join('\n');
+      await page.fill('#items-input', pasted);
+      await shows('#valid-count', '60');
+      assert.equal((await text('#invalid-count')).trim(), '2');
+      const problems = await text('#invalid-list');
+      assert.match(problems, /line 32: x{40}… — ref longer than 200 characters \(201\)/);
+      assert.match(problems, new RegExp(`line 33: ${refs[7]} — duplicate ref "${refs[7]}" \\(first on line 8\\)`));
+      assert.match(await text('#submit-batch'), /60 items, 2 invalid left out/);
 
-    // Slow enough to watch: one item a chunk, one chunk at a time.
-    await page.fill('#chunk-size', '1');
-    await page.fill('#max-parallel', '1');
-    // An option the page cannot judge (a loopback callback, refused by the server): the contract's error, shown.
-    await page.fill('#callback-url', 'http://127.0.0.1:9/hook');
-    await page.click('#submit-batch');
-    const error = await shows('#submit-result .error', /validation_failed/);
-    assert.match(error, /callback_url/);
-    await page.fill('#callback-url', '');
-    await page.fill('#chunk-size', '0');
-    await shows('#option-problems', /chunk_size: a whole number 1\.\.500/);
-    assert.equal(await page.locator('#submit-batch').isDisabled(), true, 'a bad option blocks the submission');
-    await page.fill('#chunk-size', '1');
-    await screenshot(page, 'console-submit');
+      // Slow enough to watch: one item a chunk, one chunk at a time.
+      await page.fill('#chunk-size', '1');
+      await page.fill('#max-parallel', '1');
+      // An option the page cannot judge (a loopback callback, refused by the server): the contract's error, shown.
+      await page.fill('#callback-url', 'http://127.0.0.1:9/hook');
+      await page.click('#submit-batch');
+      const error = await shows('#submit-result .error', /validation_failed/);
+      assert.match(error, /callback_url/);
+      await page.fill('#callback-url', '');
+      await page.fill('#chunk-size', '0');
+      await shows('#option-problems', /chunk_size: a whole number 1\.\.500/);
+      assert.equal(await page.locator('#submit-batch').isDisabled(), true, 'a bad option blocks the submission');
+      await page.fill('#chunk-size', '1');
+      await screenshot(page, 'console-submit');
 
-    await page.click('#submit-batch');
-    await page.waitForURL(/#\/batch\/b_/, { timeout: WAIT_MS });
-    watchedId = decodeURIComponent(page.url().split('#/batch/')[1]!);
-    const body = await getBatch(stack, watchedId);
-    assert.equal(body.total_items, 60, 'the invalid lines were left out');
-    const sent = (await allItems(stack, watchedId)).map((i) => i.ref).sort();
-    assert.deepEqual(sent, [...refs].sort());
-  });
+      await page.click('#submit-batch');
+      await page.waitForURL(/#\/batch\/b_/, { timeout: WAIT_MS });
+      watchedId = decodeURIComponent(page.url().split('#/batch/')[1]!);
+      const body = await getBatch(stack, watchedId);
+      assert.equal(body.total_items, 60, 'the invalid lines were left out');
+      const sent = (await allItems(stack, watchedId)).map((i) => i.ref).sort();
+      assert.deepEqual(sent, [...refs].sort());
+    },
+  );
 
-  test('watches the batch over its event stream until the bar reads 100 % and the status completed', { timeout: TEST_TIMEOUT_MS }, async () => {
-    // Record every value the bar takes (a MutationObserver, in the page) from here on.
-    await page.locator('#progress').waitFor();
-    await inPage(`(() => {
+  test(
+    'watches the batch over its event stream until the bar reads 100 % and the status completed',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      // Record every value the bar takes (a MutationObserver, in the page) from here on.
+      await page.locator('#progress').waitFor();
+      await inPage(`(() => {
       const bar = document.querySelector('#progress');
       const seen = window.seen = [Number(bar.getAttribute('aria-valuenow'))];
       new MutationObserver(() => seen.push(Number(bar.getAttribute('aria-valuenow')))).observe(bar, { attributes: true, attributeFilter: ['aria-valuenow'] });
     })()`);
-    await shows('#stream-state', /live/);
-    // Mid-run, while the bar is short of 100: its width and value agree with the counts shown.
-    const midway = await eventually('a progress value between 0 and 100', async () => {
-      const now = Number(await page.locator('#progress').getAttribute('aria-valuenow'));
-      return now > 0 && now < 100 ? now : undefined;
-    }, WAIT_MS).catch(() => undefined);
-    if (midway !== undefined) await screenshot(page, 'console-batch-progress');
+      await shows('#stream-state', /live/);
+      // Mid-run, while the bar is short of 100: its width and value agree with the counts shown.
+      const midway = await eventually(
+        'a progress value between 0 and 100',
+        async () => {
+          const now = Number(await page.locator('#progress').getAttribute('aria-valuenow'));
+          return now > 0 && now < 100 ? now : undefined;
+        },
+        WAIT_MS,
+      ).catch(() => undefined);
+      if (midway !== undefined) await screenshot(page, 'console-batch-progress');
 
-    await shows('#batch-status', 'completed');
-    assert.equal(await page.locator('#progress').getAttribute('aria-valuenow'), '100');
-    const width = await inPage<number>(`(() => {
+      await shows('#batch-status', 'completed');
+      assert.equal(await page.locator('#progress').getAttribute('aria-valuenow'), '100');
+      const width = await inPage<number>(`(() => {
       const bar = document.querySelector('#progress .bar');
       return bar.getBoundingClientRect().width / bar.parentElement.getBoundingClientRect().width;
     })()`);
-    assert.ok(Math.abs(width - 1) < 0.01, `the bar fills its track (${width})`);
-    const seen = await inPage<number[]>('window.seen');
-    assert.ok(seen.some((v) => v < 100), `an intermediate value was shown before 100: ${JSON.stringify(seen)}`);
-    assert.ok(midway !== undefined, `the bar showed a value strictly between 0 and 100 (saw ${JSON.stringify(seen)})`);
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `the bar never moves back: ${JSON.stringify(seen)}`);
-    assert.equal((await text('#count-published')).trim(), '60');
-    assert.equal((await text('#count-pending')).trim(), '0');
-    assert.match(await text('#activity'), /batch completed/);
-    assert.match(await text('#eta'), /done/);
-    assert.equal(await page.locator('#temporal-link').getAttribute('href'), (await getBatch(stack, watchedId)).temporal_ui_url);
-    assert.equal(await page.locator('#cancel-btn').isDisabled(), true, 'a finished batch cannot be cancelled');
-    await screenshot(page, 'console-batch-completed');
-  });
+      assert.ok(Math.abs(width - 1) < 0.01, `the bar fills its track (${width})`);
+      const seen = await inPage<number[]>('window.seen');
+      assert.ok(
+        seen.some((v) => v < 100),
+        `an intermediate value was shown before 100: ${JSON.stringify(seen)}`,
+      );
+      assert.ok(midway !== undefined, `the bar showed a value strictly between 0 and 100 (saw ${JSON.stringify(seen)})`);
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `the bar never moves back: ${JSON.stringify(seen)}`);
+      assert.equal((await text('#count-published')).trim(), '60');
+      assert.equal((await text('#count-pending')).trim(), '0');
+      assert.match(await text('#activity'), /batch completed/);
+      assert.match(await text('#eta'), /done/);
+      assert.equal(await page.locator('#temporal-link').getAttribute('href'), (await getBatch(stack, watchedId)).temporal_ui_url);
+      assert.equal(await page.locator('#cancel-btn').isDisabled(), true, 'a finished batch cannot be cancelled');
+      await screenshot(page, 'console-batch-completed');
+    },
+  );
 
   test('downloads the CSV export with the key and saves its rows', { timeout: TEST_TIMEOUT_MS }, async () => {
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), page.click('#export-csv')]);
@@ -185,7 +204,10 @@ describe('the web console', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
     const rows = lines.slice(1).map((l) => l.split(','));
     assert.equal(rows.length, 60);
     assert.deepEqual(rows.map((r) => r[refAt]).sort(), partRefs().sort());
-    assert.ok(rows.every((r) => r[statusAt] === 'succeeded'), 'every row succeeded');
+    assert.ok(
+      rows.every((r) => r[statusAt] === 'succeeded'),
+      'every row succeeded',
+    );
     await shows('#export-state', new RegExp(`saved ${watchedId}\\.csv`));
   });
 
@@ -251,10 +273,14 @@ describe('the web console', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
     await screenshot(page, 'console-list');
 
     await page.selectOption('#status-filter', 'cancelled');
-    await eventually('only the cancelled batch', async () => {
-      const rows = await listedIds();
-      return rows.length === 1 && rows[0] === cancelledId;
-    }, WAIT_MS);
+    await eventually(
+      'only the cancelled batch',
+      async () => {
+        const rows = await listedIds();
+        return rows.length === 1 && rows[0] === cancelledId;
+      },
+      WAIT_MS,
+    );
     assert.match(page.url(), /#\/batches\?status=cancelled$/);
     await page.selectOption('#status-filter', 'paused');
     await shows('#batch-list', /No paused batches/);
@@ -267,20 +293,33 @@ describe('the web console', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
 
   test('resolves an item of the review queue', { timeout: TEST_TIMEOUT_MS }, async () => {
     // Texts the classifier cannot place end as needs_review.
-    const batchId = await submit(stack, { items: [{ ref: 'odd-1', text: 'qqq zzz' }, { ref: 'odd-2', text: 'zzz qqq' }], stages: ['classify'] });
+    const batchId = await submit(stack, {
+      items: [
+        { ref: 'odd-1', text: 'qqq zzz' },
+        { ref: 'odd-2', text: 'zzz qqq' },
+      ],
+      stages: ['classify'],
+    });
     await waitForBatch(stack, batchId);
     await page.goto(`${stack.baseUrl}/#/batch/${batchId}`);
     await eventually('two items to review', async () => (await page.locator('#review-items tr').count()) === 2, WAIT_MS);
     await page.fill('#review-items tr[data-ref="odd-1"] input', '6109');
     await page.click('#review-items tr[data-ref="odd-1"] button');
-    const outcome = await eventually('the resolution or an error', async () => {
-      if (/resolved odd-1 as 6109/.test(await text('#activity'))) return 'resolved';
-      return (await page.locator('#action-result .error').count()) > 0 ? text('#action-result') : undefined;
-    }, WAIT_MS);
+    const outcome = await eventually(
+      'the resolution or an error',
+      async () => {
+        if (/resolved odd-1 as 6109/.test(await text('#activity'))) return 'resolved';
+        return (await page.locator('#action-result .error').count()) > 0 ? text('#action-result') : undefined;
+      },
+      WAIT_MS,
+    );
     assert.equal(outcome, 'resolved');
     await eventually('one item left to review', async () => (await page.locator('#review-items tr').count()) === 1, WAIT_MS);
     const left = (await (await stack.api(`/v1/review?batch_id=${batchId}`)).json()) as { items: Array<{ ref: string }> };
-    assert.deepEqual(left.items.map((i) => i.ref), ['odd-2']);
+    assert.deepEqual(
+      left.items.map((i) => i.ref),
+      ['odd-2'],
+    );
   });
 
   test('forgets the key on request, and talked only to its own origin', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -289,6 +328,9 @@ describe('the web console', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
     assert.equal(await inPage(`localStorage.getItem('batchflow.apiKey')`), null);
     const foreign = requested.filter((u) => !u.startsWith(`${stack.baseUrl}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
     assert.deepEqual(foreign, [], 'no request left the console origin');
-    assert.ok(requested.some((u) => u.includes('/events')), 'the page used the event stream');
+    assert.ok(
+      requested.some((u) => u.includes('/events')),
+      'the page used the event stream',
+    );
   });
 });

@@ -20,7 +20,13 @@ before(async () => {
 after(() => db.close());
 
 const newItems = (n: number): NewItem[] =>
-  Array.from({ length: n }, (_, i) => ({ ref: `r${i}`, text: `item ${i}`, content: null, contentType: null, attributes: i % 2 ? { n: i } : null }));
+  Array.from({ length: n }, (_, i) => ({
+    ref: `r${i}`,
+    text: `item ${i}`,
+    content: null,
+    contentType: null,
+    attributes: i % 2 ? { n: i } : null,
+  }));
 
 const batchRow = (id: string, tenant: string, total: number, created = new Date()) => ({
   id,
@@ -59,8 +65,26 @@ test('items page in order with cursors; unfinished items read as pending', async
   await insertBatch(db.db, batchRow('b_page', 'acme', 7), newItems(7));
   await writeResults(db.db, 'b_page', [
     { seq: 0, ref: 'r0', status: 'succeeded', stage: 'publish', publishedId: 'p0', attempts: 1, staged: true, published: true },
-    { seq: 1, ref: 'r1', status: 'running', stage: 'classify', classification: { label: 'x', confidence: 1, tier: 'core' }, attempts: 1, staged: false, published: false },
-    { seq: 2, ref: 'r2', status: 'failed', stage: 'ingest', error: { code: 'invalid_item', message: 'no', retryable: false, attempts: 1 }, attempts: 1, staged: false, published: false },
+    {
+      seq: 1,
+      ref: 'r1',
+      status: 'running',
+      stage: 'classify',
+      classification: { label: 'x', confidence: 1, tier: 'core' },
+      attempts: 1,
+      staged: false,
+      published: false,
+    },
+    {
+      seq: 2,
+      ref: 'r2',
+      status: 'failed',
+      stage: 'ingest',
+      error: { code: 'invalid_item', message: 'no', retryable: false, attempts: 1 },
+      attempts: 1,
+      staged: false,
+      published: false,
+    },
   ]);
   const seen: string[] = [];
   let cursor: string | undefined;
@@ -75,7 +99,9 @@ test('items page in order with cursors; unfinished items read as pending', async
 });
 
 test('a later stage keeps the classification an earlier one recorded', async () => {
-  await writeResults(db.db, 'b_page', [{ seq: 1, ref: 'r1', status: 'succeeded', stage: 'publish', publishedId: 'p1', attempts: 2, staged: true, published: true }]);
+  await writeResults(db.db, 'b_page', [
+    { seq: 1, ref: 'r1', status: 'succeeded', stage: 'publish', publishedId: 'p1', attempts: 2, staged: true, published: true },
+  ]);
   const page = await listItems(db.db, 'b_page', { limit: 2, cursor: undefined });
   assert.deepEqual(page.items[1]!.classification, { label: 'x', confidence: 1, tier: 'core' });
   assert.equal(page.items[1]!.published_id, 'p1');
@@ -103,5 +129,8 @@ test('batches list newest first per tenant, with a stable cursor', async () => {
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   assert.deepEqual(ids, ['b_list_4', 'b_list_3', 'b_list_2', 'b_list_1', 'b_list_0']);
-  assert.equal((await listBatches(db.db, 'acme', { limit: 100 })).rows.every((r) => r.tenant_id === 'acme'), true);
+  assert.equal(
+    (await listBatches(db.db, 'acme', { limit: 100 })).rows.every((r) => r.tenant_id === 'acme'),
+    true,
+  );
 });

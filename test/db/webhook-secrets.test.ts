@@ -36,7 +36,17 @@ async function tenantWithBatch(name: string): Promise<{ tenantId: string; batchI
   const batchId = `b_${name}`;
   await db.db
     .insertInto('batches')
-    .values({ id: batchId, tenant_id: name, status: 'completed', priority: 'normal', options: '{}', metadata: '{}', total_items: 0, counts: '{}', workflow_id: `batch-${batchId}` })
+    .values({
+      id: batchId,
+      tenant_id: name,
+      status: 'completed',
+      priority: 'normal',
+      options: '{}',
+      metadata: '{}',
+      total_items: 0,
+      counts: '{}',
+      workflow_id: `batch-${batchId}`,
+    })
     .execute();
   return { tenantId: name, batchId };
 }
@@ -54,7 +64,10 @@ test('a first secret is made once; a rotation signs with both, newest first, unt
   assert.deepEqual((await signing(batchId)).secrets, [first.secret]);
 
   const second = await rotateWebhookSecret(db.db, tenantId, 3_600);
-  assert.deepEqual(second.previous.map((p) => p.id), [first.id]);
+  assert.deepEqual(
+    second.previous.map((p) => p.id),
+    [first.id],
+  );
   const expiresIn = second.previous[0]!.expiresAt.getTime() - Date.now();
   assert.ok(expiresIn > 3_500_000 && expiresIn <= 3_600_000, `the old one signs for the overlap: ${expiresIn} ms`);
   assert.deepEqual((await signing(batchId)).secrets, [second.secret, first.secret], 'both sign, newest first');
@@ -67,7 +80,13 @@ test('a first secret is made once; a rotation signs with both, newest first, unt
   assert.deepEqual(await retireOlderWebhookSecrets(db.db, tenantId), [], 'nothing left to retire');
 
   const listed = await listWebhookSecrets(db.db, tenantId);
-  assert.deepEqual(listed.map((s) => [s.id, s.active]), [[first.id, false], [second.id, true]]);
+  assert.deepEqual(
+    listed.map((s) => [s.id, s.active]),
+    [
+      [first.id, false],
+      [second.id, true],
+    ],
+  );
   assert.ok(!JSON.stringify(listed).includes('whsec_'), 'a listing carries no secret');
 });
 
@@ -85,7 +104,7 @@ test('the previous secret stops signing by itself when its overlap ends; overlap
   assert.equal((await signing(batchId)).own, true, 'a tenant with its own secrets never falls back to WEBHOOK_SECRET');
 });
 
-test('tenants are isolated: one tenant\'s rotation leaves another\'s secret alone; unknown tenants are refused', async () => {
+test("tenants are isolated: one tenant's rotation leaves another's secret alone; unknown tenants are refused", async () => {
   const a = await tenantWithBatch('iso-a');
   const b = await tenantWithBatch('iso-b');
   const secretA = (await createFirstWebhookSecret(db.db, a.tenantId))!.secret;
@@ -99,25 +118,43 @@ test('tenants are isolated: one tenant\'s rotation leaves another\'s secret alon
   await assert.rejects(createFirstWebhookSecret(db.db, 'no-such-tenant'), UnknownTenantError);
 
   const without = await tenantsSignedWithShared(db.db);
-  assert.ok(!without.some((t) => t.id === a.tenantId || t.id === b.tenantId), 'tenants with their own secrets are not signed with the shared one');
+  assert.ok(
+    !without.some((t) => t.id === a.tenantId || t.id === b.tenantId),
+    'tenants with their own secrets are not signed with the shared one',
+  );
 });
 
-test("a tenant from before per-tenant secrets: its first rotation keeps WEBHOOK_SECRET signing through the overlap", async () => {
+test('a tenant from before per-tenant secrets: its first rotation keeps WEBHOOK_SECRET signing through the overlap', async () => {
   const { tenantId, batchId } = await tenantWithBatch('legacy');
-  assert.deepEqual((await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId), { id: tenantId, own: false });
+  assert.deepEqual(
+    (await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId),
+    { id: tenantId, own: false },
+  );
   assert.match((await sharedSecretNotice(db.db, true))!, /WEBHOOK_SECRET signs the webhooks of \d+ tenants? \(.*legacy/);
   assert.match((await sharedSecretNotice(db.db, false))!, /legacy.*have no webhook signing secret and no WEBHOOK_SECRET stands in/);
 
   const own = await rotateWebhookSecret(db.db, tenantId, 3_600);
   assert.equal(own.previous.length, 1, 'the shared secret is the previous one');
   assert.deepEqual(await signing(batchId), { tenantId, own: true, secrets: [own.secret, null] }, 'null: WEBHOOK_SECRET, still signing');
-  assert.deepEqual((await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId), { id: tenantId, own: true });
+  assert.deepEqual(
+    (await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId),
+    { id: tenantId, own: true },
+  );
   const listed = await listWebhookSecrets(db.db, tenantId);
-  assert.deepEqual(listed.map((s) => [s.shared, s.active]), [[true, true], [false, true]]);
+  assert.deepEqual(
+    listed.map((s) => [s.shared, s.active]),
+    [
+      [true, true],
+      [false, true],
+    ],
+  );
 
   assert.deepEqual(await retireOlderWebhookSecrets(db.db, tenantId), [own.previous[0]!.id]);
   assert.deepEqual((await signing(batchId)).secrets, [own.secret]);
-  assert.equal((await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId), undefined);
-  assert.ok(!(await sharedSecretNotice(db.db, false) ?? '').includes('legacy'));
+  assert.equal(
+    (await tenantsSignedWithShared(db.db)).find((t) => t.id === tenantId),
+    undefined,
+  );
+  assert.ok(!((await sharedSecretNotice(db.db, false)) ?? '').includes('legacy'));
   assert.equal(await hasOwnWebhookSecret(db.db, tenantId), true);
 });

@@ -8,7 +8,17 @@ import assert from 'node:assert/strict';
 import { temporalAddress } from '../helpers/temporal';
 import { startPublishTarget } from '../helpers/publish-target';
 import { createCluster } from '../helpers/pg-cluster';
-import { assertFinalState, catalogItems, finishedItems, freePort, openCase, submitBatch, waitFor, waitForEnd, waitForFinished } from '../helpers/faults';
+import {
+  assertFinalState,
+  catalogItems,
+  finishedItems,
+  freePort,
+  openCase,
+  submitBatch,
+  waitFor,
+  waitForEnd,
+  waitForFinished,
+} from '../helpers/faults';
 
 const ITEMS = 800;
 
@@ -16,7 +26,11 @@ test('PostgreSQL (a dedicated cluster) restarted mid-batch: every item final, ea
   const cluster = await createCluster('batchflow_faults');
   try {
     t.diagnostic(`cluster ${cluster.version}/${cluster.name} at ${cluster.url}`);
-    const fault = await openCase({ databaseUrl: cluster.url, temporal: await temporalAddress(), target: await startPublishTarget({ latencyMs: 5 }) });
+    const fault = await openCase({
+      databaseUrl: cluster.url,
+      temporal: await temporalAddress(),
+      target: await startPublishTarget({ latencyMs: 5 }),
+    });
     try {
       const api = await fault.startApi('api', await freePort());
       const baseUrl = `http://127.0.0.1:${api.port}`;
@@ -34,7 +48,14 @@ test('PostgreSQL (a dedicated cluster) restarted mid-batch: every item final, ea
       const end = await waitForEnd(() => baseUrl, batchId, 600_000, fault);
       assert.equal(end.status, 'completed', fault.output());
       for (const child of fault.children) assert.doesNotThrow(() => process.kill(child.pid, 0), `${child.name} survived the restart`);
-      const { checked, duplicates } = await assertFinalState(t, { db: fault.db, baseUrl, batchId, total: ITEMS, target: fault.target, expectStatus: 'completed' });
+      const { checked, duplicates } = await assertFinalState(t, {
+        db: fault.db,
+        baseUrl,
+        batchId,
+        total: ITEMS,
+        target: fault.target,
+        expectStatus: 'completed',
+      });
       t.diagnostic(`items checked: ${checked}; duplicates found: ${duplicates}`);
     } finally {
       await fault.close();

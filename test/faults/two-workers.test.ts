@@ -6,13 +6,27 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectTemporal, temporalAddress } from '../helpers/temporal';
 import { startPublishTarget } from '../helpers/publish-target';
-import { assertFinalState, catalogItems, finishedItems, freePort, openCase, sharedPostgresUrl, submitBatch, waitForEnd, waitForFinished } from '../helpers/faults';
+import {
+  assertFinalState,
+  catalogItems,
+  finishedItems,
+  freePort,
+  openCase,
+  sharedPostgresUrl,
+  submitBatch,
+  waitForEnd,
+  waitForFinished,
+} from '../helpers/faults';
 
 const ITEMS = 800;
 const END_DEADLINE_MS = 600_000;
 
 test('two workers, one SIGKILLed mid-batch: the other finishes it, each item published once', { timeout: 1_200_000 }, async (t) => {
-  const fault = await openCase({ databaseUrl: await sharedPostgresUrl(), temporal: await temporalAddress(), target: await startPublishTarget({ latencyMs: 5 }) });
+  const fault = await openCase({
+    databaseUrl: await sharedPostgresUrl(),
+    temporal: await temporalAddress(),
+    target: await startPublishTarget({ latencyMs: 5 }),
+  });
   const temporal = await connectTemporal();
   try {
     const api = await fault.startApi('api', await freePort());
@@ -30,7 +44,14 @@ test('two workers, one SIGKILLed mid-batch: the other finishes it, each item pub
 
     const end = await waitForEnd(() => baseUrl, batchId, END_DEADLINE_MS, fault);
     assert.equal(end.status, 'completed', fault.output());
-    const { checked, duplicates } = await assertFinalState(t, { db: fault.db, baseUrl, batchId, total: ITEMS, target: fault.target, expectStatus: 'completed' });
+    const { checked, duplicates } = await assertFinalState(t, {
+      db: fault.db,
+      baseUrl,
+      batchId,
+      total: ITEMS,
+      target: fault.target,
+      expectStatus: 'completed',
+    });
 
     // Who ran the activities that started after the kill: the survivor only.
     const after = new Map<string, number>();
@@ -41,7 +62,9 @@ test('two workers, one SIGKILLed mid-batch: the other finishes it, each item pub
       if (!started || at < killedAt) continue;
       after.set(started.identity ?? '?', (after.get(started.identity ?? '?') ?? 0) + 1);
     }
-    t.diagnostic(`activities started after the kill, by worker: ${JSON.stringify(Object.fromEntries(after))}; items checked: ${checked}; duplicates found: ${duplicates}`);
+    t.diagnostic(
+      `activities started after the kill, by worker: ${JSON.stringify(Object.fromEntries(after))}; items checked: ${checked}; duplicates found: ${duplicates}`,
+    );
     assert.ok((after.get(survivor!.identity) ?? 0) > 0, 'the surviving worker ran work after the kill');
     assert.equal(after.get(doomed!.identity) ?? 0, 0, 'nothing started on the killed worker after the kill');
   } finally {

@@ -7,7 +7,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { temporalAddress } from '../helpers/temporal';
 import { startPublishTarget } from '../helpers/publish-target';
-import { assertFinalState, catalogItems, finishedItems, freePort, openCase, sharedPostgresUrl, submitBatch, waitForEnd, waitForFinished } from '../helpers/faults';
+import {
+  assertFinalState,
+  catalogItems,
+  finishedItems,
+  freePort,
+  openCase,
+  sharedPostgresUrl,
+  submitBatch,
+  waitForEnd,
+  waitForFinished,
+} from '../helpers/faults';
 
 const ITEMS = 1_000;
 const KILLS = 5;
@@ -17,7 +27,11 @@ const PROGRESS_DEADLINE_MS = 300_000;
 const END_DEADLINE_MS = 600_000;
 
 test('SIGKILL the worker five times mid-batch: every item final, each published once', { timeout: 1_800_000 }, async (t) => {
-  const fault = await openCase({ databaseUrl: await sharedPostgresUrl(), temporal: await temporalAddress(), target: await startPublishTarget({ latencyMs: 5 }) });
+  const fault = await openCase({
+    databaseUrl: await sharedPostgresUrl(),
+    temporal: await temporalAddress(),
+    target: await startPublishTarget({ latencyMs: 5 }),
+  });
   try {
     const api = await fault.startApi('api', await freePort());
     const baseUrl = `http://127.0.0.1:${api.port}`;
@@ -37,7 +51,14 @@ test('SIGKILL the worker five times mid-batch: every item final, each published 
 
     const end = await waitForEnd(() => baseUrl, batchId, END_DEADLINE_MS, fault);
     assert.equal(end.status, 'completed', fault.output());
-    const { checked, duplicates } = await assertFinalState(t, { db: fault.db, baseUrl, batchId, total: ITEMS, target: fault.target, expectStatus: 'completed' });
+    const { checked, duplicates } = await assertFinalState(t, {
+      db: fault.db,
+      baseUrl,
+      batchId,
+      total: ITEMS,
+      target: fault.target,
+      expectStatus: 'completed',
+    });
     t.diagnostic(`kills: ${KILLS}; items checked: ${checked}; duplicates found: ${duplicates}`);
   } finally {
     await fault.close();

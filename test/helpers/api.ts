@@ -27,7 +27,11 @@ export interface BatchBody {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it answers something truthy, or fails after `timeoutMs`. */
-export async function eventually<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -105,7 +109,12 @@ export async function terminateRunning(stack: Stack): Promise<void> {
  */
 export async function settle(stack: Stack, tenantId = stack.tenantId, timeoutMs = 60_000): Promise<void> {
   const active = () =>
-    stack.db.db.selectFrom('batches').select(['id', 'status']).where('tenant_id', '=', tenantId).where('status', 'in', ['queued', 'running', 'paused', 'cancelling']).execute();
+    stack.db.db
+      .selectFrom('batches')
+      .select(['id', 'status'])
+      .where('tenant_id', '=', tenantId)
+      .where('status', 'in', ['queued', 'running', 'paused', 'cancelling'])
+      .execute();
   for (const b of await active()) {
     if (b.status !== 'cancelling') await stack.batches.cancel(tenantId, b.id, false).catch(() => undefined);
   }

@@ -37,7 +37,12 @@ export const START_DEADLINE_MS = 180_000;
  * noticed by the heartbeat timeout (chunks heartbeat at least every 2 s).
  */
 export const FAST_STAGE_RETRY = JSON.stringify(
-  Object.fromEntries(['classify', 'ingest', 'publish'].map((s) => [s, { initialIntervalMs: 200, maximumIntervalMs: 2_000, heartbeatTimeoutMs: 10_000, maximumAttempts: 30 }])),
+  Object.fromEntries(
+    ['classify', 'ingest', 'publish'].map((s) => [
+      s,
+      { initialIntervalMs: 200, maximumIntervalMs: 2_000, heartbeatTimeoutMs: 10_000, maximumAttempts: 30 },
+    ]),
+  ),
 );
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -52,7 +57,12 @@ export interface Watch {
  * Polls `probe` until it answers something truthy. A probe that throws (the database or the API is
  * down: that is the fault under test) counts as "not yet"; its last error is in the timeout message.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs: number, watch?: Watch): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs: number,
+  watch?: Watch,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   const context = (): string => watch?.output() ?? '';
   let lastError: unknown;
@@ -66,7 +76,9 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}\n${context()}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}\n${context()}`,
+      );
     }
     await sleep(200);
   }
@@ -75,13 +87,19 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 /** The PostgreSQL the case's processes share: DATABASE_URL, else FALLBACK_URL; fails clearly if unreachable. */
 export async function sharedPostgresUrl(): Promise<string> {
   const url = process.env.DATABASE_URL || FALLBACK_URL;
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`the fault suite needs PostgreSQL (its API and workers are separate processes; PGlite serves one): DATABASE_URL=${url} is not a postgres:// URL`);
+  if (!/^postgres(ql)?:\/\//.test(url))
+    throw new Error(
+      `the fault suite needs PostgreSQL (its API and workers are separate processes; PGlite serves one): DATABASE_URL=${url} is not a postgres:// URL`,
+    );
   const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
     await probe.connect();
     await probe.query('select 1');
   } catch (err) {
-    throw new Error(`the fault suite needs PostgreSQL (its API and workers are separate processes; PGlite serves one): ${url} is not reachable: ${(err as Error).message}. Set DATABASE_URL.`, { cause: err });
+    throw new Error(
+      `the fault suite needs PostgreSQL (its API and workers are separate processes; PGlite serves one): ${url} is not reachable: ${(err as Error).message}. Set DATABASE_URL.`,
+      { cause: err },
+    );
   } finally {
     await probe.end().catch(() => {});
   }
@@ -151,14 +169,20 @@ const READY = { worker: '"msg":"worker running', api: '"msg":"api listening' } a
 
 /** Starts the production entry `src/main/<entry>.ts` and waits for its ready log line. */
 export async function startChild(name: string, entry: 'worker' | 'api', env: NodeJS.ProcessEnv): Promise<Child> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', `src/main/${entry}.ts`], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', `src/main/${entry}.ts`], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const log: string[] = [];
   // The last lines only: a worker logs every retry, and a case runs for minutes.
   const keep = (s: string): void => {
     log.push(s);
     if (log.length > 300) log.splice(0, log.length - 300);
   };
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const output = (): string => `--- ${name} (pid ${child.pid})\n${log.join('')}`;
   let port: number | undefined;
   let stopping = false;
@@ -206,7 +230,13 @@ export async function startChild(name: string, entry: 'worker' | 'api', env: Nod
   };
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([ready, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${name}: not ready after ${START_DEADLINE_MS} ms\n${output()}`)), START_DEADLINE_MS)))]);
+    await Promise.race([
+      ready,
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`${name}: not ready after ${START_DEADLINE_MS} ms\n${output()}`)), START_DEADLINE_MS)),
+      ),
+    ]);
   } catch (err) {
     await handle.kill('SIGKILL');
     throw err;
@@ -233,7 +263,10 @@ export async function submitBatch(baseUrl: string, body: Record<string, unknown>
 
 /** Items that clearly belong to one heading each, so the classifier decides them all. */
 export const catalogItems = (n: number): Array<{ ref: string; text: string }> =>
-  Array.from({ length: n }, (_, i) => ({ ref: `sku-${i}`, text: ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'][i % 4]! }));
+  Array.from({ length: n }, (_, i) => ({
+    ref: `sku-${i}`,
+    text: ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'][i % 4]!,
+  }));
 
 /** Items of the batch in a final state, per the database. */
 export async function finishedItems(db: Db, batchId: string): Promise<number> {
@@ -248,10 +281,15 @@ export async function finishedItems(db: Db, batchId: string): Promise<number> {
 
 /** Waits until at least `n` items are final (per the database), tolerating the fault under way. */
 export const waitForFinished = (db: Db, batchId: string, n: number, timeoutMs: number, watch?: Watch): Promise<number> =>
-  waitFor(`${n} finished items`, async () => {
-    const done = await finishedItems(db, batchId);
-    return done >= n ? done : undefined;
-  }, timeoutMs, watch);
+  waitFor(
+    `${n} finished items`,
+    async () => {
+      const done = await finishedItems(db, batchId);
+      return done >= n ? done : undefined;
+    },
+    timeoutMs,
+    watch,
+  );
 
 interface BatchBody {
   status: string;
@@ -261,12 +299,17 @@ interface BatchBody {
 
 /** Polls the API until the batch is final; fetch errors (the API restarting) count as "not yet". */
 export const waitForEnd = (baseUrl: () => string, batchId: string, timeoutMs: number, watch?: Watch): Promise<BatchBody> =>
-  waitFor(`batch ${batchId} to end`, async () => {
-    const res = await apiFetch(baseUrl(), `/v1/batches/${batchId}`);
-    if (res.status !== 200) throw new Error(`GET batch answered ${res.status}: ${await res.text()}`);
-    const body = (await res.json()) as BatchBody;
-    return FINAL_BATCH.includes(body.status) ? body : undefined;
-  }, timeoutMs, watch);
+  waitFor(
+    `batch ${batchId} to end`,
+    async () => {
+      const res = await apiFetch(baseUrl(), `/v1/batches/${batchId}`);
+      if (res.status !== 200) throw new Error(`GET batch answered ${res.status}: ${await res.text()}`);
+      const body = (await res.json()) as BatchBody;
+      return FINAL_BATCH.includes(body.status) ? body : undefined;
+    },
+    timeoutMs,
+    watch,
+  );
 
 interface ItemBody {
   ref: string;
@@ -334,7 +377,9 @@ export async function assertFinalState(
       wrong.push(`${item.ref} ${item.status} but ${n} at the target`);
     }
   }
-  t.diagnostic(`items checked: ${items.length}; succeeded: ${succeeded}; at the target: ${c.target.items.size}; duplicates found: ${duplicates.length}; counts: ${JSON.stringify(batch.counts)}`);
+  t.diagnostic(
+    `items checked: ${items.length}; succeeded: ${succeeded}; at the target: ${c.target.items.size}; duplicates found: ${duplicates.length}; counts: ${JSON.stringify(batch.counts)}`,
+  );
   assert.deepEqual(duplicates, [], 'no ref is published twice');
   assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} items disagree with the target`);
   return { checked: items.length, duplicates: duplicates.length };
@@ -365,7 +410,17 @@ export async function openCase(opts: {
   const taskQueue = `faults-${randomBytes(6).toString('hex')}`;
   const children: Child[] = [];
   const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv =>
-    processEnv({ databaseUrl: db.url, temporal: opts.temporal, taskQueue, dataDir: data.dir, publishUrl: opts.target.url, publishTimeoutMs: opts.publishTimeoutMs }, extra);
+    processEnv(
+      {
+        databaseUrl: db.url,
+        temporal: opts.temporal,
+        taskQueue,
+        dataDir: data.dir,
+        publishUrl: opts.target.url,
+        publishTimeoutMs: opts.publishTimeoutMs,
+      },
+      extra,
+    );
   const track = async (started: Promise<Child>): Promise<Child> => {
     const child = await started;
     children.push(child);

@@ -26,7 +26,11 @@ async function tool(cmd: string, args: string[]): Promise<string> {
     return (await run(cmd, args, { timeout: 120_000 })).stdout;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error(`${cmd} not found: this case needs PostgreSQL server tools (postgresql-common: pg_createcluster, pg_ctlcluster, pg_dropcluster) and root`, { cause: err });
+    if (e.code === 'ENOENT')
+      throw new Error(
+        `${cmd} not found: this case needs PostgreSQL server tools (postgresql-common: pg_createcluster, pg_ctlcluster, pg_dropcluster) and root`,
+        { cause: err },
+      );
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr ?? e.message}`, { cause: err });
   }
 }
@@ -34,7 +38,11 @@ async function tool(cmd: string, args: string[]): Promise<string> {
 /** Creates, starts and opens a cluster named `name` (dropping a leftover of an earlier run first). */
 export async function createCluster(name: string): Promise<PgCluster> {
   const listing = await tool('pg_lsclusters', ['--no-header']);
-  const rows = listing.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/));
+  const rows = listing
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/));
   const version = rows.map((r) => r[0]!).sort((a, b) => Number(b) - Number(a))[0];
   if (!version) throw new Error('pg_lsclusters lists no cluster, so no PostgreSQL version to create one with');
   if (rows.some((r) => r[1] === name)) await tool('pg_dropcluster', ['--stop', version, name]);

@@ -63,10 +63,11 @@ export async function startPublishTarget(faults: TargetFaults = {}, random: () =
       for (const { ref } of target.items.values()) counts.set(ref, (counts.get(ref) ?? 0) + 1);
       return counts;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -107,19 +108,20 @@ export async function startPublishTarget(faults: TargetFaults = {}, random: () =
       return send(400, { error: 'bad json' });
     }
     const record = (status: number): void => void target.creates.push({ key, ref, at: Date.now(), status });
-    if (!key) return record(400), send(400, { error: 'Idempotency-Key required' });
-    if (f.rejectRefs?.has(ref)) return record(422), send(422, { error: `ref ${ref} rejected` });
+    if (!key) return (record(400), send(400, { error: 'Idempotency-Key required' }));
+    if (f.rejectRefs?.has(ref)) return (record(422), send(422, { error: `ref ${ref} rejected` }));
     const seen = target.creates.filter((c) => c.ref === ref && c.status === 201).length;
     if (f.hangFirst?.refs.has(ref) && seen < f.hangFirst.times) await sleep(f.hangFirst.ms);
     const roll = random();
     const error = f.errorRate ?? 0;
     const throttle = f.throttleRate ?? 0;
     const hang = f.hangRate ?? 0;
-    if (roll < error) return record(503), send(503, { error: 'unavailable' });
-    if (roll < error + throttle) return record(429), send(429, { error: 'slow down' }, { 'retry-after': String(f.retryAfterSeconds ?? 1) });
+    if (roll < error) return (record(503), send(503, { error: 'unavailable' }));
+    if (roll < error + throttle)
+      return (record(429), send(429, { error: 'slow down' }, { 'retry-after': String(f.retryAfterSeconds ?? 1) }));
     if (roll < error + throttle + hang) await sleep(f.hangMs ?? 3_000);
     const existing = byKey.get(key);
-    if (existing) return record(201), send(201, { id: existing });
+    if (existing) return (record(201), send(201, { id: existing }));
     const id = `t${nextId++}`;
     byKey.set(key, id);
     target.items.set(id, { ref, key });

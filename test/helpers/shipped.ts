@@ -25,7 +25,18 @@ export interface Shipped {
 }
 
 /** Where the Temporal CLI is found (not tuning): the same binary the suite uses. */
-const LOCATING = ['PATH', 'HOME', 'TEMPORAL_CLI_PATH', 'BATCHFLOW_CACHE_DIR', 'XDG_CACHE_HOME', 'GOPATH', 'GOCACHE', 'GOMODCACHE', 'GOPROXY', 'TMPDIR'];
+const LOCATING = [
+  'PATH',
+  'HOME',
+  'TEMPORAL_CLI_PATH',
+  'BATCHFLOW_CACHE_DIR',
+  'XDG_CACHE_HOME',
+  'GOPATH',
+  'GOCACHE',
+  'GOMODCACHE',
+  'GOPROXY',
+  'TMPDIR',
+];
 /** A cold start bundles the workflows and opens PGlite; on a loaded 2-core machine that takes a while. */
 const START_TIMEOUT_MS = 240_000;
 
@@ -44,7 +55,10 @@ export async function startShipped(): Promise<Shipped> {
   void exited.then((code) => (early = code));
   for (;;) {
     if (early !== undefined) throw new Error(`npm start exited with ${early} before it served:\n${log()}`);
-    const ok = await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${baseUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok && fs.existsSync(path.join(dataDir, 'dev-api-key'))) break;
     if (Date.now() > deadline) {
       entry.child.kill('SIGKILL');
@@ -63,7 +77,8 @@ export async function startShipped(): Promise<Shipped> {
       const headers = new Headers(init.headers);
       const useKey = init.key === undefined ? key : init.key;
       if (useKey !== null) headers.set('x-api-key', useKey);
-      if (init.body !== undefined && typeof init.body === 'string' && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      if (init.body !== undefined && typeof init.body === 'string' && !headers.has('content-type'))
+        headers.set('content-type', 'application/json');
       return fetch(`${baseUrl}${p}`, { ...init, headers });
     },
     stop: async () => {

@@ -100,7 +100,10 @@ export const SHIPPED: Config = loadConfig({});
  * shapes, seconds instead of minutes. Never a default; the test says why where it uses it.
  */
 export const FAST_RETRY: RetryPolicies = Object.fromEntries(
-  Object.entries(DEFAULT_RETRY).map(([stage, r]) => [stage, { ...r, initialIntervalMs: 100, maximumIntervalMs: 1_000, maximumAttempts: 5, heartbeatTimeoutMs: 10_000 }]),
+  Object.entries(DEFAULT_RETRY).map(([stage, r]) => [
+    stage,
+    { ...r, initialIntervalMs: 100, maximumIntervalMs: 1_000, maximumAttempts: 5, heartbeatTimeoutMs: 10_000 },
+  ]),
 ) as RetryPolicies;
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -160,7 +163,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     allowPrivateCallbacks: opts.allowPrivateCallbacks ?? SHIPPED.allowPrivateCallbacks,
   });
   const live = (opts.live ?? createLiveHub)({ batches, log });
-  const app = createApp({ db: db.db, client, batches, log, maxBodyBytes: opts.maxBodyBytes ?? SHIPPED.maxBodyBytes, limits: SHIPPED.limits, live });
+  const app = createApp({
+    db: db.db,
+    client,
+    batches,
+    log,
+    maxBodyBytes: opts.maxBodyBytes ?? SHIPPED.maxBodyBytes,
+    limits: SHIPPED.limits,
+    live,
+  });
   const server: Server = app.listen(0, '127.0.0.1');
   const sockets = attachWebSockets(server, app);
   await new Promise<void>((resolve) => server.once('listening', resolve));
@@ -200,7 +211,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 export async function waitForBatch(
   stack: Stack,
   batchId: string,
-  done: (body: { status: string; [k: string]: unknown }) => boolean = (b) => ['completed', 'partial', 'failed', 'cancelled'].includes(b.status),
+  done: (body: { status: string; [k: string]: unknown }) => boolean = (b) =>
+    ['completed', 'partial', 'failed', 'cancelled'].includes(b.status),
   timeoutMs = 120_000,
   key?: string,
 ): Promise<{ status: string; counts: Record<string, number>; [k: string]: unknown }> {
@@ -215,5 +227,7 @@ export async function waitForBatch(
   }
 }
 
-export const items = (n: number, text = (i: number) => ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'][i % 4]!) =>
-  Array.from({ length: n }, (_, i) => ({ ref: `sku-${i}`, text: text(i) }));
+export const items = (
+  n: number,
+  text = (i: number) => ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'][i % 4]!,
+) => Array.from({ length: n }, (_, i) => ({ ref: `sku-${i}`, text: text(i) }));

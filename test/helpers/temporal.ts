@@ -26,9 +26,10 @@ export async function stopOwnServer(): Promise<void> {
 }
 
 /** The suite's Temporal, or `target` (a server a test started for itself). */
-export async function connectTemporal(
-  target?: { address: string; namespace: string },
-): Promise<{ client: Client; nativeConnection: NativeConnection; namespace: string; close(): Promise<void> }> {
+export async function connectTemporal(target?: {
+  address: string;
+  namespace: string;
+}): Promise<{ client: Client; nativeConnection: NativeConnection; namespace: string; close(): Promise<void> }> {
   const { address, namespace } = target ?? (await temporalAddress());
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });

@@ -41,7 +41,9 @@ export async function startWebhookReceiver(answer: WebhookReceiver['answer'] = (
     req.on('end', () => {
       const hook: ReceivedHook = { path: req.url ?? '', headers: req.headers, body, at: Date.now() };
       const n = receiver.received.push(hook) - 1;
-      void Promise.resolve(receiver.answer(n, hook)).then((status) => res.writeHead(status, { 'content-type': 'text/plain' }).end(String(status)));
+      void Promise.resolve(receiver.answer(n, hook)).then((status) =>
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(String(status)),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,7 +54,10 @@ export async function startWebhookReceiver(answer: WebhookReceiver['answer'] = (
 
 /** The `v1=` signatures of an `X-Batchflow-Signature` header, in order (two during a rotation). */
 export function signaturesOf(header: string | undefined): string[] {
-  return (header ?? '').split(',').filter((kv) => kv.startsWith('v1=')).map((kv) => kv.slice(3));
+  return (header ?? '')
+    .split(',')
+    .filter((kv) => kv.startsWith('v1='))
+    .map((kv) => kv.slice(3));
 }
 
 /**

@@ -11,7 +11,8 @@ const ITEM_COLUMNS = new Set(['ref', 'text', 'content', 'content_type']);
  * Any Unicode text without NUL: a well-formed string PostgreSQL can store as sent. 'binary' counts
  * code points (up to two UTF-16 units each), so `max` code points stay within 2·max characters.
  */
-export const storable = (min: number, max: number): fc.Arbitrary<string> => fc.string({ unit: 'binary', minLength: min, maxLength: max }).filter((s) => !s.includes('\u0000'));
+export const storable = (min: number, max: number): fc.Arbitrary<string> =>
+  fc.string({ unit: 'binary', minLength: min, maxLength: max }).filter((s) => !s.includes('\u0000'));
 
 /** Strings a client should never send but might: NUL, lone surrogates, injection-looking text, huge ones. */
 export const hostileString: fc.Arbitrary<string> = fc.oneof(
@@ -50,7 +51,8 @@ const metadata = fc.dictionary(storable(1, 12), fc.jsonValue({ maxDepth: 2 }), {
 
 /** An optional field's value, or now and then `null`: the contract's "no value", the same as left out. */
 const orNull = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(a, { nil: null, freq: 6 });
-const base64 = (minLength = 0): fc.Arbitrary<string> => fc.uint8Array({ minLength, maxLength: 48 }).map((b) => Buffer.from(b).toString('base64'));
+const base64 = (minLength = 0): fc.Arbitrary<string> =>
+  fc.uint8Array({ minLength, maxLength: 48 }).map((b) => Buffer.from(b).toString('base64'));
 
 export interface ValidItem {
   ref: string;
@@ -101,10 +103,13 @@ const partRefs = fc.uniqueArray(
 
 /** A submission the contract accepts, and how many items it holds. */
 export const validSubmission: fc.Arbitrary<{ body: Record<string, unknown>; total: number }> = fc.oneof(
-  fc.tuple(options, items, fc.boolean()).map(([o, i, nulled]) => ({ body: { ...o, items: i, ...(nulled ? { items_text: null } : {}) }, total: i.length })),
   fc
-    .tuple(options, partRefs, fc.constantFrom('\n', ',', ';', '\t', '\r\n', ' ,\n '), fc.boolean())
-    .map(([o, refs, sep, nulled]) => ({ body: { ...o, items_text: refs.join(sep), ...(nulled ? { items: null } : {}) }, total: refs.length })),
+    .tuple(options, items, fc.boolean())
+    .map(([o, i, nulled]) => ({ body: { ...o, items: i, ...(nulled ? { items_text: null } : {}) }, total: i.length })),
+  fc.tuple(options, partRefs, fc.constantFrom('\n', ',', ';', '\t', '\r\n', ' ,\n '), fc.boolean()).map(([o, refs, sep, nulled]) => ({
+    body: { ...o, items_text: refs.join(sep), ...(nulled ? { items: null } : {}) },
+    total: refs.length,
+  })),
 );
 
 const SUBMISSION_PATHS = [
@@ -149,7 +154,13 @@ export const mutated = (valid: fc.Arbitrary<unknown>, paths: string[]): fc.Arbit
     .map(([body, changes]) => changes.reduce((b, [path, v]) => setPath(b, path, v), body));
 
 export const hostileSubmission: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 3, arbitrary: mutated(validSubmission.map((s) => s.body), SUBMISSION_PATHS) },
+  {
+    weight: 3,
+    arbitrary: mutated(
+      validSubmission.map((s) => s.body),
+      SUBMISSION_PATHS,
+    ),
+  },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
   { weight: 1, arbitrary: fc.dictionary(fc.constantFrom(...SUBMISSION_PATHS.filter((p) => !p.includes('.'))), hostileValue) },
 );
@@ -157,11 +168,28 @@ export const hostileSubmission: fc.Arbitrary<unknown> = fc.oneof(
 /** Text that is not quite JSON: truncated or spliced submissions, random text, random bytes. */
 export const brokenJson: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   fc
-    .tuple(validSubmission.map((s) => JSON.stringify(s.body)), fc.nat(), fc.string({ maxLength: 3 }))
+    .tuple(
+      validSubmission.map((s) => JSON.stringify(s.body)),
+      fc.nat(),
+      fc.string({ maxLength: 3 }),
+    )
     .map(([json, at, splice]) => json.slice(0, at % (json.length + 1)) + splice),
   fc.string({ unit: 'binary', maxLength: 60 }),
   fc.uint8Array({ maxLength: 60 }),
-  fc.constantFrom('{', '[', '{"items": [', '{"items":[{"ref":"a","text":"b"}]}}', 'null', 'true', '1e999', '"\\ud800"', '{"a":1,}', "{'items': []}", '\ufeff{"items_text":"a"}', 'NaN'),
+  fc.constantFrom(
+    '{',
+    '[',
+    '{"items": [',
+    '{"items":[{"ref":"a","text":"b"}]}}',
+    'null',
+    'true',
+    '1e999',
+    '"\\ud800"',
+    '{"a":1,}',
+    "{'items': []}",
+    '\ufeff{"items_text":"a"}',
+    'NaN',
+  ),
 );
 
 // --- files ------------------------------------------------------------------------------------
@@ -189,13 +217,21 @@ export const validCsv: fc.Arbitrary<{ csv: string; query: string; total: number 
   .tuple(options, attributeColumns, fc.constantFrom('\n', '\r\n'), fc.boolean())
   .chain(([o, columns, eol, bom]) =>
     fc
-      .uniqueArray(fc.tuple(storable(1, 60), storable(1, 80), fc.array(storable(0, 20), { minLength: columns.length, maxLength: columns.length })), {
-        minLength: 1,
-        maxLength: 12,
-        selector: ([ref]) => ref,
-      })
+      .uniqueArray(
+        fc.tuple(storable(1, 60), storable(1, 80), fc.array(storable(0, 20), { minLength: columns.length, maxLength: columns.length })),
+        {
+          minLength: 1,
+          maxLength: 12,
+          selector: ([ref]) => ref,
+        },
+      )
       .map((rows) => ({
-        csv: (bom ? '\ufeff' : '') + [['ref', 'text', ...columns].join(','), ...rows.map(([ref, text, cells]) => [ref, text, ...cells].map(quote).join(','))].join(eol) + eol,
+        csv:
+          (bom ? '\ufeff' : '') +
+          [['ref', 'text', ...columns].join(','), ...rows.map(([ref, text, cells]) => [ref, text, ...cells].map(quote).join(','))].join(
+            eol,
+          ) +
+          eol,
         query: optionsQuery(o),
         total: rows.length,
       })),
@@ -204,13 +240,38 @@ export const validCsv: fc.Arbitrary<{ csv: string; query: string; total: number 
 /** An NDJSON file the contract accepts: one item a line. */
 export const validNdjson: fc.Arbitrary<{ ndjson: string; query: string; total: number }> = fc
   .tuple(options, items, fc.constantFrom('\n', '\r\n'), fc.boolean())
-  .map(([o, list, eol, trailing]) => ({ ndjson: list.map((i) => JSON.stringify(i)).join(eol) + (trailing ? eol : ''), query: optionsQuery(o), total: list.length }));
+  .map(([o, list, eol, trailing]) => ({
+    ndjson: list.map((i) => JSON.stringify(i)).join(eol) + (trailing ? eol : ''),
+    query: optionsQuery(o),
+    total: list.length,
+  }));
 
-const QUERY_KEYS = ['stages', 'chunk_size', 'max_parallel_chunks', 'priority', 'callback_url', 'on_cancel', 'max_failure_ratio', 'metadata', 'limit', 'cursor', 'status', 'offset', 'stale', 'bogus'];
+const QUERY_KEYS = [
+  'stages',
+  'chunk_size',
+  'max_parallel_chunks',
+  'priority',
+  'callback_url',
+  'on_cancel',
+  'max_failure_ratio',
+  'metadata',
+  'limit',
+  'cursor',
+  'status',
+  'offset',
+  'stale',
+  'bogus',
+];
 
 /** A query string of known and unknown keys with hostile values (some repeated, some empty). */
 export const hostileQuery: fc.Arbitrary<string> = fc
-  .array(fc.tuple(fc.constantFrom(...QUERY_KEYS), fc.oneof(hostileString, fc.integer().map(String), fc.constantFrom('0', '-1', '1e3', '1.5', 'NaN', 'true', '{}', '[1]', '%zz'))), { maxLength: 4 })
+  .array(
+    fc.tuple(
+      fc.constantFrom(...QUERY_KEYS),
+      fc.oneof(hostileString, fc.integer().map(String), fc.constantFrom('0', '-1', '1e3', '1.5', 'NaN', 'true', '{}', '[1]', '%zz')),
+    ),
+    { maxLength: 4 },
+  )
   .map((pairs) => {
     const q = new URLSearchParams();
     for (const [k, v] of pairs) q.append(k, v);
@@ -218,7 +279,30 @@ export const hostileQuery: fc.Arbitrary<string> = fc
     return s ? `?${s}` : '';
   });
 
-const csvToken = fc.constantFrom('ref', 'text', 'content', 'content_type', 'a', 'é', '😀', ',', ',', '"', '""', '\n', '\r\n', '\r', ' ', '\t', '\u0000', '\ufeff', '\ud800', 'QUJD', '=1+1', 'x'.repeat(300));
+const csvToken = fc.constantFrom(
+  'ref',
+  'text',
+  'content',
+  'content_type',
+  'a',
+  'é',
+  '😀',
+  ',',
+  ',',
+  '"',
+  '""',
+  '\n',
+  '\r\n',
+  '\r',
+  ' ',
+  '\t',
+  '\u0000',
+  '\ufeff',
+  '\ud800',
+  'QUJD',
+  '=1+1',
+  'x'.repeat(300),
+);
 
 /** CSV-looking text: sometimes a proper header, then tokens that break quoting, widths and encodings. */
 export const hostileCsv: fc.Arbitrary<string> = fc
@@ -269,8 +353,49 @@ export const validBulkParts = fc.oneof(
 export const COMPAT_ROUTES = [
   // `accepted`: the status of a new batch. The classify design does not say (202, as /v1); the
   // document and part-number designs are FastAPI routes, which answer 200.
-  { path: '/api/v1/classify/bulk', accepted: 202, valid: validClassifyBulk, paths: ['products', 'products.0', 'products.0.product_id', 'products.0.description', 'products.0.origin_country', 'products.0.image_url', 'priority', 'corridor', 'callback_url', 'extra'] },
-  { path: '/batch/jobs', accepted: 200, valid: validBatchJob, paths: ['documents', 'documents.0', 'documents.0.filename', 'documents.0.content', 'documents.0.metadata', 'documents.0.metadata.content_type', 'collection', 'priority', 'tenant_id'] },
-  { path: '/api/bulk-search', accepted: 200, valid: validBulkParts, paths: ['part_numbers', 'part_numbers.0', 'part_numbers_text', 'idempotency_key', 'extra'] },
-  { path: '/api/bulk-publish', accepted: 200, valid: validBulkParts, paths: ['part_numbers', 'part_numbers.0', 'part_numbers_text', 'idempotency_key'] },
+  {
+    path: '/api/v1/classify/bulk',
+    accepted: 202,
+    valid: validClassifyBulk,
+    paths: [
+      'products',
+      'products.0',
+      'products.0.product_id',
+      'products.0.description',
+      'products.0.origin_country',
+      'products.0.image_url',
+      'priority',
+      'corridor',
+      'callback_url',
+      'extra',
+    ],
+  },
+  {
+    path: '/batch/jobs',
+    accepted: 200,
+    valid: validBatchJob,
+    paths: [
+      'documents',
+      'documents.0',
+      'documents.0.filename',
+      'documents.0.content',
+      'documents.0.metadata',
+      'documents.0.metadata.content_type',
+      'collection',
+      'priority',
+      'tenant_id',
+    ],
+  },
+  {
+    path: '/api/bulk-search',
+    accepted: 200,
+    valid: validBulkParts,
+    paths: ['part_numbers', 'part_numbers.0', 'part_numbers_text', 'idempotency_key', 'extra'],
+  },
+  {
+    path: '/api/bulk-publish',
+    accepted: 200,
+    valid: validBulkParts,
+    paths: ['part_numbers', 'part_numbers.0', 'part_numbers_text', 'idempotency_key'],
+  },
 ] as const;

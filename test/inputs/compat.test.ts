@@ -32,14 +32,21 @@ describe('compatibility routes', () => {
     });
 
     test(`POST ${route.path}: hostile bodies`, async (t) => {
-      const arb = fc.oneof({ weight: 3, arbitrary: mutated(route.valid as fc.Arbitrary<unknown>, [...route.paths]) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) });
-      await property(app, totals, t, arb, 400, (body) => app.send('POST', route.path, { body: JSON.stringify(body), headers: JSON_TYPE }, `hostile ${route.path}`));
+      const arb = fc.oneof(
+        { weight: 3, arbitrary: mutated(route.valid as fc.Arbitrary<unknown>, [...route.paths]) },
+        { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+      );
+      await property(app, totals, t, arb, 400, (body) =>
+        app.send('POST', route.path, { body: JSON.stringify(body), headers: JSON_TYPE }, `hostile ${route.path}`),
+      );
     });
   }
 
   test('list routes with hostile query strings', async (t) => {
     const paths = ['/v1/batches', '/v1/batches/b_00000000000000000000000000/items', '/api/batches', '/v1/review', '/v1/catalog'];
-    await property(app, totals, t, fc.tuple(fc.constantFrom(...paths), hostileQuery), 600, ([path, query]) => app.send('GET', `${path}${query}`, {}, 'list query'));
+    await property(app, totals, t, fc.tuple(fc.constantFrom(...paths), hostileQuery), 600, ([path, query]) =>
+      app.send('GET', `${path}${query}`, {}, 'list query'),
+    );
   });
 });
 

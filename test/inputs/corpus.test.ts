@@ -48,7 +48,10 @@ for (const c of CORPUS) {
     const answer = await send(c);
     tally.set(answer.status, (tally.get(answer.status) ?? 0) + 1);
     const allowed = Array.isArray(c.status) ? c.status : [c.status];
-    assert.ok(allowed.includes(answer.status), `${c.name}: expected ${allowed.join(' or ')}, got ${answer.status}: ${answer.text.slice(0, 500)}`);
+    assert.ok(
+      allowed.includes(answer.status),
+      `${c.name}: expected ${allowed.join(' or ')}, got ${answer.status}: ${answer.text.slice(0, 500)}`,
+    );
     if (c.code && answer.status >= 400) assert.equal(errorCode(answer), c.code, `${c.name}: ${answer.text.slice(0, 300)}`);
     if (c.items !== undefined) assert.equal((answer.body as { total_items: number }).total_items, c.items);
     // Only an accepted new batch adds a row; a refusal (or a closed connection) adds none. The
@@ -64,6 +67,9 @@ for (const c of CORPUS) {
 test('the tables are all still there, and the tally', async (t) => {
   // The SQL-like refs were stored as text: the batches table answers as before.
   assert.ok((await batchRows()) > 0);
-  const line = [...tally.entries()].sort(([a], [b]) => a - b).map(([status, n]) => `${n} × ${status === 0 ? 'closed' : status}`).join(', ');
+  const line = [...tally.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([status, n]) => `${n} × ${status === 0 ? 'closed' : status}`)
+    .join(', ');
   t.diagnostic(`corpus: ${CORPUS.length} cases: ${line}; no half-created batch after any`);
 });

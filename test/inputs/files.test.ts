@@ -45,7 +45,12 @@ describe('POST /v1/batches, files', () => {
 
   test('valid generated NDJSON files are accepted with every line', async (t) => {
     await property(app, totals, t, validNdjson, 200, async ({ ndjson, query, total }) => {
-      const a = await app.send('POST', `/v1/batches${query}`, { body: ndjson, headers: { 'content-type': 'application/x-ndjson' } }, 'valid NDJSON');
+      const a = await app.send(
+        'POST',
+        `/v1/batches${query}`,
+        { body: ndjson, headers: { 'content-type': 'application/x-ndjson' } },
+        'valid NDJSON',
+      );
       accepted(a, JSON.stringify(ndjson).slice(0, 300));
       assert.equal((a.body as { total_items: number }).total_items, total);
       return a;

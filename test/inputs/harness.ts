@@ -34,7 +34,12 @@ export interface InputsApp {
   baseUrl: string;
   port: number;
   /** Sends one request with the stack's key (unless `key: null`) and checks the answer's invariants. */
-  send(method: string, path: string, init?: { body?: string | Uint8Array; headers?: Record<string, string>; key?: string | null }, what?: string): Promise<Answer>;
+  send(
+    method: string,
+    path: string,
+    init?: { body?: string | Uint8Array; headers?: Record<string, string>; key?: string | null },
+    what?: string,
+  ): Promise<Answer>;
   stop(): Promise<void>;
 }
 
@@ -130,7 +135,7 @@ function parseRaw(data: Buffer): RawAnswer {
 /** A chunked body's data, sizes in bytes. */
 function unchunk(body: Buffer): Buffer {
   const out: Buffer[] = [];
-  for (let at = 0; ; ) {
+  for (let at = 0; ;) {
     const nl = body.indexOf('\r\n', at);
     if (nl === -1) break;
     const size = parseInt(body.subarray(at, nl).toString('latin1'), 16);

@@ -36,7 +36,12 @@ const MAX_GROWTH_MB = 100;
  * answer time, the size of the answer, and how much the process's RSS grew meanwhile (sampled
  * every 10 ms: the API runs in this process).
  */
-async function refused(t: TestContext, path: string, body: string, expect: { status: number; code: string; detailPath?: string }): Promise<void> {
+async function refused(
+  t: TestContext,
+  path: string,
+  body: string,
+  expect: { status: number; code: string; detailPath?: string },
+): Promise<void> {
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
   let peak = rssBefore;
@@ -54,10 +59,13 @@ async function refused(t: TestContext, path: string, body: string, expect: { sta
   );
 
   assert.equal(res.status, expect.status, text.slice(0, 500));
-  const error = (JSON.parse(text) as { error: { code: string; message: string; details?: Array<{ path: string; issue: string }>; request_id: string } }).error;
+  const error = (
+    JSON.parse(text) as { error: { code: string; message: string; details?: Array<{ path: string; issue: string }>; request_id: string } }
+  ).error;
   assert.equal(error.code, expect.code);
   assert.equal(error.request_id, res.headers.get('x-request-id'));
-  if (expect.detailPath !== undefined) assert.equal(error.details?.[0]?.path, expect.detailPath, JSON.stringify(error.details?.slice(0, 3)));
+  if (expect.detailPath !== undefined)
+    assert.equal(error.details?.[0]?.path, expect.detailPath, JSON.stringify(error.details?.slice(0, 3)));
   assert.ok((error.details?.length ?? 0) <= 101, `at most 100 details and a count (${error.details?.length})`);
   assert.ok(text.length < 64 * 1024, `a small answer (${text.length} bytes)`);
   assert.ok(ms <= MAX_ANSWER_MS, `answered in ${Math.round(ms)} ms`);
@@ -66,12 +74,20 @@ async function refused(t: TestContext, path: string, body: string, expect: { sta
 }
 
 test('items_text of 3,000,000 copies of one ref (6 MB): refused while it is split', async (t) => {
-  await refused(t, '/v1/batches', JSON.stringify({ items_text: 'x,'.repeat(3_000_000) }), { status: 400, code: 'validation_failed', detailPath: 'items_text' });
+  await refused(t, '/v1/batches', JSON.stringify({ items_text: 'x,'.repeat(3_000_000) }), {
+    status: 400,
+    code: 'validation_failed',
+    detailPath: 'items_text',
+  });
 });
 
 test('items_text of 60,000 distinct refs: more than a batch holds', async (t) => {
   const text = Array.from({ length: 60_000 }, (_, i) => `PN-${i}`).join('\n');
-  await refused(t, '/v1/batches', JSON.stringify({ items_text: text }), { status: 400, code: 'validation_failed', detailPath: 'items_text' });
+  await refused(t, '/v1/batches', JSON.stringify({ items_text: text }), {
+    status: 400,
+    code: 'validation_failed',
+    detailPath: 'items_text',
+  });
 });
 
 test('items_text of 50,000 copies of one ref: 49,999 duplicates, 100 named and the rest counted', async (t) => {
@@ -80,15 +96,26 @@ test('items_text of 50,000 copies of one ref: 49,999 duplicates, 100 named and t
   assert.equal(res.status, 400);
   assert.equal(error.details.length, 101);
   assert.deepEqual(error.details[100], { path: '', issue: '49899 more problems left out' });
-  await refused(t, '/v1/batches', JSON.stringify({ items_text: 'same\n'.repeat(50_000) }), { status: 400, code: 'validation_failed', detailPath: 'items_text.1' });
+  await refused(t, '/v1/batches', JSON.stringify({ items_text: 'same\n'.repeat(50_000) }), {
+    status: 400,
+    code: 'validation_failed',
+    detailPath: 'items_text.1',
+  });
 });
 
 test('metadata of 8 MB: at most 16 KiB', async (t) => {
-  await refused(t, '/v1/batches', JSON.stringify({ items_text: 'a', metadata: { blob: 'm'.repeat(8 * MB) } }), { status: 400, code: 'validation_failed', detailPath: 'metadata' });
+  await refused(t, '/v1/batches', JSON.stringify({ items_text: 'a', metadata: { blob: 'm'.repeat(8 * MB) } }), {
+    status: 400,
+    code: 'validation_failed',
+    detailPath: 'metadata',
+  });
 });
 
 test('attributes of 20 KB on one item: at most 16 KiB', async (t) => {
-  const items = [{ ref: 'a', text: 'x' }, { ref: 'b', text: 'y', attributes: { note: 'n'.repeat(20_000) } }];
+  const items = [
+    { ref: 'a', text: 'x' },
+    { ref: 'b', text: 'y', attributes: { note: 'n'.repeat(20_000) } },
+  ];
   await refused(t, '/v1/batches', JSON.stringify({ items }), { status: 400, code: 'validation_failed', detailPath: 'items.1.attributes' });
 });
 
@@ -98,7 +125,11 @@ test('50,000 items that each fail the schema: 100 details and a count, not 50,00
 });
 
 test('part_numbers_text of 3,000,000 part numbers (/api/bulk-search)', async (t) => {
-  await refused(t, '/api/bulk-search', JSON.stringify({ part_numbers_text: 'P,'.repeat(3_000_000) }), { status: 400, code: 'validation_failed', detailPath: 'part_numbers_text' });
+  await refused(t, '/api/bulk-search', JSON.stringify({ part_numbers_text: 'P,'.repeat(3_000_000) }), {
+    status: 400,
+    code: 'validation_failed',
+    detailPath: 'part_numbers_text',
+  });
 });
 
 test('documents metadata of 8 MB (/batch/jobs)', async (t) => {

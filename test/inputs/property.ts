@@ -24,7 +24,14 @@ const GROUP = 4;
  * fast-check shrinks it), reports how many were tried and answered 2xx and 4xx, then checks that
  * nothing was left half-created. Adds the counts to `totals`.
  */
-export async function property<T>(app: InputsApp, totals: Totals, t: TestContext, arb: fc.Arbitrary<T>, cases: number, send: (value: T) => Promise<Answer>): Promise<void> {
+export async function property<T>(
+  app: InputsApp,
+  totals: Totals,
+  t: TestContext,
+  arb: fc.Arbitrary<T>,
+  cases: number,
+  send: (value: T) => Promise<Answer>,
+): Promise<void> {
   const tally = { cases: 0, '2xx': 0, '4xx': 0 };
   await fc.assert(
     fc.asyncProperty(fc.array(arb, { minLength: GROUP, maxLength: GROUP }), async (group) => {
@@ -41,7 +48,10 @@ export async function property<T>(app: InputsApp, totals: Totals, t: TestContext
   totals.cases += tally.cases;
   totals.accepted += tally['2xx'];
   totals.refused += tally['4xx'];
-  t.diagnostic(`${t.name}: ${tally.cases} cases, ${tally['2xx']} × 2xx, ${tally['4xx']} × 4xx; ${batches} batches in the database, none half-created`);
+  t.diagnostic(
+    `${t.name}: ${tally.cases} cases, ${tally['2xx']} × 2xx, ${tally['4xx']} × 4xx; ${batches} batches in the database, none half-created`,
+  );
 }
 
-export const totalsLine = (totals: Totals): string => `generated cases: ${totals.cases} (${totals.accepted} × 2xx, ${totals.refused} × 4xx, 0 × 5xx)`;
+export const totalsLine = (totals: Totals): string =>
+  `generated cases: ${totals.cases} (${totals.accepted} × 2xx, ${totals.refused} × 4xx, 0 × 5xx)`;

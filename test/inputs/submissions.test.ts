@@ -35,11 +35,15 @@ describe('POST /v1/batches, JSON', () => {
   });
 
   test('any JSON value, or a valid body with fields replaced by anything', async (t) => {
-    await property(app, totals, t, hostileSubmission, 2_900, (body) => app.send('POST', '/v1/batches', { body: JSON.stringify(body) ?? 'null', headers: JSON_TYPE }, 'hostile submission'));
+    await property(app, totals, t, hostileSubmission, 2_900, (body) =>
+      app.send('POST', '/v1/batches', { body: JSON.stringify(body) ?? 'null', headers: JSON_TYPE }, 'hostile submission'),
+    );
   });
 
   test('bodies that are not quite JSON', async (t) => {
-    await property(app, totals, t, brokenJson, 1_000, (body) => app.send('POST', '/v1/batches', { body, headers: JSON_TYPE }, 'broken JSON'));
+    await property(app, totals, t, brokenJson, 1_000, (body) =>
+      app.send('POST', '/v1/batches', { body, headers: JSON_TYPE }, 'broken JSON'),
+    );
   });
 });
 

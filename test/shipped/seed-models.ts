@@ -57,7 +57,13 @@ export const JobCancelled: Model = { status: ['cancelled'] };
 const PARTS_STATUS = ['pending', 'processing', 'completed', 'failed', 'cancelled'];
 
 /** class BulkOperationResponse(BaseModel) */
-export const BulkOperationResponse: Model = { batch_id: 'str', total_items: 'int', status: 'str', message: 'str', idempotency_key: optional('str') };
+export const BulkOperationResponse: Model = {
+  batch_id: 'str',
+  total_items: 'int',
+  status: 'str',
+  message: 'str',
+  idempotency_key: optional('str'),
+};
 
 /** class FailedItem(BaseModel) */
 export const FailedItem: Model = { part_number: 'str', error: 'str', timestamp: optional('datetime') };
@@ -115,14 +121,21 @@ function checkType(value: unknown, type: FieldType, at: string, problems: string
     return;
   }
   const ok =
-    type === 'str' ? typeof value === 'string'
-    : type === 'int' ? Number.isInteger(value)
-    : type === 'float' ? typeof value === 'number'
-    : type === 'bool' ? typeof value === 'boolean'
-    : type === 'UUID' ? typeof value === 'string' && UUID.test(value)
-    : type === 'datetime' ? typeof value === 'string' && DATETIME.test(value) && !Number.isNaN(Date.parse(value))
-    : type === 'Dict' ? typeof value === 'object' && value !== null && !Array.isArray(value)
-    : false;
+    type === 'str'
+      ? typeof value === 'string'
+      : type === 'int'
+        ? Number.isInteger(value)
+        : type === 'float'
+          ? typeof value === 'number'
+          : type === 'bool'
+            ? typeof value === 'boolean'
+            : type === 'UUID'
+              ? typeof value === 'string' && UUID.test(value)
+              : type === 'datetime'
+                ? typeof value === 'string' && DATETIME.test(value) && !Number.isNaN(Date.parse(value))
+                : type === 'Dict'
+                  ? typeof value === 'object' && value !== null && !Array.isArray(value)
+                  : false;
   if (!ok) problems.push(`${at}: expected ${type}, got ${JSON.stringify(value)}`);
 }
 
@@ -131,7 +144,8 @@ function checkType(value: unknown, type: FieldType, at: string, problems: string
  * a strict model refuses it), or a value of the wrong type. Empty when it conforms.
  */
 export function conformance(value: unknown, model: Model, at = '$'): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${at}: expected an object, got ${JSON.stringify(value)}`];
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return [`${at}: expected an object, got ${JSON.stringify(value)}`];
   const problems: string[] = [];
   const record = value as Record<string, unknown>;
   for (const [field, type] of Object.entries(model)) {

@@ -41,8 +41,17 @@ after(async () => {
 });
 
 /** Sends `body` exactly as given (a string is sent as is: the seeds' text, byte for byte). */
-async function call(method: string, p: string, body?: string | Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const res = await app.api(p, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+async function call(
+  method: string,
+  p: string,
+  body?: string | Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; headers: Headers }> {
+  const res = await app.api(p, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
   const text = await res.text();
   const parsed = ((): Json => {
     try {
@@ -142,7 +151,10 @@ describe('seed conformance, 001 documents: /batch/jobs', () => {
       assertConforms(JSON.parse(e.data), models.ProgressEvent, 'a progress event');
     }
     const data = progress.map((e) => JSON.parse(e.data) as Json);
-    assert.deepEqual(data.map((d) => d.event_type), ['start', 'progress', 'complete']);
+    assert.deepEqual(
+      data.map((d) => d.event_type),
+      ['start', 'progress', 'complete'],
+    );
     assert.equal(data[1]!.document_index, 0);
     assert.equal(data[1]!.filename, 'invoice-2024-001.txt');
     assert.ok(data.every((d) => d.job_id === jobId));
@@ -157,7 +169,11 @@ describe('seed conformance, 001 documents: /batch/jobs', () => {
   });
 
   test('DELETE /batch/jobs/{job_id} of a processing job answers {"status": "cancelled"}; of a finished one, 404', async () => {
-    const documents = Array.from({ length: 400 }, (_, i) => ({ filename: `scan-${i}.txt`, content: Buffer.from(`page ${i}`).toString('base64'), metadata: {} }));
+    const documents = Array.from({ length: 400 }, (_, i) => ({
+      filename: `scan-${i}.txt`,
+      content: Buffer.from(`page ${i}`).toString('base64'),
+      metadata: {},
+    }));
     const created = await call('POST', '/batch/jobs', { tenant_id: tenantUuid(DEV_TENANT), documents, collection: 'scans', priority: 5 });
     assert.equal(created.status, 200);
     const id = created.body.job_id as string;
@@ -213,11 +229,15 @@ describe('seed conformance, 003 part numbers: /api/bulk-search, /api/bulk-publis
     assert.equal(catalog.body.items.length, done.published_count);
   });
 
-  test('GET /api/batches answers a BatchListResponse; a status filter uses the design\'s statuses', async () => {
+  test("GET /api/batches answers a BatchListResponse; a status filter uses the design's statuses", async () => {
     const r = await call('GET', '/api/batches?limit=50&offset=0&status=completed');
     assert.equal(r.status, 200);
     assertConforms(r.body, models.BatchListResponse, 'GET /api/batches');
-    for (const id of ids) assert.ok(r.body.batches.some((b: Json) => b.id === id), id);
+    for (const id of ids)
+      assert.ok(
+        r.body.batches.some((b: Json) => b.id === id),
+        id,
+      );
   });
 
   test('DELETE /api/batches/{batch_id}: cancellation initiated; a finished batch is 400, an unknown one 404', async () => {
@@ -270,7 +290,9 @@ describe('shipped defaults: every feature once, over HTTP', () => {
   });
 
   test('live progress over SSE and over a WebSocket, each to its terminal event', async () => {
-    const r = await call('POST', '/v1/batches', { items: Array.from({ length: 300 }, (_, i) => ({ ref: `live-${i}`, text: ITEMS[i % 4]! })) });
+    const r = await call('POST', '/v1/batches', {
+      items: Array.from({ length: 300 }, (_, i) => ({ ref: `live-${i}`, text: ITEMS[i % 4]! })),
+    });
     const id = r.body.batch_id as string;
     const ws = new WebSocket(`${app.baseUrl.replace('http', 'ws')}/v1/batches/${id}/ws`, { headers: { 'x-api-key': app.key } });
     const messages: Json[] = [];
@@ -307,10 +329,18 @@ describe('shipped defaults: every feature once, over HTTP', () => {
   });
 
   test('a completion webhook reaches a loopback receiver, signed with the shipped secret', async () => {
-    const r = await call('POST', '/v1/batches', { items: [{ ref: 'hook-1', text: 'wooden chair' }], stages: ['classify'], callback_url: receiver.url });
+    const r = await call('POST', '/v1/batches', {
+      items: [{ ref: 'hook-1', text: 'wooden chair' }],
+      stages: ['classify'],
+      callback_url: receiver.url,
+    });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     await waitV1(r.body.batch_id as string);
-    const hook = await eventually('the webhook', () => receiver.received.find((h) => JSON.parse(h.body).batch_id === r.body.batch_id), 60_000);
+    const hook = await eventually(
+      'the webhook',
+      () => receiver.received.find((h) => JSON.parse(h.body).batch_id === r.body.batch_id),
+      60_000,
+    );
     const secret = fs.readFileSync(path.join(app.dataDir, 'webhook-secret'), 'utf8').trim();
     assert.ok(verifySignature(secret, hook.headers['x-batchflow-signature'] as string, hook.body), 'the signature verifies');
     assert.equal(JSON.parse(hook.body).event, 'batch.finished');
@@ -324,7 +354,10 @@ describe('shipped defaults: every feature once, over HTTP', () => {
     const waiting = await waitV1(id);
     assert.equal(waiting.counts.needs_review, 1);
     const queue = await call('GET', `/v1/review?batch_id=${id}`);
-    assert.deepEqual(queue.body.items.map((i: Json) => i.ref), ['odd-1']);
+    assert.deepEqual(
+      queue.body.items.map((i: Json) => i.ref),
+      ['odd-1'],
+    );
     const resolved = await call('POST', `/v1/review/${id}/odd-1`, { label: '8481' });
     assert.ok([200, 202].includes(resolved.status), JSON.stringify(resolved.body));
     const done = await pollUntil(`/v1/batches/${id}`, (b) => b.status === 'completed');
@@ -333,13 +366,20 @@ describe('shipped defaults: every feature once, over HTTP', () => {
 
   test('retry-failed runs the failed items again', async () => {
     // An unusable chunk size fails every item's ingest for good: a permanent failure on the defaults.
-    const r = await call('POST', '/v1/batches', { items: ITEMS.map((text, i) => ({ ref: `bad-${i}`, text })), stages: ['ingest'], metadata: { chunk_chars: 'large' } });
+    const r = await call('POST', '/v1/batches', {
+      items: ITEMS.map((text, i) => ({ ref: `bad-${i}`, text })),
+      stages: ['ingest'],
+      metadata: { chunk_chars: 'large' },
+    });
     const id = r.body.batch_id as string;
     const failed = await waitV1(id);
     assert.equal(failed.counts.failed, ITEMS.length);
     // A permanent failure says so: not retryable, after one attempt (not the policy's maximum).
     const errors = (await call('GET', `/v1/batches/${id}/items?status=failed`)).body.items.map((i: Json) => i.error);
-    assert.ok(errors.every((e: Json) => e.retryable === false && e.attempts === 1 && e.code === 'ValidationError'), JSON.stringify(errors[0]));
+    assert.ok(
+      errors.every((e: Json) => e.retryable === false && e.attempts === 1 && e.code === 'ValidationError'),
+      JSON.stringify(errors[0]),
+    );
     const retried = await call('POST', `/v1/batches/${id}/retry-failed`);
     assert.equal(retried.status, 202, JSON.stringify(retried.body));
     assert.equal(retried.body.retried, ITEMS.length);
@@ -348,7 +388,10 @@ describe('shipped defaults: every feature once, over HTTP', () => {
   });
 
   test('pause and resume', async () => {
-    const r = await call('POST', '/v1/batches', { items: Array.from({ length: 2_000 }, (_, i) => ({ ref: `p-${i}`, text: ITEMS[i % 4]! })), stages: ['classify'] });
+    const r = await call('POST', '/v1/batches', {
+      items: Array.from({ length: 2_000 }, (_, i) => ({ ref: `p-${i}`, text: ITEMS[i % 4]! })),
+      stages: ['classify'],
+    });
     const id = r.body.batch_id as string;
     const paused = await call('POST', `/v1/batches/${id}/pause`);
     assert.equal(paused.status, 202, JSON.stringify(paused.body));
@@ -369,7 +412,10 @@ describe('shipped defaults: every feature once, over HTTP', () => {
   });
 
   test('cancel', async () => {
-    const r = await call('POST', '/v1/batches', { items: Array.from({ length: 2_000 }, (_, i) => ({ ref: `c-${i}`, text: ITEMS[i % 4]! })), stages: ['classify'] });
+    const r = await call('POST', '/v1/batches', {
+      items: Array.from({ length: 2_000 }, (_, i) => ({ ref: `c-${i}`, text: ITEMS[i % 4]! })),
+      stages: ['classify'],
+    });
     const id = r.body.batch_id as string;
     const cancelled = await call('POST', `/v1/batches/${id}/cancel`, {});
     assert.equal(cancelled.status, 202, JSON.stringify(cancelled.body));

@@ -14,7 +14,8 @@ async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 50_000);
   const chunkSize = Number(process.argv[3] ?? 25);
   const base = process.env.BATCHFLOW_URL ?? 'http://localhost:3000';
-  const key = process.env.BATCHFLOW_KEY ?? fs.readFileSync(path.join(process.env.BATCHFLOW_DATA_DIR ?? '.data', 'dev-api-key'), 'utf8').trim();
+  const key =
+    process.env.BATCHFLOW_KEY ?? fs.readFileSync(path.join(process.env.BATCHFLOW_DATA_DIR ?? '.data', 'dev-api-key'), 'utf8').trim();
   const texts = ['cotton t-shirt crew neck', 'leather shoes boots', 'laptop computer notebook', 'wooden chair table', 'plush toy puzzle'];
   const body = JSON.stringify({
     items: Array.from({ length: total }, (_, i) => ({ ref: `demo-${i}`, text: texts[i % texts.length] })),
@@ -23,7 +24,11 @@ async function main(): Promise<void> {
   });
 
   const t0 = performance.now();
-  const res = await fetch(`${base}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body });
+  const res = await fetch(`${base}/v1/batches`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body,
+  });
   const submitted = (await res.json()) as { batch_id: string; workflow_id: string };
   const submitMs = performance.now() - t0;
   if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(submitted)}`);

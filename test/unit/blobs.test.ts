@@ -17,7 +17,10 @@ const tempDir = (prefix: string): string => fs.mkdtempSync(path.join(os.tmpdir()
 
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -68,8 +71,14 @@ describe('fs blob store', () => {
     const versions = Array.from({ length: 20 }, (_, i) => Buffer.alloc(64 * 1024, i));
     await Promise.all(versions.map((v) => store.put(key, v)));
     const stored = await store.get(key);
-    assert.ok(versions.some((v) => v.equals(stored!)), 'the object is one of the versions, whole');
-    assert.deepEqual(filesUnder(root).filter((f) => path.basename(f).startsWith('.')), []);
+    assert.ok(
+      versions.some((v) => v.equals(stored!)),
+      'the object is one of the versions, whole',
+    );
+    assert.deepEqual(
+      filesUnder(root).filter((f) => path.basename(f).startsWith('.')),
+      [],
+    );
     await store.delete(key);
   });
 
@@ -149,7 +158,8 @@ describe('S3 blob store against S3rver on loopback', () => {
     if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
   });
 
-  const store = (): BlobStore & { get(key: string): Promise<Uint8Array | null> } => createS3BlobStore({ bucket, region: 'us-east-1', endpoint });
+  const store = (): BlobStore & { get(key: string): Promise<Uint8Array | null> } =>
+    createS3BlobStore({ bucket, region: 'us-east-1', endpoint });
 
   test('put, exists, get and delete, idempotently', async () => {
     const s3 = store();

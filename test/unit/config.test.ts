@@ -20,7 +20,10 @@ test('stage retry policies can be overridden per stage and field', () => {
 });
 
 test('bad values fail fast, naming the variable', () => {
-  assert.throws(() => loadConfig({ PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && /PORT/.test(e.message));
+  assert.throws(
+    () => loadConfig({ PORT: 'eighty' }),
+    (e: Error) => e instanceof ConfigError && /PORT/.test(e.message),
+  );
   assert.throws(() => loadConfig({ STAGE_RETRY_JSON: '{"publish":{"bogus":1}}' }), ConfigError);
   // Temporal refuses a limit of 0 when the activity is scheduled: refused here, at start.
   assert.throws(() => loadConfig({ STAGE_RETRY_JSON: '{"publish":{"maximumAttempts":0}}' }), ConfigError);
@@ -41,7 +44,7 @@ test('an empty variable counts as unset', () => {
   assert.equal(c.port, 3000);
 });
 
-test('request rates: the contract\'s per-minute defaults, RATE_LIMIT_*_PER_MINUTE, and the deprecated *_PER_HOUR over its own hour', () => {
+test("request rates: the contract's per-minute defaults, RATE_LIMIT_*_PER_MINUTE, and the deprecated *_PER_HOUR over its own hour", () => {
   const defaults = loadConfig({}).limits;
   assert.deepEqual(
     [defaults.submissions, defaults.reads, defaults.exports],
@@ -51,12 +54,30 @@ test('request rates: the contract\'s per-minute defaults, RATE_LIMIT_*_PER_MINUT
       { points: 30, windowSeconds: 60 },
     ],
   );
-  const perMinute = loadConfig({ RATE_LIMIT_SUBMISSIONS_PER_MINUTE: '5', RATE_LIMIT_READS_PER_MINUTE: '50', RATE_LIMIT_EXPORTS_PER_MINUTE: '2' }).limits;
-  assert.deepEqual([perMinute.submissions, perMinute.reads, perMinute.exports], [{ points: 5, windowSeconds: 60 }, { points: 50, windowSeconds: 60 }, { points: 2, windowSeconds: 60 }]);
+  const perMinute = loadConfig({
+    RATE_LIMIT_SUBMISSIONS_PER_MINUTE: '5',
+    RATE_LIMIT_READS_PER_MINUTE: '50',
+    RATE_LIMIT_EXPORTS_PER_MINUTE: '2',
+  }).limits;
+  assert.deepEqual(
+    [perMinute.submissions, perMinute.reads, perMinute.exports],
+    [
+      { points: 5, windowSeconds: 60 },
+      { points: 50, windowSeconds: 60 },
+      { points: 2, windowSeconds: 60 },
+    ],
+  );
   // An operator's old hourly setting keeps meaning what it said; the per-minute one wins when both are set.
-  const legacy = loadConfig({ RATE_LIMIT_READS_PER_HOUR: '1000', RATE_LIMIT_EXPORTS_PER_HOUR: '10', RATE_LIMIT_EXPORTS_PER_MINUTE: '3' }).limits;
+  const legacy = loadConfig({
+    RATE_LIMIT_READS_PER_HOUR: '1000',
+    RATE_LIMIT_EXPORTS_PER_HOUR: '10',
+    RATE_LIMIT_EXPORTS_PER_MINUTE: '3',
+  }).limits;
   assert.deepEqual(legacy.reads, { points: 1_000, windowSeconds: 3_600 });
   assert.deepEqual(legacy.exports, { points: 3, windowSeconds: 60 });
   assert.deepEqual(legacy.submissions, { points: 60, windowSeconds: 60 });
-  assert.throws(() => loadConfig({ RATE_LIMIT_READS_PER_MINUTE: '0' }), (e: Error) => e instanceof ConfigError && /RATE_LIMIT_READS_PER_MINUTE/.test(e.message));
+  assert.throws(
+    () => loadConfig({ RATE_LIMIT_READS_PER_MINUTE: '0' }),
+    (e: Error) => e instanceof ConfigError && /RATE_LIMIT_READS_PER_MINUTE/.test(e.message),
+  );
 });

@@ -53,7 +53,10 @@ test('candidates: the top five, best first, with descriptions for the fallback p
     assert.ok(c.confidence >= 0 && c.confidence <= 1);
   }
   const confidences = r.candidates.map((c) => c.confidence);
-  assert.deepEqual(confidences, [...confidences].sort((a, b) => b - a));
+  assert.deepEqual(
+    confidences,
+    [...confidences].sort((a, b) => b - a),
+  );
 });
 
 test('part numbers and gibberish are unclassified with confidence 0', () => {
@@ -81,7 +84,11 @@ test('held-out evaluation: accurate overall, and more accurate where it is confi
   // What makes the confidence mean something: the confident subset beats the whole, and the
   // stricter threshold beats the looser one.
   assert.ok(r.accuracyAtThreshold > r.accuracy);
-  assert.ok(r.accuracyAtFallbackThreshold !== null && r.accuracyAtThreshold >= r.accuracyAtFallbackThreshold && r.accuracyAtFallbackThreshold > r.accuracy);
+  assert.ok(
+    r.accuracyAtFallbackThreshold !== null &&
+      r.accuracyAtThreshold >= r.accuracyAtFallbackThreshold &&
+      r.accuracyAtFallbackThreshold > r.accuracy,
+  );
   assert.ok(r.candidateRecall >= 0.9, `candidate recall ${r.candidateRecall}`);
 });
 
@@ -106,7 +113,10 @@ test('a taxonomy too small to calibrate on still classifies, with uncalibrated o
 test('fitLogistic recovers a known relation', () => {
   // y = 1 exactly when x > 2: the fitted boundary -w0/w1 lands near 2.
   const xs = Array.from({ length: 200 }, (_, i) => i / 40);
-  const [w0, w1] = fitLogistic(xs.map((x) => [x]), xs.map((x) => (x > 2 ? 1 : 0)));
+  const [w0, w1] = fitLogistic(
+    xs.map((x) => [x]),
+    xs.map((x) => (x > 2 ? 1 : 0)),
+  );
   assert.ok(w1! > 0);
   assert.ok(Math.abs(-w0! / w1! - 2) < 0.1, `boundary ${-w0! / w1!}`);
 });
@@ -141,6 +151,9 @@ test('loadTaxonomy rejects a malformed file, naming the file and the failing pat
 
   const notJson = path.join(dir, 'broken.json');
   fs.writeFileSync(notJson, '{ "headings": [');
-  assert.throws(() => loadTaxonomy(notJson), (err: unknown) => err instanceof TaxonomyError && err.message.includes(`taxonomy ${notJson} is not valid JSON`));
+  assert.throws(
+    () => loadTaxonomy(notJson),
+    (err: unknown) => err instanceof TaxonomyError && err.message.includes(`taxonomy ${notJson} is not valid JSON`),
+  );
   assert.throws(() => loadTaxonomy(path.join(dir, 'missing.json')), /cannot read taxonomy .*missing\.json/);
 });

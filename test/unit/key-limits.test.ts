@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONTRACT_LIMITS, LEGACY_WINDOW_SECONDS, describeOverrides, formatRate, parseRates, resolveLimits } from '../../src/auth/limits';
 
-test('the contract\'s defaults: 3 active batches, 60 submissions, 600 reads and 30 exports a minute', () => {
+test("the contract's defaults: 3 active batches, 60 submissions, 600 reads and 30 exports a minute", () => {
   assert.deepEqual(resolveLimits(CONTRACT_LIMITS, null), {
     maxItems: 50_000,
     maxActiveBatches: 3,
@@ -15,7 +15,10 @@ test('the contract\'s defaults: 3 active batches, 60 submissions, 600 reads and 
     reads: { points: 600, windowSeconds: 60 },
     exports: { points: 30, windowSeconds: 60 },
   });
-  assert.deepEqual(['submissions', 'reads', 'exports'].map((b) => formatRate(CONTRACT_LIMITS[b as 'reads'])), ['60/m', '600/m', '30/m']);
+  assert.deepEqual(
+    ['submissions', 'reads', 'exports'].map((b) => formatRate(CONTRACT_LIMITS[b as 'reads'])),
+    ['60/m', '600/m', '30/m'],
+  );
 });
 
 test('stored overrides: count and window as the keys command writes them; a count alone keeps the hour it was written for', () => {
@@ -39,7 +42,7 @@ test('stored overrides: count and window as the keys command writes them; a coun
   assert.equal(resolveLimits(CONTRACT_LIMITS, { max_items: 1e9 }).maxItems, 50_000);
 });
 
-test('an operator\'s defaults (config) apply to every bucket a key leaves out', () => {
+test("an operator's defaults (config) apply to every bucket a key leaves out", () => {
   const hourly = { ...CONTRACT_LIMITS, reads: { points: 1_000, windowSeconds: 3_600 } };
   assert.deepEqual(resolveLimits(hourly, {}).reads, { points: 1_000, windowSeconds: 3_600 });
   assert.deepEqual(resolveLimits(hourly, { reads_window_s: 60 }).reads, { points: 1_000, windowSeconds: 60 });

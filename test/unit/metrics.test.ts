@@ -20,22 +20,43 @@ function collect(): { stream: Writable; lines: () => Array<Record<string, unknow
       done();
     },
   });
-  return { stream, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 const valueOf = async (counter: typeof itemsTotal | typeof compensationsTotal, labels: Record<string, string>): Promise<number> =>
-  (await counter.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((s, v) => s + v.value, 0);
+  (await counter.get()).values
+    .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
+    .reduce((s, v) => s + v.value, 0);
 
 test('a stage call counts the items it recorded (after minus before), its transient failures, and tags its log lines', async () => {
   const ctx = { info: { activityType: 'publish' } } as unknown as Context;
   const { inbound, outbound } = metricsInterceptors(ctx);
   const input = { batchId: 'b_1', tenantId: 't', stage: 'publish', chunkIndex: 4, range: { from: 0, to: 5 } };
-  const before = { succeeded: await valueOf(itemsTotal, { stage: 'publish', outcome: 'succeeded' }), retried: await valueOf(itemsTotal, { stage: 'publish', outcome: 'retried' }) };
+  const before = {
+    succeeded: await valueOf(itemsTotal, { stage: 'publish', outcome: 'succeeded' }),
+    retried: await valueOf(itemsTotal, { stage: 'publish', outcome: 'retried' }),
+  };
   let attrs: Record<string, unknown> = {};
   await inbound!.execute!({ args: [input], headers: {} }, async () => {
     attrs = outbound!.getLogAttributes!({ activityType: 'publish' }, (a) => a);
     // A retried call: 2 items had succeeded before it, 5 now; 1 still open after a 503.
-    return { succeeded: 5, failed: 0, needsReview: 0, alreadyDone: 2, before: { succeeded: 2, failed: 0, needsReview: 0 }, transient: 1, retryAfterMs: 0 };
+    return {
+      succeeded: 5,
+      failed: 0,
+      needsReview: 0,
+      alreadyDone: 2,
+      before: { succeeded: 2, failed: 0, needsReview: 0 },
+      transient: 1,
+      retryAfterMs: 0,
+    };
   });
   assert.deepEqual(attrs, { activityType: 'publish', batchId: 'b_1', stage: 'publish', chunk: 4 });
   assert.equal((await valueOf(itemsTotal, { stage: 'publish', outcome: 'succeeded' })) - before.succeeded, 3);
@@ -47,7 +68,10 @@ test('compensate counts undone and orphaned; a failing activity counts nothing a
   const orphaned = await valueOf(compensationsTotal, { outcome: 'orphaned' });
   const { inbound } = metricsInterceptors({ info: { activityType: 'compensate' } } as unknown as Context);
   await inbound!.execute!({ args: [{ batchId: 'b_2' }], headers: {} }, async () => ({ undone: 4, orphaned: 1 }));
-  await assert.rejects(inbound!.execute!({ args: [{ batchId: 'b_2' }], headers: {} }, async () => Promise.reject(new Error('db down'))), /db down/);
+  await assert.rejects(
+    inbound!.execute!({ args: [{ batchId: 'b_2' }], headers: {} }, async () => Promise.reject(new Error('db down'))),
+    /db down/,
+  );
   assert.equal((await valueOf(compensationsTotal, { outcome: 'undone' })) - undone, 4);
   assert.equal((await valueOf(compensationsTotal, { outcome: 'orphaned' })) - orphaned, 1);
 });
@@ -58,15 +82,29 @@ test("the Temporal logger passes activity and workflow lines at the app's level,
   logger.debug('waiting for a slot', { sdkComponent: 'activity', batchId: 'b_1' });
   logger.info('Worker state changed', { sdkComponent: 'worker' });
   logger.warn('Activity failed', { sdkComponent: 'worker', batchId: 'b_1' });
-  assert.deepEqual(out.lines().map((l) => [l.msg, l.batchId]), [['waiting for a slot', 'b_1'], ['Activity failed', 'b_1']]);
+  assert.deepEqual(
+    out.lines().map((l) => [l.msg, l.batchId]),
+    [
+      ['waiting for a slot', 'b_1'],
+      ['Activity failed', 'b_1'],
+    ],
+  );
 });
 
 test('the logger redacts keys, secrets and auth headers, and trims callback URLs to origin and path', () => {
   const out = collect();
   const log = createLogger('info', 'test', out.stream);
-  log.info({ req: { headers: { authorization: 'Bearer bf_live_x', 'x-api-key': 'bf_live_y', cookie: 'c' } }, apiKey: 'k', batch: { callback_url: 'https://user:pw@hooks.example/cb?token=abc', secret: 's' } }, 'x');
+  log.info(
+    {
+      req: { headers: { authorization: 'Bearer bf_live_x', 'x-api-key': 'bf_live_y', cookie: 'c' } },
+      apiKey: 'k',
+      batch: { callback_url: 'https://user:pw@hooks.example/cb?token=abc', secret: 's' },
+    },
+    'x',
+  );
   const [line] = out.lines();
   const text = JSON.stringify(line);
-  for (const secret of ['bf_live_x', 'bf_live_y', 'token=abc', 'user:pw', '"s"']) assert.ok(!text.includes(secret), `${secret} is not logged: ${text}`);
+  for (const secret of ['bf_live_x', 'bf_live_y', 'token=abc', 'user:pw', '"s"'])
+    assert.ok(!text.includes(secret), `${secret} is not logged: ${text}`);
   assert.equal((line!.batch as Record<string, unknown>).callback_url, 'https://hooks.example/cb?[redacted]');
 });

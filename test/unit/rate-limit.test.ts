@@ -139,7 +139,14 @@ test('a limited stage runs its chunk in slices of what was granted, recording ea
   const slices: Array<{ size: number; recordedBefore: number }> = [];
   const recorded = async (): Promise<number> =>
     // Results, not the pending rows that mark a publish as possibly sent before it goes.
-    (await db.db.selectFrom('item_results').select((e) => e.fn.countAll<number>().as('n')).where('batch_id', '=', batchId).where('status', '!=', 'pending').executeTakeFirstOrThrow()).n;
+    (
+      await db.db
+        .selectFrom('item_results')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .where('batch_id', '=', batchId)
+        .where('status', '!=', 'pending')
+        .executeTakeFirstOrThrow()
+    ).n;
   const handler = async (items: Array<{ seq: number }>): Promise<ItemResult[]> => {
     slices.push({ size: items.length, recordedBefore: Number(await recorded()) });
     return items.map((i) => ({ seq: i.seq, ok: true, publishedId: `p${i.seq}` }));
@@ -149,8 +156,15 @@ test('a limited stage runs its chunk in slices of what was granted, recording ea
   const limit: RateLimit = { max: 10, windowMs: 1_000 };
   const run = (): Promise<StageOutcome> => runStage(db.db, input, handler, limit);
   const outcome = await new MockActivityEnvironment().run<[], StageOutcome, typeof run>(run);
-  assert.deepEqual(slices.map((s) => s.size), [10, 10, 5]);
-  assert.deepEqual(slices.map((s) => s.recordedBefore), [0, 10, 20], 'each slice is recorded before the next is taken');
+  assert.deepEqual(
+    slices.map((s) => s.size),
+    [10, 10, 5],
+  );
+  assert.deepEqual(
+    slices.map((s) => s.recordedBefore),
+    [0, 10, 20],
+    'each slice is recorded before the next is taken',
+  );
   assert.equal(outcome.succeeded, 25);
   assert.equal(Number(await recorded()), 25);
 });

@@ -14,6 +14,12 @@ test('one CLI command, --name and --type paired in order, in the CLI spelling of
 
 test("the CLI's default address is left out", () => {
   const missing = ALL_SEARCH_ATTRIBUTES.filter((a) => a.name === 'ItemCount');
-  assert.equal(registerCommand(missing, { namespace: 'default', address: 'localhost:7233' }), 'temporal operator search-attribute create --namespace default --name ItemCount --type Int');
-  assert.equal(registerCommand(missing, { namespace: 'default' }), 'temporal operator search-attribute create --namespace default --name ItemCount --type Int');
+  assert.equal(
+    registerCommand(missing, { namespace: 'default', address: 'localhost:7233' }),
+    'temporal operator search-attribute create --namespace default --name ItemCount --type Int',
+  );
+  assert.equal(
+    registerCommand(missing, { namespace: 'default' }),
+    'temporal operator search-attribute create --namespace default --name ItemCount --type Int',
+  );
 });

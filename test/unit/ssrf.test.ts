@@ -44,7 +44,15 @@ test('special-purpose addresses are refused, named by their range', () => {
   for (const ip of ['2002:a00:1::1', '2001::1']) assert.match(refusedRange(ip) ?? 'allowed', /special-purpose/, ip);
   // Outside global unicast 2000::/3: IPv4-compatible (deprecated) and the unassigned rest.
   for (const ip of ['::a00:1', '::808:808', '4000::1', 'e000::1']) assert.equal(refusedRange(ip), 'reserved', ip);
-  for (const ip of ['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '64:ff9b::808:808']) {
+  for (const ip of [
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.216.34',
+    '2606:4700::1111',
+    '2a00:1450:4001:80b::200e',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+  ]) {
     assert.equal(refusedRange(ip), null, ip);
   }
 });
@@ -99,7 +107,11 @@ test('a callback URL is checked by the addresses its host resolves to, not by it
   assert.deepEqual(ok.addresses, [{ address: '93.184.216.34', family: 4 }]);
 
   const sneaky = await check('https://sneaky.example.com/');
-  assert.deepEqual(sneaky, { ok: false, retryable: false, reason: 'host sneaky.example.com resolves to 10.1.2.3, a private address; callbacks must reach a public address' });
+  assert.deepEqual(sneaky, {
+    ok: false,
+    retryable: false,
+    reason: 'host sneaky.example.com resolves to 10.1.2.3, a private address; callbacks must reach a public address',
+  });
   // One refused address is enough: a connection could pick it.
   assert.equal((await check('http://mixed.example.com/')).ok, false);
   assert.match(JSON.stringify(await check('http://mapped.example.com/')), /private address/);
@@ -139,7 +151,9 @@ test('a pinned lookup answers only the checked addresses', async () => {
     { address: '2606:2800:220:1::1', family: 6 },
   ]);
   const ask = (options: Parameters<typeof lookup>[1]) =>
-    new Promise<unknown>((resolve) => lookup('anything.example.com', options, (err, address, family) => resolve(err ? { code: err.code } : { address, family })));
+    new Promise<unknown>((resolve) =>
+      lookup('anything.example.com', options, (err, address, family) => resolve(err ? { code: err.code } : { address, family })),
+    );
   assert.deepEqual(await ask({}), { address: '93.184.216.34', family: 4 });
   assert.deepEqual(await ask({ family: 6 }), { address: '2606:2800:220:1::1', family: 6 });
   assert.deepEqual(await ask({ all: true }), {
@@ -201,7 +215,14 @@ test('a delivery connects to the checked address, whatever the name resolves to 
 test('redirects are not followed: a 3xx is the answer', async () => {
   const r = await receiver(302, { location: 'http://169.254.169.254/latest/meta-data/' });
   try {
-    const res = await postSigned({ url: new URL(`http://127.0.0.1:${r.port}/`), addresses: [{ address: '127.0.0.1', family: 4 }], body: '{}', secrets: ['s'.repeat(16)], deliveryId: 'd', timeoutMs: 5_000 });
+    const res = await postSigned({
+      url: new URL(`http://127.0.0.1:${r.port}/`),
+      addresses: [{ address: '127.0.0.1', family: 4 }],
+      body: '{}',
+      secrets: ['s'.repeat(16)],
+      deliveryId: 'd',
+      timeoutMs: 5_000,
+    });
     assert.equal(res.status, 302);
     assert.equal(r.got.length, 1);
   } finally {
@@ -215,7 +236,14 @@ test('an attempt that gets no status line within its timeout fails', async () =>
   const port = (server.address() as AddressInfo).port;
   try {
     await assert.rejects(
-      postSigned({ url: new URL(`http://127.0.0.1:${port}/`), addresses: [{ address: '127.0.0.1', family: 4 }], body: '{}', secrets: ['s'.repeat(16)], deliveryId: 'd', timeoutMs: 300 }),
+      postSigned({
+        url: new URL(`http://127.0.0.1:${port}/`),
+        addresses: [{ address: '127.0.0.1', family: 4 }],
+        body: '{}',
+        secrets: ['s'.repeat(16)],
+        deliveryId: 'd',
+        timeoutMs: 300,
+      }),
       /no answer within 300 ms/,
     );
   } finally {

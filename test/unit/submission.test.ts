@@ -27,8 +27,14 @@ test('every failing path is listed, with unknown fields and missing refs named',
   const details = detailsFromZod(r.error);
   const paths = details.map((d) => `${d.path}:${d.issue}`);
   assert.ok(paths.includes('items.0.ref:required'), paths.join(' | '));
-  assert.ok(paths.some((p) => p.startsWith('items.1.text:')), 'an item with neither text nor content is named');
-  assert.ok(paths.some((p) => p.startsWith('items.2.text:')), 'a wrong type is named');
+  assert.ok(
+    paths.some((p) => p.startsWith('items.1.text:')),
+    'an item with neither text nor content is named',
+  );
+  assert.ok(
+    paths.some((p) => p.startsWith('items.2.text:')),
+    'a wrong type is named',
+  );
   assert.ok(paths.some((p) => p.startsWith('chunk_size:')));
   assert.ok(paths.includes('bogus:unknown field'));
 });
@@ -58,11 +64,21 @@ test('content must be base64', () => {
 });
 
 test('duplicate refs are each named, with the first occurrence', () => {
-  const r = parse({ items: [{ ref: 'a', text: 'x' }, { ref: 'b', text: 'x' }, { ref: 'a', text: 'y' }, { ref: 'b', text: 'z' }] });
+  const r = parse({
+    items: [
+      { ref: 'a', text: 'x' },
+      { ref: 'b', text: 'x' },
+      { ref: 'a', text: 'y' },
+      { ref: 'b', text: 'z' },
+    ],
+  });
   assert.ok(r.success);
   const s = toSubmission(r.data);
   assert.ok(!s.ok);
-  assert.deepEqual(s.problems.map((p) => p.path), ['items.2.ref', 'items.3.ref']);
+  assert.deepEqual(
+    s.problems.map((p) => p.path),
+    ['items.2.ref', 'items.3.ref'],
+  );
   assert.match(s.problems[0]!.issue, /duplicate ref "a" \(first at items.0\)/);
 });
 
@@ -106,7 +122,14 @@ test('metadata and attributes are at most 16 KiB serialized', () => {
   const meta = toSubmission(parse({ items_text: 'a', metadata: big }).data!);
   assert.ok(!meta.ok);
   assert.equal(meta.problems[0]!.path, 'metadata');
-  const attrs = toSubmission(parse({ items: [{ ref: 'a', text: 'x' }, { ref: 'b', text: 'y', attributes: big }] }).data!);
+  const attrs = toSubmission(
+    parse({
+      items: [
+        { ref: 'a', text: 'x' },
+        { ref: 'b', text: 'y', attributes: big },
+      ],
+    }).data!,
+  );
   assert.ok(!attrs.ok);
   assert.equal(attrs.problems[0]!.path, 'items.1.attributes');
   const fits = toSubmission(parse({ items: [{ ref: 'a', text: 'x', attributes: { note: 'x'.repeat(16 * 1024 - 20) } }] }).data!);

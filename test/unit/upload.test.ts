@@ -51,7 +51,8 @@ async function refusal(work: Promise<unknown>): Promise<{ paths: string[]; messa
 }
 
 test('CSV: item columns become fields, every other column an attribute, empty cells absent', async () => {
-  const csv = '\ufeffref,text,origin_country,content,content_type,colour\r\nsku-1,"Men\'s shirt, cotton",CN,,,red\r\nsku-2,,,aGk=,text/plain,\r\n';
+  const csv =
+    '\ufeffref,text,origin_country,content,content_type,colour\r\nsku-1,"Men\'s shirt, cotton",CN,,,red\r\nsku-2,,,aGk=,text/plain,\r\n';
   const items = await collectItems(csvRows(chunked(csv)), csvOpts);
   assert.deepEqual(items, [
     { ref: 'sku-1', text: "Men's shirt, cotton", attributes: { origin_country: 'CN', colour: 'red' } },
@@ -88,9 +89,15 @@ test('CSV: broken structure stops the file at the row it happens in', async () =
 });
 
 test('CSV: the header must name a ref column, and each column once', async () => {
-  assert.deepEqual((await refusal(collectItems(csvRows(chunked('id,text\na,b\n')), csvOpts))).paths, ['rows.1.ref: the header has no ref column']);
-  assert.deepEqual((await refusal(collectItems(csvRows(chunked('ref,text,text\na,b,c\n')), csvOpts))).paths, ['rows.1.text: the header names this column twice']);
-  assert.deepEqual((await refusal(collectItems(csvRows(chunked('ref,,text\na,b,c\n')), csvOpts))).paths, ['rows.1: column 2 of the header has no name']);
+  assert.deepEqual((await refusal(collectItems(csvRows(chunked('id,text\na,b\n')), csvOpts))).paths, [
+    'rows.1.ref: the header has no ref column',
+  ]);
+  assert.deepEqual((await refusal(collectItems(csvRows(chunked('ref,text,text\na,b,c\n')), csvOpts))).paths, [
+    'rows.1.text: the header names this column twice',
+  ]);
+  assert.deepEqual((await refusal(collectItems(csvRows(chunked('ref,,text\na,b,c\n')), csvOpts))).paths, [
+    'rows.1: column 2 of the header has no name',
+  ]);
 });
 
 test('empty files, header-only files and duplicate refs are refused', async () => {
@@ -130,7 +137,9 @@ test('NDJSON: lines split anywhere (inside UTF-8 characters too), CRLF and blank
 });
 
 test('NDJSON: bad lines are named by line number, with the field at fault', async () => {
-  const text = ['{"ref":"a","text":"x"}', '{"ref":"b",', '', '{"ref":"c","content":"@@@"}', '[1]', '{"ref":"d","text":"x","bogus":1}'].join('\n');
+  const text = ['{"ref":"a","text":"x"}', '{"ref":"b",', '', '{"ref":"c","content":"@@@"}', '[1]', '{"ref":"d","text":"x","bogus":1}'].join(
+    '\n',
+  );
   const { paths, message } = await refusal(collectItems(ndjsonRows(chunked(text)), ndjsonOpts));
   assert.equal(paths.length, 4, paths.join(' | '));
   assert.match(paths[0]!, /^rows\.2: not valid JSON/);
@@ -142,32 +151,62 @@ test('NDJSON: bad lines are named by line number, with the field at fault', asyn
 
 test('the line splitter returns every line, whatever the chunking', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.string({ unit: 'binary' }).map((s) => s.replace(/[\r\n]/g, '')), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 16 }), async (input, size) => {
-      const out = await all(lines(chunked(input.join('\n'), size)));
-      // A newline ends a line; it does not open an empty last one.
-      assert.deepEqual(out, input.at(-1) === '' ? input.slice(0, -1) : input);
-    }),
+    fc.asyncProperty(
+      fc.array(
+        fc.string({ unit: 'binary' }).map((s) => s.replace(/[\r\n]/g, '')),
+        { minLength: 1, maxLength: 20 },
+      ),
+      fc.integer({ min: 1, max: 16 }),
+      async (input, size) => {
+        const out = await all(lines(chunked(input.join('\n'), size)));
+        // A newline ends a line; it does not open an empty last one.
+        assert.deepEqual(out, input.at(-1) === '' ? input.slice(0, -1) : input);
+      },
+    ),
   );
 });
 
 /** CSV as a careful client writes it: every cell quoted, quotes doubled. */
-const toCsv = (header: string[], rows: string[][]): string => [header, ...rows].map((r) => r.map((c) => `"${c.replace(/"/g, '""')}"`).join(',')).join('\r\n');
+const toCsv = (header: string[], rows: string[][]): string =>
+  [header, ...rows].map((r) => r.map((c) => `"${c.replace(/"/g, '""')}"`).join(',')).join('\r\n');
 
 test('any items written as CSV read back the same, commas, quotes and newlines included', async () => {
   const cell = fc.string({ minLength: 1, maxLength: 30 });
   await fc.assert(
-    fc.asyncProperty(fc.uniqueArray(fc.record({ ref: cell, text: cell, colour: cell }), { selector: (i) => i.ref, minLength: 1, maxLength: 20 }), async (given) => {
-      const csv = toCsv(['ref', 'text', 'colour'], given.map((i) => [i.ref, i.text, i.colour]));
-      const items = await collectItems(csvRows(chunked(csv, 5)), csvOpts);
-      assert.deepEqual(items, given.map((i) => ({ ref: i.ref, text: i.text, attributes: { colour: i.colour } })));
-    }),
+    fc.asyncProperty(
+      fc.uniqueArray(fc.record({ ref: cell, text: cell, colour: cell }), { selector: (i) => i.ref, minLength: 1, maxLength: 20 }),
+      async (given) => {
+        const csv = toCsv(
+          ['ref', 'text', 'colour'],
+          given.map((i) => [i.ref, i.text, i.colour]),
+        );
+        const items = await collectItems(csvRows(chunked(csv, 5)), csvOpts);
+        assert.deepEqual(
+          items,
+          given.map((i) => ({ ref: i.ref, text: i.text, attributes: { colour: i.colour } })),
+        );
+      },
+    ),
     { numRuns: 200 },
   );
 });
 
 test('query options validate and default exactly as the JSON body does', () => {
-  const query = optionsFromQuery({ stages: 'classify, ingest', chunk_size: '50', priority: 'express', max_failure_ratio: '0.5', metadata: '{"corridor":"MX_US"}' });
-  const json = SubmitBatch.parse({ items_text: 'a', stages: ['classify', 'ingest'], chunk_size: 50, priority: 'express', max_failure_ratio: 0.5, metadata: { corridor: 'MX_US' } });
+  const query = optionsFromQuery({
+    stages: 'classify, ingest',
+    chunk_size: '50',
+    priority: 'express',
+    max_failure_ratio: '0.5',
+    metadata: '{"corridor":"MX_US"}',
+  });
+  const json = SubmitBatch.parse({
+    items_text: 'a',
+    stages: ['classify', 'ingest'],
+    chunk_size: 50,
+    priority: 'express',
+    max_failure_ratio: 0.5,
+    metadata: { corridor: 'MX_US' },
+  });
   const { items_text: _, ...jsonOptions } = json;
   assert.deepEqual(query, jsonOptions);
   assert.deepEqual(optionsFromQuery({}), (({ items_text: _t, ...o }) => o)(SubmitBatch.parse({ items_text: 'a' })));
@@ -210,7 +249,10 @@ test('the meter hashes what passes and stops the moment the limit is passed', as
     (err: BatchflowError) => err.status === 413 && err.code === 'payload_too_large',
   );
   assert.ok(passed <= 999);
-  assert.throws(() => meteredBody(fakeRequest(body, 64, { 'content-length': '1000' }), 999, createHash('sha256')), (err: BatchflowError) => err.status === 413);
+  assert.throws(
+    () => meteredBody(fakeRequest(body, 64, { 'content-length': '1000' }), 999, createHash('sha256')),
+    (err: BatchflowError) => err.status === 413,
+  );
 });
 
 test('a 50,000-row CSV parses into items without keeping the file', async (t) => {

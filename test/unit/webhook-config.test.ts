@@ -24,14 +24,24 @@ test('WEBHOOK_* variables set the secret and the retry policy; defaults otherwis
     ALLOW_PRIVATE_CALLBACKS: 'true',
   });
   assert.equal(c.webhook.secret, 'a-long-enough-secret');
-  assert.deepEqual(c.webhook.retry, { initialIntervalMs: 250, backoffCoefficient: 2, maximumIntervalMs: 1000, maximumAttempts: 4, windowMs: 60_000, attemptTimeoutMs: 2000 });
+  assert.deepEqual(c.webhook.retry, {
+    initialIntervalMs: 250,
+    backoffCoefficient: 2,
+    maximumIntervalMs: 1000,
+    maximumAttempts: 4,
+    windowMs: 60_000,
+    attemptTimeoutMs: 2000,
+  });
   assert.equal(c.allowPrivateCallbacks, true);
 });
 
 test('a short WEBHOOK_SECRET is refused without echoing it', () => {
   assert.throws(
     () => loadConfig({ WEBHOOK_SECRET: 'hunter2' }),
-    (err: Error) => err instanceof ConfigError && /WEBHOOK_SECRET: WEBHOOK_SECRET must be at least 16 characters/.test(err.message) && !err.message.includes('hunter2'),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      /WEBHOOK_SECRET: WEBHOOK_SECRET must be at least 16 characters/.test(err.message) &&
+      !err.message.includes('hunter2'),
   );
 });
 
@@ -65,5 +75,8 @@ test('WEBHOOK_RETRY_MAX_ATTEMPTS=0 means no attempt limit (the default); a negat
     () => loadConfig({ WEBHOOK_RETRY_MAX_ATTEMPTS: '-1' }),
     (err: Error) => err instanceof ConfigError && /WEBHOOK_RETRY_MAX_ATTEMPTS: .*0 \(no limit/.test(err.message),
   );
-  assert.throws(() => loadConfig({ WEBHOOK_RETRY_MAX_ATTEMPTS: '2.5' }), (err: Error) => err instanceof ConfigError && /WEBHOOK_RETRY_MAX_ATTEMPTS/.test(err.message));
+  assert.throws(
+    () => loadConfig({ WEBHOOK_RETRY_MAX_ATTEMPTS: '2.5' }),
+    (err: Error) => err instanceof ConfigError && /WEBHOOK_RETRY_MAX_ATTEMPTS/.test(err.message),
+  );
 });

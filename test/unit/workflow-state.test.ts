@@ -46,7 +46,14 @@ function input(over: Partial<BatchWorkflowInput> = {}): BatchWorkflowInput {
     batchId: 'b_1',
     tenantId: 't_1',
     totalItems: 10,
-    options: { stages: ['classify', 'ingest', 'publish'], chunkSize: 4, maxParallelChunks: 2, priority: 'normal', onCancel: 'keep', maxFailureRatio: 0.5 },
+    options: {
+      stages: ['classify', 'ingest', 'publish'],
+      chunkSize: 4,
+      maxParallelChunks: 2,
+      priority: 'normal',
+      onCancel: 'keep',
+      maxFailureRatio: 0.5,
+    },
     retry: { classify: RETRY, ingest: RETRY, publish: RETRY },
     ...over,
   };
@@ -221,12 +228,10 @@ describe('backoff and attempts', () => {
 describe('the next chunk', () => {
   test('new chunks in order, then none', () => {
     const s = initialState(input(), 0);
-    assert.deepEqual([nextChunk(s), nextChunk(s), nextChunk(s), nextChunk(s)], [
-      { index: 0, redriven: false },
-      { index: 1, redriven: false },
-      { index: 2, redriven: false },
-      undefined,
-    ]);
+    assert.deepEqual(
+      [nextChunk(s), nextChunk(s), nextChunk(s), nextChunk(s)],
+      [{ index: 0, redriven: false }, { index: 1, redriven: false }, { index: 2, redriven: false }, undefined],
+    );
     assert.equal(hasWorkLeft(s), false);
   });
 

@@ -14,7 +14,14 @@ import { startStack, waitForBatch, type Stack } from '../helpers/stack';
 const core: CoreTier = {
   classify: (text) => {
     const confidence = text.startsWith('clear') ? 0.95 : text.startsWith('unsure') ? 0.5 : 0.1;
-    return { label: '6109', confidence, candidates: [{ label: '6109', description: 'T-shirts', confidence }, { label: '6110', description: 'Jerseys', confidence: 0.05 }] };
+    return {
+      label: '6109',
+      confidence,
+      candidates: [
+        { label: '6109', description: 'T-shirts', confidence },
+        { label: '6110', description: 'Jerseys', confidence: 0.05 },
+      ],
+    };
   },
 };
 
@@ -53,7 +60,13 @@ let stack: Stack;
 before(async () => {
   fallback = await startFallback();
   stack = await startStack({
-    classify: { core, coreThreshold: 0.85, fallbackThreshold: 0.7, cost: COST, fallback: createFallback({ url: fallback.url, model: 'test', timeoutMs: 5_000 }) },
+    classify: {
+      core,
+      coreThreshold: 0.85,
+      fallbackThreshold: 0.7,
+      cost: COST,
+      fallback: createFallback({ url: fallback.url, model: 'test', timeoutMs: 5_000 }),
+    },
   });
 });
 after(async () => {
@@ -87,8 +100,15 @@ test('each tier decides what it is sure of; cost by tier adds up to the per-item
   assert.equal(done.counts.published, 10);
 
   const byRef = new Map((await allItems(batch_id)).map((i) => [i.ref, i]));
-  for (let i = 0; i < 6; i++) assert.deepEqual(byRef.get(`c${i}`)!.classification, { label: '6109', confidence: 0.95, tier: 'core', cost: COST.core });
-  for (let i = 0; i < 4; i++) assert.deepEqual(byRef.get(`u${i}`)!.classification, { label: '6110', confidence: 0.8, tier: 'fallback', cost: COST.core + COST.fallback });
+  for (let i = 0; i < 6; i++)
+    assert.deepEqual(byRef.get(`c${i}`)!.classification, { label: '6109', confidence: 0.95, tier: 'core', cost: COST.core });
+  for (let i = 0; i < 4; i++)
+    assert.deepEqual(byRef.get(`u${i}`)!.classification, {
+      label: '6110',
+      confidence: 0.8,
+      tier: 'fallback',
+      cost: COST.core + COST.fallback,
+    });
   for (let i = 0; i < 3; i++) {
     const item = byRef.get(`x${i}`)!;
     assert.equal(item.status, 'needs_review');
@@ -106,14 +126,20 @@ test('each tier decides what it is sure of; cost by tier adds up to the per-item
 });
 
 test('a review resolved through the API runs the remaining stages, and the counts move', { timeout: 120_000 }, async () => {
-  const items = [{ ref: 'ok-1', text: 'clear shirt' }, { ref: 'rv-1', text: 'xk part one' }, { ref: 'rv-2', text: 'xk part two' }];
+  const items = [
+    { ref: 'ok-1', text: 'clear shirt' },
+    { ref: 'rv-1', text: 'xk part one' },
+    { ref: 'rv-2', text: 'xk part two' },
+  ];
   const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items, chunk_size: 2 }) });
   const { batch_id } = (await res.json()) as { batch_id: string };
   const first = await waitForBatch(stack, batch_id);
   assert.equal(first.status, 'partial');
   assert.equal(first.counts.needs_review, 2);
 
-  const queue = (await (await stack.api(`/v1/review?batch_id=${batch_id}`)).json()) as { items: Array<{ ref: string; suggestion: { label: string } }> };
+  const queue = (await (await stack.api(`/v1/review?batch_id=${batch_id}`)).json()) as {
+    items: Array<{ ref: string; suggestion: { label: string } }>;
+  };
   assert.deepEqual(queue.items.map((i) => i.ref).sort(), ['rv-1', 'rv-2']);
 
   const resolved = await stack.api(`/v1/review/${batch_id}/rv-1`, { method: 'POST', body: JSON.stringify({ label: '8471' }) });
@@ -121,7 +147,11 @@ test('a review resolved through the API runs the remaining stages, and the count
   const again = await stack.api(`/v1/review/${batch_id}/rv-1`, { method: 'POST', body: JSON.stringify({ label: '8471' }) });
   assert.equal(again.status, 409, 'an item no longer in review cannot be resolved twice');
 
-  const after1 = await waitForBatch(stack, batch_id, (b) => b.status === 'partial' && (b.counts as Record<string, number>).needs_review === 1);
+  const after1 = await waitForBatch(
+    stack,
+    batch_id,
+    (b) => b.status === 'partial' && (b.counts as Record<string, number>).needs_review === 1,
+  );
   assert.equal(after1.counts.published, 2);
   const item = (await allItems(batch_id)).find((i) => i.ref === 'rv-1')!;
   assert.equal(item.status, 'succeeded');
@@ -134,14 +164,25 @@ test('a review resolved through the API runs the remaining stages, and the count
   assert.equal(done.counts.needs_review, 0);
   assert.equal(done.counts.published, 3);
   const other = await stack.addTenant();
-  assert.equal((await stack.api(`/v1/review/${batch_id}/rv-2`, { method: 'POST', body: JSON.stringify({ label: 'x' }), key: other.key })).status, 404);
+  assert.equal(
+    (await stack.api(`/v1/review/${batch_id}/rv-2`, { method: 'POST', body: JSON.stringify({ label: 'x' }), key: other.key })).status,
+    404,
+  );
 });
 
 test('the fallback answer is parsed defensively: a label outside the candidates counts for nothing', async () => {
   const { parseAnswer } = await import('../../activities/stages/classify/fallback');
   const reply = (content: string) => JSON.stringify({ choices: [{ message: { content } }] });
-  assert.deepEqual(parseAnswer(reply('{"label":"6109","confidence":0.9}'), new Set(['6109'])), { ok: true, label: '6109', confidence: 0.9 });
-  assert.deepEqual(parseAnswer(reply('Sure! {"label":"6109","confidence":1.5}'), new Set(['6109'])), { ok: true, label: '6109', confidence: 1 });
+  assert.deepEqual(parseAnswer(reply('{"label":"6109","confidence":0.9}'), new Set(['6109'])), {
+    ok: true,
+    label: '6109',
+    confidence: 0.9,
+  });
+  assert.deepEqual(parseAnswer(reply('Sure! {"label":"6109","confidence":1.5}'), new Set(['6109'])), {
+    ok: true,
+    label: '6109',
+    confidence: 1,
+  });
   assert.equal((parseAnswer(reply('{"label":"9999","confidence":0.99}'), new Set(['6109'])) as { confidence: number }).confidence, 0);
   assert.equal((parseAnswer('not json', new Set(['6109'])) as { confidence: number }).confidence, 0);
 });

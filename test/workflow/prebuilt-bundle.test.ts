@@ -50,7 +50,11 @@ test('a worker started from the prebuilt bundle runs a batch to completion', { t
     const all = await allItems(stack, batchId);
     assert.equal(all.filter((i) => i.status === 'succeeded' && i.published_id).length, n);
     assert.equal(target.items.size, n);
-    assert.deepEqual([...target.countByRef().values()].filter((c) => c !== 1), [], 'each ref published once');
+    assert.deepEqual(
+      [...target.countByRef().values()].filter((c) => c !== 1),
+      [],
+      'each ref published once',
+    );
   } finally {
     await stack.stop();
     await target.close();
@@ -61,11 +65,19 @@ test('every committed history replays against the prebuilt bundle', { timeout: 1
   const names = (await fsp.readdir(HISTORIES)).filter((f) => f.endsWith('.json')).sort();
   assert.ok(names.length > 0, 'there are committed histories');
   const histories = await Promise.all(
-    names.map(async (name) => ({ workflowId: path.basename(name, '.json'), history: historyFromJSON(JSON.parse(await fsp.readFile(path.join(HISTORIES, name), 'utf8'))) })),
+    names.map(async (name) => ({
+      workflowId: path.basename(name, '.json'),
+      history: historyFromJSON(JSON.parse(await fsp.readFile(path.join(HISTORIES, name), 'utf8'))),
+    })),
   );
   const results: ReplayResult[] = [];
-  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath }, replayName: 'batchflow-prebuilt-replay' }, histories)) results.push(r);
-  assert.deepEqual(results.map((r) => r.workflowId), histories.map((h) => h.workflowId), 'one result per history');
+  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath }, replayName: 'batchflow-prebuilt-replay' }, histories))
+    results.push(r);
+  assert.deepEqual(
+    results.map((r) => r.workflowId),
+    histories.map((h) => h.workflowId),
+    'one result per history',
+  );
   const failures = results.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error?.name}: ${r.error?.message}`);
   assert.deepEqual(failures, []);
 });

@@ -21,7 +21,8 @@ test('an express batch submitted behind three running normal batches starts at o
       return ((await res.json()) as { batch_id: string }).batch_id;
     };
     const normal: string[] = [];
-    for (let n = 0; n < 3; n++) normal.push(await submit({ items: items(60).map((i) => ({ ...i, ref: `n${n}-${i.ref}` })), chunk_size: 5, max_parallel_chunks: 4 }));
+    for (let n = 0; n < 3; n++)
+      normal.push(await submit({ items: items(60).map((i) => ({ ...i, ref: `n${n}-${i.ref}` })), chunk_size: 5, max_parallel_chunks: 4 }));
     await waitForBatch(stack, normal[2]!, (b) => b.status === 'running' && ((b.counts as Record<string, number>).published ?? 0) > 0);
 
     const submittedAt = Date.now();

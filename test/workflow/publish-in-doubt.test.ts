@@ -15,7 +15,11 @@ test('a publish whose answer was lost is found at the target and undone; the ite
   // creates the item. The publish stage gives up after 2 attempts.
   const target = await startPublishTarget({ hangFirst: { refs: lost, times: 2, ms: 3_000 } });
   // Tuning opt-in: the publish timeout and the retries running out are what this test is about.
-  const stack = await startStack({ publishUrl: target.url, publishTimeoutMs: 2_000, retry: { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 2 } } });
+  const stack = await startStack({
+    publishUrl: target.url,
+    publishTimeoutMs: 2_000,
+    retry: { ...FAST_RETRY, publish: { ...FAST_RETRY.publish, maximumAttempts: 2 } },
+  });
   try {
     const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(10), chunk_size: 5 }) });
     const { batch_id } = (await res.json()) as { batch_id: string };
@@ -29,7 +33,10 @@ test('a publish whose answer was lost is found at the target and undone; the ite
       items: Array<{ ref: string; error: { code: string; retryable: boolean } }>;
     };
     assert.deepEqual(page.items.map((i) => i.ref).sort(), [...lost].sort());
-    assert.ok(page.items.every((i) => i.error.retryable), 'a timeout is not a rejection: a redrive may pass');
+    assert.ok(
+      page.items.every((i) => i.error.retryable),
+      'a timeout is not a rejection: a redrive may pass',
+    );
 
     // The target created both lost items (after the caller gave up); the saga found and deleted them.
     const createdLost = new Set(target.creates.filter((c) => lost.has(c.ref) && c.status === 201).map((c) => c.ref));
@@ -38,7 +45,9 @@ test('a publish whose answer was lost is found at the target and undone; the ite
     assert.equal(live.length, 8);
     assert.ok(live.every((ref) => !lost.has(ref)));
     assert.ok(target.deletes.filter((d) => d.status === 204).length >= 2);
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from staged_items where batch_id = ${batch_id} and ref = any(${[...lost]}::text[])`.execute(stack.db.db);
+    const { rows } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from staged_items where batch_id = ${batch_id} and ref = any(${[...lost]}::text[])`.execute(stack.db.db);
     assert.equal(rows[0]!.n, 0, 'nor is anything left staged');
   } finally {
     await stack.stop();

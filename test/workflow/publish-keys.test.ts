@@ -15,7 +15,10 @@ test('refs x, "x ", 商品-1, ü-2 and one with a tab: each published once under
   const target = await startPublishTarget();
   const stack = await startStack({ publishUrl: target.url });
   try {
-    const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: refs.map((ref) => ({ ref, text: `item ${ref}` })), stages: ['publish'] }) });
+    const res = await stack.api('/v1/batches', {
+      method: 'POST',
+      body: JSON.stringify({ items: refs.map((ref) => ({ ref, text: `item ${ref}` })), stages: ['publish'] }),
+    });
     assert.equal(res.status, 202, await res.clone().text());
     const { batch_id } = (await res.json()) as { batch_id: string };
     const done = await waitForBatch(stack, batch_id);

@@ -59,67 +59,77 @@ interface WorkerPair {
   stop(): Promise<void>;
 }
 
-test('two workers with a publish limit of 30 a minute: no 60-second window holds more than 30 publishes', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const db = await testDb();
-  const target = await startPublishTarget();
-  const temporal = await connectTemporal();
-  const taskQueue = uniqueTaskQueue();
-  let workers: WorkerPair | undefined;
-  try {
-    workers = db.url ? await workerProcesses(db.url, taskQueue, target) : await workersInProcess(db, taskQueue, target);
-    t.diagnostic(`workers: ${workers.kind}`);
+test(
+  'two workers with a publish limit of 30 a minute: no 60-second window holds more than 30 publishes',
+  { timeout: TEST_TIMEOUT_MS },
+  async (t) => {
+    const db = await testDb();
+    const target = await startPublishTarget();
+    const temporal = await connectTemporal();
+    const taskQueue = uniqueTaskQueue();
+    let workers: WorkerPair | undefined;
+    try {
+      workers = db.url ? await workerProcesses(db.url, taskQueue, target) : await workersInProcess(db, taskQueue, target);
+      t.diagnostic(`workers: ${workers.kind}`);
 
-    const tenantId = 'acme';
-    await ensureTenant(db.db, tenantId);
-    const batches = createBatches({
-      db: db.db,
-      client: temporal.client,
-      log: pino({ level: 'silent' }),
-      taskQueue,
-      namespace: temporal.namespace,
-      uiUrl: 'http://localhost:8233',
-      retry: SHIPPED.retry,
-    });
-    const body = SubmitBatch.parse({
-      items: Array.from({ length: ITEMS }, (_, i) => ({ ref: `sku-${i}`, text: `part ${i}` })),
-      stages: ['publish'],
-      chunk_size: CHUNK_SIZE,
-      max_parallel_chunks: PARALLEL_CHUNKS,
-    });
-    const submission = toSubmission(body);
-    assert.ok(submission.ok);
-    const submitted = await batches.submit(tenantId, submission.value, { requestHash: hashRequest(body) });
-    const handle = temporal.client.workflow.getHandle(submitted.body.workflow_id);
-    const summary = (await within('the batch', handle.result(), BATCH_DEADLINE_MS, () => workers?.output() ?? '')) as { status: string };
-    assert.equal(summary.status, 'completed', workers.output());
+      const tenantId = 'acme';
+      await ensureTenant(db.db, tenantId);
+      const batches = createBatches({
+        db: db.db,
+        client: temporal.client,
+        log: pino({ level: 'silent' }),
+        taskQueue,
+        namespace: temporal.namespace,
+        uiUrl: 'http://localhost:8233',
+        retry: SHIPPED.retry,
+      });
+      const body = SubmitBatch.parse({
+        items: Array.from({ length: ITEMS }, (_, i) => ({ ref: `sku-${i}`, text: `part ${i}` })),
+        stages: ['publish'],
+        chunk_size: CHUNK_SIZE,
+        max_parallel_chunks: PARALLEL_CHUNKS,
+      });
+      const submission = toSubmission(body);
+      assert.ok(submission.ok);
+      const submitted = await batches.submit(tenantId, submission.value, { requestHash: hashRequest(body) });
+      const handle = temporal.client.workflow.getHandle(submitted.body.workflow_id);
+      const summary = (await within('the batch', handle.result(), BATCH_DEADLINE_MS, () => workers?.output() ?? '')) as { status: string };
+      assert.equal(summary.status, 'completed', workers.output());
 
-    // What the target saw: successful creates, in the order they arrived.
-    const creates = target.creates.filter((c) => c.status === 201).map((c) => c.at).sort((a, b) => a - b);
-    const busiest = maxInWindow(creates, WINDOW_MS);
-    const first = creates[0]!;
-    const span = creates[creates.length - 1]! - first;
-    const inTwoMinutes = creates.filter((at) => at - first <= 2 * WINDOW_MS).length;
-    t.diagnostic(`max publishes in any 60 s window: ${busiest}; ${creates.length} creates over ${(span / 1000).toFixed(1)} s; ${inTwoMinutes} in the first 120 s`);
-    assert.ok(busiest <= LIMIT_PER_MINUTE, `a 60-second window held ${busiest} publishes`);
-    assert.ok(span >= 2 * WINDOW_MS, `the limit held the batch back: its publishes spread over ${span} ms`);
-    assert.ok(inTwoMinutes >= 55, `${inTwoMinutes} published in the first two minutes: the limit is also used, not only respected`);
+      // What the target saw: successful creates, in the order they arrived.
+      const creates = target.creates
+        .filter((c) => c.status === 201)
+        .map((c) => c.at)
+        .sort((a, b) => a - b);
+      const busiest = maxInWindow(creates, WINDOW_MS);
+      const first = creates[0]!;
+      const span = creates[creates.length - 1]! - first;
+      const inTwoMinutes = creates.filter((at) => at - first <= 2 * WINDOW_MS).length;
+      t.diagnostic(
+        `max publishes in any 60 s window: ${busiest}; ${creates.length} creates over ${(span / 1000).toFixed(1)} s; ${inTwoMinutes} in the first 120 s`,
+      );
+      assert.ok(busiest <= LIMIT_PER_MINUTE, `a 60-second window held ${busiest} publishes`);
+      assert.ok(span >= 2 * WINDOW_MS, `the limit held the batch back: its publishes spread over ${span} ms`);
+      assert.ok(inTwoMinutes >= 55, `${inTwoMinutes} published in the first two minutes: the limit is also used, not only respected`);
 
-    // Every item published, none twice.
-    assert.equal(target.items.size, ITEMS);
-    const twice = [...target.countByRef()].filter(([, n]) => n > 1);
-    assert.deepEqual(twice, [], 'no ref is published twice');
+      // Every item published, none twice.
+      assert.equal(target.items.size, ITEMS);
+      const twice = [...target.countByRef()].filter(([, n]) => n > 1);
+      assert.deepEqual(twice, [], 'no ref is published twice');
 
-    // Both workers took part, so the limit held across them, not per worker.
-    const seen = await workers.publishersSeen(temporal.client, submitted.body.workflow_id);
-    t.diagnostic(`publish work by worker: ${JSON.stringify(Object.fromEntries(seen))}`);
-    for (const name of workers.names) assert.ok((seen.get(name) ?? 0) > 0, `worker ${name} did publish work; seen: ${JSON.stringify(Object.fromEntries(seen))}`);
-  } finally {
-    await workers?.stop();
-    await target.close();
-    await temporal.close();
-    await db.close();
-  }
-});
+      // Both workers took part, so the limit held across them, not per worker.
+      const seen = await workers.publishersSeen(temporal.client, submitted.body.workflow_id);
+      t.diagnostic(`publish work by worker: ${JSON.stringify(Object.fromEntries(seen))}`);
+      for (const name of workers.names)
+        assert.ok((seen.get(name) ?? 0) > 0, `worker ${name} did publish work; seen: ${JSON.stringify(Object.fromEntries(seen))}`);
+    } finally {
+      await workers?.stop();
+      await target.close();
+      await temporal.close();
+      await db.close();
+    }
+  },
+);
 
 /**
  * Fails after `ms`, so that the test's own cleanup still runs: a node:test timeout leaves the test
@@ -169,7 +179,11 @@ async function workerProcesses(databaseUrl: string, taskQueue: string, target: P
   delete env.NODE_TEST_CONTEXT;
   const children: Array<{ child: ChildProcess; log: string[] }> = [];
   const start = (): Promise<void> => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const log: string[] = [];
     children.push({ child, log });
     return new Promise<void>((resolve, reject) => {

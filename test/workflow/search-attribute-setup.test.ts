@@ -58,7 +58,13 @@ async function missingOn(server: DevServer): Promise<string[]> {
 
 /** Only what the case is about: the Temporal to use, a data dir of its own (PGlite), no DATABASE_URL. */
 function envFor(server: DevServer | undefined, dataDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, BATCHFLOW_DATA_DIR: dataDir, LOG_LEVEL: 'info', WORKER_METRICS_PORT: '0', TEMPORAL_CORE_METRICS: 'off' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BATCHFLOW_DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    WORKER_METRICS_PORT: '0',
+    TEMPORAL_CORE_METRICS: 'off',
+  };
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
   delete env.TEMPORAL_NAMESPACE;
@@ -74,7 +80,11 @@ async function migrate(env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr
 
 /** `npm run worker`, as a process, until its log says it runs; then SIGTERM. Returns its log. */
 async function workerStartLog(env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
@@ -101,79 +111,95 @@ async function workerStartLog(env: NodeJS.ProcessEnv): Promise<string> {
   return log;
 }
 
-test('registration allowed: the worker adds the missing search attributes at start, and the first submit is accepted and completes', { timeout: 600_000 }, async () => {
-  assert.deepEqual(await missingOn(allowed), ALL_NAMES, 'a bare server');
+test(
+  'registration allowed: the worker adds the missing search attributes at start, and the first submit is accepted and completes',
+  { timeout: 600_000 },
+  async () => {
+    assert.deepEqual(await missingOn(allowed), ALL_NAMES, 'a bare server');
 
-  // The worker process as the image runs it, on a migrated database of its own.
-  const dataDir = tmpDir();
-  await migrate(envFor(undefined, dataDir));
-  const env = envFor(allowed, dataDir, { TEMPORAL_TASK_QUEUE: uniqueTaskQueue() });
-  const first = await workerStartLog(env);
-  assert.match(first, new RegExp(`registered batchflow's search attributes on Temporal namespace ${allowed.namespace}: ${ALL_NAMES.join(', ')}`), first);
-  assert.deepEqual(await missingOn(allowed), []);
-  // Idempotent: the next start finds them and changes nothing.
-  const second = await workerStartLog(env);
-  assert.match(second, /has batchflow's search attributes/, second);
-  assert.doesNotMatch(second, /registered batchflow's search attributes/);
+    // The worker process as the image runs it, on a migrated database of its own.
+    const dataDir = tmpDir();
+    await migrate(envFor(undefined, dataDir));
+    const env = envFor(allowed, dataDir, { TEMPORAL_TASK_QUEUE: uniqueTaskQueue() });
+    const first = await workerStartLog(env);
+    assert.match(
+      first,
+      new RegExp(`registered batchflow's search attributes on Temporal namespace ${allowed.namespace}: ${ALL_NAMES.join(', ')}`),
+      first,
+    );
+    assert.deepEqual(await missingOn(allowed), []);
+    // Idempotent: the next start finds them and changes nothing.
+    const second = await workerStartLog(env);
+    assert.match(second, /has batchflow's search attributes/, second);
+    assert.doesNotMatch(second, /registered batchflow's search attributes/);
 
-  const stack = await startStack({ temporal: { address: allowed.address, namespace: allowed.namespace } });
-  try {
-    const ready = await fetch(`${stack.baseUrl}/readyz`);
-    assert.equal(ready.status, 200);
-    const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(5), stages: ['classify'] }) });
-    assert.equal(res.status, 202, await res.clone().text());
-    const { batch_id } = (await res.json()) as { batch_id: string };
-    const done = await waitForBatch(stack, batch_id);
-    assert.equal(done.status, 'completed');
-  } finally {
-    await stack.stop();
-  }
-});
+    const stack = await startStack({ temporal: { address: allowed.address, namespace: allowed.namespace } });
+    try {
+      const ready = await fetch(`${stack.baseUrl}/readyz`);
+      assert.equal(ready.status, 200);
+      const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(5), stages: ['classify'] }) });
+      assert.equal(res.status, 202, await res.clone().text());
+      const { batch_id } = (await res.json()) as { batch_id: string };
+      const done = await waitForBatch(stack, batch_id);
+      assert.equal(done.status, 'completed');
+    } finally {
+      await stack.stop();
+    }
+  },
+);
 
-test('registration disabled: migrate, /readyz and the 503 name the missing attributes and the command, which fixes it', { timeout: 600_000 }, async () => {
-  assert.deepEqual(await missingOn(disabled), ALL_NAMES, 'a bare server');
-  const expectedFix =
-    `temporal operator search-attribute create --address ${disabled.address} --namespace ${disabled.namespace}` +
-    ' --name TenantId --type Keyword --name BatchStatus --type Keyword --name ItemCount --type Int --name FailedCount --type Int --name Priority --type Keyword';
+test(
+  'registration disabled: migrate, /readyz and the 503 name the missing attributes and the command, which fixes it',
+  { timeout: 600_000 },
+  async () => {
+    assert.deepEqual(await missingOn(disabled), ALL_NAMES, 'a bare server');
+    const expectedFix =
+      `temporal operator search-attribute create --address ${disabled.address} --namespace ${disabled.namespace}` +
+      ' --name TenantId --type Keyword --name BatchStatus --type Keyword --name ItemCount --type Int --name FailedCount --type Int --name Priority --type Keyword';
 
-  const { stderr } = await migrate(envFor(disabled, tmpDir(), { TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: 'false' }));
-  assert.ok(stderr.includes(`lacks batchflow's search attributes ${ALL_NAMES.join(', ')}`), stderr);
-  assert.ok(stderr.includes('TEMPORAL_REGISTER_SEARCH_ATTRIBUTES=false'), stderr);
-  assert.ok(stderr.includes(`Fix: ${expectedFix}`), stderr);
-  assert.deepEqual(await missingOn(disabled), ALL_NAMES, 'nothing registered');
+    const { stderr } = await migrate(envFor(disabled, tmpDir(), { TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: 'false' }));
+    assert.ok(stderr.includes(`lacks batchflow's search attributes ${ALL_NAMES.join(', ')}`), stderr);
+    assert.ok(stderr.includes('TEMPORAL_REGISTER_SEARCH_ATTRIBUTES=false'), stderr);
+    assert.ok(stderr.includes(`Fix: ${expectedFix}`), stderr);
+    assert.deepEqual(await missingOn(disabled), ALL_NAMES, 'nothing registered');
 
-  const stack = await startStack({ temporal: { address: disabled.address, namespace: disabled.namespace } });
-  try {
-    const ready = await fetch(`${stack.baseUrl}/readyz`);
-    assert.equal(ready.status, 503);
-    assert.deepEqual(await ready.json(), {
-      status: 'unavailable',
-      checks: { database: 'ok', temporal: `missing search attributes: ${ALL_NAMES.join(', ')}` },
-      fix: expectedFix,
-    });
+    const stack = await startStack({ temporal: { address: disabled.address, namespace: disabled.namespace } });
+    try {
+      const ready = await fetch(`${stack.baseUrl}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.deepEqual(await ready.json(), {
+        status: 'unavailable',
+        checks: { database: 'ok', temporal: `missing search attributes: ${ALL_NAMES.join(', ')}` },
+        fix: expectedFix,
+      });
 
-    const refused = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(3), stages: ['classify'] }) });
-    assert.equal(refused.status, 503);
-    const { error } = (await refused.json()) as { error: { code: string; message: string } };
-    assert.equal(error.code, 'unavailable');
-    assert.match(error.message, /lacks the search attributes batchflow needs \(TenantId, BatchStatus, ItemCount, FailedCount, Priority\)/, error.message);
-    assert.match(error.message, /temporal operator search-attribute create --namespace default --name TenantId/);
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from batches`.execute(stack.db.db);
-    assert.equal(rows[0]!.n, 0, 'the request had no effect');
+      const refused = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(3), stages: ['classify'] }) });
+      assert.equal(refused.status, 503);
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'unavailable');
+      assert.match(
+        error.message,
+        /lacks the search attributes batchflow needs \(TenantId, BatchStatus, ItemCount, FailedCount, Priority\)/,
+        error.message,
+      );
+      assert.match(error.message, /temporal operator search-attribute create --namespace default --name TenantId/);
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from batches`.execute(stack.db.db);
+      assert.equal(rows[0]!.n, 0, 'the request had no effect');
 
-    // The command, exactly as /readyz gave it, with the CLI the project uses.
-    const cli = await resolveTemporalCli();
-    // The suite's dev server runs the same binary (without a Go toolchain the SDK downloads one: no CLI to run).
-    if (cli.type !== 'existing-path') throw new Error('this case needs the Temporal CLI (npm run temporal:cli)');
-    await exec('sh', ['-c', expectedFix.replace(/^temporal /, `'${cli.path}' `)], { timeout: 60_000 });
-    assert.deepEqual(await missingOn(disabled), []);
-    const readyNow = await fetch(`${stack.baseUrl}/readyz`);
-    assert.equal(readyNow.status, 200);
-    const accepted = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(3), stages: ['classify'] }) });
-    assert.equal(accepted.status, 202, await accepted.clone().text());
-    const done = await waitForBatch(stack, ((await accepted.json()) as { batch_id: string }).batch_id);
-    assert.equal(done.status, 'completed');
-  } finally {
-    await stack.stop();
-  }
-});
+      // The command, exactly as /readyz gave it, with the CLI the project uses.
+      const cli = await resolveTemporalCli();
+      // The suite's dev server runs the same binary (without a Go toolchain the SDK downloads one: no CLI to run).
+      if (cli.type !== 'existing-path') throw new Error('this case needs the Temporal CLI (npm run temporal:cli)');
+      await exec('sh', ['-c', expectedFix.replace(/^temporal /, `'${cli.path}' `)], { timeout: 60_000 });
+      assert.deepEqual(await missingOn(disabled), []);
+      const readyNow = await fetch(`${stack.baseUrl}/readyz`);
+      assert.equal(readyNow.status, 200);
+      const accepted = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(3), stages: ['classify'] }) });
+      assert.equal(accepted.status, 202, await accepted.clone().text());
+      const done = await waitForBatch(stack, ((await accepted.json()) as { batch_id: string }).batch_id);
+      assert.equal(done.status, 'completed');
+    } finally {
+      await stack.stop();
+    }
+  },
+);

@@ -133,137 +133,196 @@ async function terminate(child: Child, deadlineMs: number): Promise<{ code: numb
   return { code, ms: Date.now() - started };
 }
 
-test('SIGTERM mid-batch: the worker exits 0 within its grace time, and a new worker finishes the batch with every item exactly once', { timeout: 600_000 }, async (t) => {
-  const shared = await sharedDb();
-  const target = await startPublishTarget({ latencyMs: PUBLISH_LATENCY_MS });
-  const temporal = await connectTemporal();
-  const { address, namespace } = await temporalAddress();
-  const taskQueue = uniqueTaskQueue();
-  const bundlePath = path.join(shared.env.BATCHFLOW_DATA_DIR!, 'workflow-bundle.js');
-  const children: Child[] = [];
-  const ITEMS = 96;
-  try {
-    t.diagnostic(`database: ${shared.kind}`);
-    // The image's way: a prebuilt bundle, which also spares each child the bundling.
-    await writeWorkflowBundle(bundlePath);
-    const env: NodeJS.ProcessEnv = {
-      ...shared.env,
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_NAMESPACE: namespace,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      PUBLISH_URL: target.url,
-      WORKFLOW_BUNDLE_PATH: bundlePath,
-      WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS),
-    };
-
-    // Submitted before any worker runs: the batch waits on the task queue.
-    const db = await shared.open();
-    const tenantId = 'acme';
-    await ensureTenant(db.db, tenantId);
-    const batches = createBatches({ db: db.db, client: temporal.client, log: pino({ level: 'silent' }), taskQueue, namespace, uiUrl: 'http://localhost:8233', retry: SHIPPED.retry });
-    // Chunks of 48 at 8 publishes at a time and 1.2 s each: about 7 s per chunk, so the SIGTERM
-    // finds a chunk running, and the 2 s grace time runs out before it is done.
-    const body = SubmitBatch.parse({ items: Array.from({ length: ITEMS }, (_, i) => ({ ref: `sku-${i}`, text: `part ${i}` })), stages: ['publish'], chunk_size: 48, max_parallel_chunks: 1 });
-    const submission = toSubmission(body);
-    assert.ok(submission.ok);
-    const submitted = await batches.submit(tenantId, submission.value, { requestHash: hashRequest(body) });
-    await db.close();
-
-    const first = (await startChild('src/main/worker.ts', env, /"msg":"worker running/)).child;
-    children.push(first);
-    await eventually('the first publishes', () => target.creates.length >= 4, 120_000);
-    const stopped = await terminate(first, WORKER_EXIT_DEADLINE_MS + 30_000);
-    const doneByFirst = target.creates.length;
-    t.diagnostic(`first worker: exit ${stopped.code} ${stopped.ms} ms after SIGTERM (grace ${GRACE_MS} ms); ${doneByFirst} of ${ITEMS} publishes done`);
-    assert.equal(stopped.code, 0, first.output());
-    assert.ok(stopped.ms <= WORKER_EXIT_DEADLINE_MS, `the worker took ${stopped.ms} ms to exit`);
-    assert.match(first.output(), /worker stopped/);
-    assert.ok(doneByFirst < ITEMS, 'the SIGTERM came mid-batch');
-
-    const second = (await startChild('src/main/worker.ts', env, /"msg":"worker running/)).child;
-    children.push(second);
-    const summary = (await temporal.client.workflow.getHandle(submitted.body.workflow_id).result()) as { status: string; counts: { published: number; failed: number } };
-    assert.equal(summary.status, 'completed', JSON.stringify(summary));
-    assert.equal(summary.counts.published, ITEMS);
-    assert.equal(summary.counts.failed, 0);
-    const stoppedSecond = await terminate(second, WORKER_EXIT_DEADLINE_MS + 30_000);
-    assert.equal(stoppedSecond.code, 0, second.output());
-
-    // What the chunk cut short by the grace time left behind: an attempt given up and retried
-    // (the server records only the retry, with the attempt number and the failure before it).
-    const history = await temporal.client.workflow.getHandle(submitted.body.workflow_id).fetchHistory();
-    const retried = (history.events ?? []).flatMap((e) => {
-      const started = e.activityTaskStartedEventAttributes;
-      return started && (started.attempt ?? 1) > 1 ? [`attempt ${started.attempt} after: ${started.lastFailure?.message ?? '?'}`] : [];
-    });
-    t.diagnostic(`activity attempts cut short by the shutdown: ${retried.length} (${retried.join('; ')}); ${target.creates.length} publish calls for ${ITEMS} items`);
-    assert.ok(retried.length >= 1, 'the grace time ran out on a running chunk, which gave its attempt up');
-
-    // Every item exactly once: one live object per ref at the target, one recorded result per item.
-    assert.equal(target.items.size, ITEMS);
-    assert.deepEqual([...target.countByRef()].filter(([, n]) => n !== 1), [], 'each ref created once');
-    const check = await shared.open();
+test(
+  'SIGTERM mid-batch: the worker exits 0 within its grace time, and a new worker finishes the batch with every item exactly once',
+  { timeout: 600_000 },
+  async (t) => {
+    const shared = await sharedDb();
+    const target = await startPublishTarget({ latencyMs: PUBLISH_LATENCY_MS });
+    const temporal = await connectTemporal();
+    const { address, namespace } = await temporalAddress();
+    const taskQueue = uniqueTaskQueue();
+    const bundlePath = path.join(shared.env.BATCHFLOW_DATA_DIR!, 'workflow-bundle.js');
+    const children: Child[] = [];
+    const ITEMS = 96;
     try {
-      const rows = await check.db.selectFrom('item_results').select(['ref', 'status', 'published_id']).where('batch_id', '=', submitted.body.batch_id).execute();
-      assert.equal(rows.length, ITEMS);
-      assert.deepEqual(rows.filter((r) => r.status !== 'succeeded'), []);
-      const ids = new Set(rows.map((r) => r.published_id));
-      assert.deepEqual([...ids].sort(), [...target.items.keys()].sort(), 'each item records the one object the target holds for it');
+      t.diagnostic(`database: ${shared.kind}`);
+      // The image's way: a prebuilt bundle, which also spares each child the bundling.
+      await writeWorkflowBundle(bundlePath);
+      const env: NodeJS.ProcessEnv = {
+        ...shared.env,
+        TEMPORAL_ADDRESS: address,
+        TEMPORAL_NAMESPACE: namespace,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        PUBLISH_URL: target.url,
+        WORKFLOW_BUNDLE_PATH: bundlePath,
+        WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      };
+
+      // Submitted before any worker runs: the batch waits on the task queue.
+      const db = await shared.open();
+      const tenantId = 'acme';
+      await ensureTenant(db.db, tenantId);
+      const batches = createBatches({
+        db: db.db,
+        client: temporal.client,
+        log: pino({ level: 'silent' }),
+        taskQueue,
+        namespace,
+        uiUrl: 'http://localhost:8233',
+        retry: SHIPPED.retry,
+      });
+      // Chunks of 48 at 8 publishes at a time and 1.2 s each: about 7 s per chunk, so the SIGTERM
+      // finds a chunk running, and the 2 s grace time runs out before it is done.
+      const body = SubmitBatch.parse({
+        items: Array.from({ length: ITEMS }, (_, i) => ({ ref: `sku-${i}`, text: `part ${i}` })),
+        stages: ['publish'],
+        chunk_size: 48,
+        max_parallel_chunks: 1,
+      });
+      const submission = toSubmission(body);
+      assert.ok(submission.ok);
+      const submitted = await batches.submit(tenantId, submission.value, { requestHash: hashRequest(body) });
+      await db.close();
+
+      const first = (await startChild('src/main/worker.ts', env, /"msg":"worker running/)).child;
+      children.push(first);
+      await eventually('the first publishes', () => target.creates.length >= 4, 120_000);
+      const stopped = await terminate(first, WORKER_EXIT_DEADLINE_MS + 30_000);
+      const doneByFirst = target.creates.length;
+      t.diagnostic(
+        `first worker: exit ${stopped.code} ${stopped.ms} ms after SIGTERM (grace ${GRACE_MS} ms); ${doneByFirst} of ${ITEMS} publishes done`,
+      );
+      assert.equal(stopped.code, 0, first.output());
+      assert.ok(stopped.ms <= WORKER_EXIT_DEADLINE_MS, `the worker took ${stopped.ms} ms to exit`);
+      assert.match(first.output(), /worker stopped/);
+      assert.ok(doneByFirst < ITEMS, 'the SIGTERM came mid-batch');
+
+      const second = (await startChild('src/main/worker.ts', env, /"msg":"worker running/)).child;
+      children.push(second);
+      const summary = (await temporal.client.workflow.getHandle(submitted.body.workflow_id).result()) as {
+        status: string;
+        counts: { published: number; failed: number };
+      };
+      assert.equal(summary.status, 'completed', JSON.stringify(summary));
+      assert.equal(summary.counts.published, ITEMS);
+      assert.equal(summary.counts.failed, 0);
+      const stoppedSecond = await terminate(second, WORKER_EXIT_DEADLINE_MS + 30_000);
+      assert.equal(stoppedSecond.code, 0, second.output());
+
+      // What the chunk cut short by the grace time left behind: an attempt given up and retried
+      // (the server records only the retry, with the attempt number and the failure before it).
+      const history = await temporal.client.workflow.getHandle(submitted.body.workflow_id).fetchHistory();
+      const retried = (history.events ?? []).flatMap((e) => {
+        const started = e.activityTaskStartedEventAttributes;
+        return started && (started.attempt ?? 1) > 1 ? [`attempt ${started.attempt} after: ${started.lastFailure?.message ?? '?'}`] : [];
+      });
+      t.diagnostic(
+        `activity attempts cut short by the shutdown: ${retried.length} (${retried.join('; ')}); ${target.creates.length} publish calls for ${ITEMS} items`,
+      );
+      assert.ok(retried.length >= 1, 'the grace time ran out on a running chunk, which gave its attempt up');
+
+      // Every item exactly once: one live object per ref at the target, one recorded result per item.
+      assert.equal(target.items.size, ITEMS);
+      assert.deepEqual(
+        [...target.countByRef()].filter(([, n]) => n !== 1),
+        [],
+        'each ref created once',
+      );
+      const check = await shared.open();
+      try {
+        const rows = await check.db
+          .selectFrom('item_results')
+          .select(['ref', 'status', 'published_id'])
+          .where('batch_id', '=', submitted.body.batch_id)
+          .execute();
+        assert.equal(rows.length, ITEMS);
+        assert.deepEqual(
+          rows.filter((r) => r.status !== 'succeeded'),
+          [],
+        );
+        const ids = new Set(rows.map((r) => r.published_id));
+        assert.deepEqual([...ids].sort(), [...target.items.keys()].sort(), 'each item records the one object the target holds for it');
+      } finally {
+        await check.close();
+      }
     } finally {
-      await check.close();
+      for (const c of children) await terminate(c, 30_000);
+      await temporal.close();
+      await target.close();
+      await shared.cleanup();
     }
-  } finally {
-    for (const c of children) await terminate(c, 30_000);
-    await temporal.close();
-    await target.close();
-    await shared.cleanup();
-  }
-});
+  },
+);
 
-test('SIGTERM with live streams open: the API ends the SSE stream, closes the WebSocket with 1001, and exits 0', { timeout: 300_000 }, async (t) => {
-  const shared = await sharedDb();
-  const temporal = await connectTemporal();
-  const { address, namespace } = await temporalAddress();
-  const key = `bf_test_${randomBytes(16).toString('hex')}`;
-  let api: Child | undefined;
-  let workflowId: string | undefined;
-  try {
-    t.diagnostic(`database: ${shared.kind}`);
-    const started = await startChild(
-      'src/main/api.ts',
-      // No worker polls this task queue: the batch stays unfinished, so its streams stay open.
-      { ...shared.env, PORT: '0', TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, TEMPORAL_TASK_QUEUE: uniqueTaskQueue(), BATCHFLOW_DEV_API_KEY: key },
-      /"msg":"api listening/,
-    );
-    api = started.child;
-    const port = (JSON.parse(started.line) as { port: number }).port;
-    const base = `http://127.0.0.1:${port}`;
-    const res = await fetch(`${base}/v1/batches`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes' }], stages: ['publish'] }) });
-    const batch = (await res.json()) as { batch_id: string; workflow_id: string };
-    assert.equal(res.status, 202, JSON.stringify(batch));
-    workflowId = batch.workflow_id;
+test(
+  'SIGTERM with live streams open: the API ends the SSE stream, closes the WebSocket with 1001, and exits 0',
+  { timeout: 300_000 },
+  async (t) => {
+    const shared = await sharedDb();
+    const temporal = await connectTemporal();
+    const { address, namespace } = await temporalAddress();
+    const key = `bf_test_${randomBytes(16).toString('hex')}`;
+    let api: Child | undefined;
+    let workflowId: string | undefined;
+    try {
+      t.diagnostic(`database: ${shared.kind}`);
+      const started = await startChild(
+        'src/main/api.ts',
+        // No worker polls this task queue: the batch stays unfinished, so its streams stay open.
+        {
+          ...shared.env,
+          PORT: '0',
+          TEMPORAL_ADDRESS: address,
+          TEMPORAL_NAMESPACE: namespace,
+          TEMPORAL_TASK_QUEUE: uniqueTaskQueue(),
+          BATCHFLOW_DEV_API_KEY: key,
+        },
+        /"msg":"api listening/,
+      );
+      api = started.child;
+      const port = (JSON.parse(started.line) as { port: number }).port;
+      const base = `http://127.0.0.1:${port}`;
+      const res = await fetch(`${base}/v1/batches`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes' }], stages: ['publish'] }),
+      });
+      const batch = (await res.json()) as { batch_id: string; workflow_id: string };
+      assert.equal(res.status, 202, JSON.stringify(batch));
+      workflowId = batch.workflow_id;
 
-    const sse = await openSse(`${base}/v1/batches/${batch.batch_id}/events`, { 'x-api-key': key });
-    assert.equal(sse.status, 200);
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/batches/${batch.batch_id}/ws`, { headers: { 'x-api-key': key } });
-    const wsClosed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    let wsMessages = 0;
-    ws.on('message', () => wsMessages++);
-    await eventually('a first event on both streams', () => sse.events.length > 0 && wsMessages > 0, 60_000);
+      const sse = await openSse(`${base}/v1/batches/${batch.batch_id}/events`, { 'x-api-key': key });
+      assert.equal(sse.status, 200);
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/batches/${batch.batch_id}/ws`, { headers: { 'x-api-key': key } });
+      const wsClosed = new Promise<{ code: number; reason: string }>((resolve) =>
+        ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+      );
+      let wsMessages = 0;
+      ws.on('message', () => wsMessages++);
+      await eventually('a first event on both streams', () => sse.events.length > 0 && wsMessages > 0, 60_000);
 
-    const stopped = await terminate(api, API_EXIT_DEADLINE_MS + 30_000);
-    t.diagnostic(`api: exit ${stopped.code} ${stopped.ms} ms after SIGTERM`);
-    assert.equal(stopped.code, 0, api.output());
-    assert.ok(stopped.ms <= API_EXIT_DEADLINE_MS, `the API took ${stopped.ms} ms to exit`);
-    await sse.closed;
-    assert.ok(sse.endedByServer(), 'the server ended the SSE stream');
-    assert.ok(!sse.events.some((e) => ['completed', 'partial', 'failed', 'cancelled'].includes(e.event)), 'no terminal event: the batch is still running');
-    const closed = await wsClosed;
-    assert.equal(closed.code, 1001, `WebSocket closed with ${closed.code} ${closed.reason}`);
-  } finally {
-    if (api) await terminate(api, 30_000);
-    if (workflowId) await temporal.client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
-    await temporal.close();
-    await shared.cleanup();
-  }
-});
+      const stopped = await terminate(api, API_EXIT_DEADLINE_MS + 30_000);
+      t.diagnostic(`api: exit ${stopped.code} ${stopped.ms} ms after SIGTERM`);
+      assert.equal(stopped.code, 0, api.output());
+      assert.ok(stopped.ms <= API_EXIT_DEADLINE_MS, `the API took ${stopped.ms} ms to exit`);
+      await sse.closed;
+      assert.ok(sse.endedByServer(), 'the server ended the SSE stream');
+      assert.ok(
+        !sse.events.some((e) => ['completed', 'partial', 'failed', 'cancelled'].includes(e.event)),
+        'no terminal event: the batch is still running',
+      );
+      const closed = await wsClosed;
+      assert.equal(closed.code, 1001, `WebSocket closed with ${closed.code} ${closed.reason}`);
+    } finally {
+      if (api) await terminate(api, 30_000);
+      if (workflowId)
+        await temporal.client.workflow
+          .getHandle(workflowId)
+          .terminate('test over')
+          .catch(() => undefined);
+      await temporal.close();
+      await shared.cleanup();
+    }
+  },
+);

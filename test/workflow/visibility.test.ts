@@ -44,7 +44,8 @@ async function finished(s: Stack, batchId: string): Promise<Awaited<ReturnType<t
   return ended;
 }
 
-const describeBatch = (batchId: string): Promise<WorkflowExecutionDescription> => stack.client.workflow.getHandle(workflowIdFor(batchId)).describe();
+const describeBatch = (batchId: string): Promise<WorkflowExecutionDescription> =>
+  stack.client.workflow.getHandle(workflowIdFor(batchId)).describe();
 const history = (batchId: string): Promise<History> => stack.client.workflow.getHandle(workflowIdFor(batchId)).fetchHistory();
 const post = async (path: string, body?: unknown): Promise<void> => {
   const res = await stack.api(path, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
@@ -75,7 +76,13 @@ const STAGE_TYPES = new Set(['classify', 'ingest', 'publish']);
 
 describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, () => {
   test('search attributes, static summary and details: running at start, completed at the end', { timeout: WAIT_MS }, async () => {
-    const batchId = await submit(stack, { items: items(60), stages: ['classify'], chunk_size: 10, max_parallel_chunks: 1, metadata: { corridor: 'MX_US' } });
+    const batchId = await submit(stack, {
+      items: items(60),
+      stages: ['classify'],
+      chunk_size: 10,
+      max_parallel_chunks: 1,
+      metadata: { corridor: 'MX_US' },
+    });
     const first = await describeBatch(batchId);
     const sa = first.typedSearchAttributes;
     // Set by the API at start; the run is short, so it may already have ended.
@@ -88,7 +95,18 @@ describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, (
     const summary = await first.staticSummary();
     assert.equal(summary, `batch ${batchId} · ${stack.tenantId} · 60 items · classify`);
     const details = (await first.staticDetails()) ?? '';
-    for (const line of [`**Batch** \`${batchId}\``, `- **Tenant:** \`${stack.tenantId}\``, '- **Items:** 60 in 6 chunks', '- **Stages:** classify', '- chunk size: 10', '- parallel chunks: 1', '- priority: normal', '- on cancel: keep', '- max failure ratio: 1', '"corridor": "MX_US"']) {
+    for (const line of [
+      `**Batch** \`${batchId}\``,
+      `- **Tenant:** \`${stack.tenantId}\``,
+      '- **Items:** 60 in 6 chunks',
+      '- **Stages:** classify',
+      '- chunk size: 10',
+      '- parallel chunks: 1',
+      '- priority: normal',
+      '- on cancel: keep',
+      '- max failure ratio: 1',
+      '"corridor": "MX_US"',
+    ]) {
       assert.ok(details.includes(line), `details lack ${line}:\n${details}`);
     }
 
@@ -100,13 +118,20 @@ describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, (
     assert.equal(last.get(ItemCountKey), 60);
 
     const acts = scheduled(await history(batchId)).filter((a) => STAGE_TYPES.has(a.type));
-    assert.deepEqual(acts.map((a) => a.summary), Array.from({ length: 6 }, (_, i) => `classify chunk ${i + 1}/6: 10 items`));
+    assert.deepEqual(
+      acts.map((a) => a.summary),
+      Array.from({ length: 6 }, (_, i) => `classify chunk ${i + 1}/6: 10 items`),
+    );
   });
 
   test('paused, running again, and the failed count as it grows, upserted by the workflow', { timeout: WAIT_MS }, async () => {
     const batchId = await submit(stack, { items: items(60), chunk_size: 10, max_parallel_chunks: 1, priority: 'express' });
     await post(`/v1/batches/${batchId}/pause`);
-    await eventually('BatchStatus paused', async () => (await describeBatch(batchId)).typedSearchAttributes.get(BatchStatusKey) === 'paused', WAIT_MS);
+    await eventually(
+      'BatchStatus paused',
+      async () => (await describeBatch(batchId)).typedSearchAttributes.get(BatchStatusKey) === 'paused',
+      WAIT_MS,
+    );
     await post(`/v1/batches/${batchId}/resume`);
     const ended = await finished(stack, batchId);
     assert.equal(ended.status, 'partial');
@@ -120,10 +145,14 @@ describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, (
 
     // An operator's query in the UI's list finds it (visibility is eventually consistent).
     const query = `TenantId="${stack.tenantId}" AND BatchStatus="partial" AND FailedCount > 0 AND Priority="express" AND ItemCount > 50 AND CloseTime > "${new Date(Date.now() - 3_600_000).toISOString()}"`;
-    await eventually(`the list query ${query}`, async () => {
-      for await (const w of stack.client.workflow.list({ query })) if (w.workflowId === workflowIdFor(batchId)) return true;
-      return false;
-    }, WAIT_MS);
+    await eventually(
+      `the list query ${query}`,
+      async () => {
+        for await (const w of stack.client.workflow.list({ query })) if (w.workflowId === workflowIdFor(batchId)) return true;
+        return false;
+      },
+      WAIT_MS,
+    );
 
     const h = await history(batchId);
     const changes = upserts(h);
@@ -145,15 +174,51 @@ describe('what the Temporal UI shows about a batch', { timeout: WAIT_MS * 4 }, (
   test('a run that continues as new keeps the search attributes', { timeout: WAIT_MS }, async () => {
     const total = 24;
     const batchId = `b_${ulid()}`;
-    const options: BatchOptions = { stages: [...STAGES], chunkSize: 2, maxParallelChunks: 2, priority: 'normal', onCancel: 'keep', maxFailureRatio: 1 };
-    await insertBatch(stack.db.db, {
-      id: batchId, tenant_id: stack.tenantId, status: 'queued', priority: 'normal', options: JSON.stringify(options), metadata: '{}', callback_url: null,
-      total_items: total, counts: JSON.stringify(emptyCounts(total)), error: null, idempotency_key: null, request_hash: null, workflow_id: workflowIdFor(batchId),
-    }, items(total).map((i) => ({ ref: i.ref, text: i.text, content: null, contentType: null, attributes: null })));
-    const input: BatchWorkflowInput = { batchId, tenantId: stack.tenantId, totalItems: total, options, retry: SHIPPED.retry, historyLimit: 60 };
+    const options: BatchOptions = {
+      stages: [...STAGES],
+      chunkSize: 2,
+      maxParallelChunks: 2,
+      priority: 'normal',
+      onCancel: 'keep',
+      maxFailureRatio: 1,
+    };
+    await insertBatch(
+      stack.db.db,
+      {
+        id: batchId,
+        tenant_id: stack.tenantId,
+        status: 'queued',
+        priority: 'normal',
+        options: JSON.stringify(options),
+        metadata: '{}',
+        callback_url: null,
+        total_items: total,
+        counts: JSON.stringify(emptyCounts(total)),
+        error: null,
+        idempotency_key: null,
+        request_hash: null,
+        workflow_id: workflowIdFor(batchId),
+      },
+      items(total).map((i) => ({ ref: i.ref, text: i.text, content: null, contentType: null, attributes: null })),
+    );
+    const input: BatchWorkflowInput = {
+      batchId,
+      tenantId: stack.tenantId,
+      totalItems: total,
+      options,
+      retry: SHIPPED.retry,
+      historyLimit: 60,
+    };
     const handle = await stack.client.workflow.start('batchWorkflow', {
-      taskQueue: stack.taskQueue, workflowId: workflowIdFor(batchId), args: [input],
-      typedSearchAttributes: [{ key: TenantIdKey, value: stack.tenantId }, { key: ItemCountKey, value: total }, { key: BatchStatusKey, value: 'running' }, { key: FailedCountKey, value: 0 }],
+      taskQueue: stack.taskQueue,
+      workflowId: workflowIdFor(batchId),
+      args: [input],
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: stack.tenantId },
+        { key: ItemCountKey, value: total },
+        { key: BatchStatusKey, value: 'running' },
+        { key: FailedCountKey, value: 0 },
+      ],
       staticSummary: 'the first run only',
     });
     const result = (await handle.result()) as { status: string; counts: { failed: number } };

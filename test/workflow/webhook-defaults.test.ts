@@ -48,7 +48,10 @@ test('on the shipped retry policy, a finished batch is delivered to its callback
     await eventually('the signed POST', () => receiver.received.length >= 1);
     const [hook] = receiver.received;
     assert.equal(hook!.path, '/hooks/batchflow');
-    assert.ok(verifySignature(SECRET, hook!.headers['x-batchflow-signature'] as string | undefined, hook!.body), 'signed with WEBHOOK_SECRET');
+    assert.ok(
+      verifySignature(SECRET, hook!.headers['x-batchflow-signature'] as string | undefined, hook!.body),
+      'signed with WEBHOOK_SECRET',
+    );
     const payload = JSON.parse(hook!.body) as { event: string; batch_id: string; status: string };
     assert.deepEqual([payload.event, payload.batch_id, payload.status], ['batch.finished', batchId, 'completed']);
 
@@ -69,10 +72,14 @@ test('on the shipped retry policy, a receiver that refuses once is tried again (
   try {
     const batchId = await submit(stack, { items: items(2), stages: ['classify'], callback_url: receiver.url });
     await waitForBatch(stack, batchId);
-    const webhook = await eventually('webhook delivered on the second attempt', async () => {
-      const w = await webhookOf(batchId);
-      return w?.status === 'delivered' ? w : undefined;
-    }, 60_000);
+    const webhook = await eventually(
+      'webhook delivered on the second attempt',
+      async () => {
+        const w = await webhookOf(batchId);
+        return w?.status === 'delivered' ? w : undefined;
+      },
+      60_000,
+    );
     assert.equal(webhook.attempts, 2);
     assert.equal(receiver.received.length, 2);
     assert.ok(receiver.received[1]!.at - receiver.received[0]!.at >= 4_000, 'the shipped 5 s initial interval');

@@ -80,31 +80,41 @@ test('a rotation: both secrets verify during the overlap, only the new one after
   assert.equal(verifySignature(rotated.secret, `t=${t},v1=${first}`, during.body), true, 'newest first');
   assert.equal(verifySignature(old, `t=${t},v1=${last}`, during.body), true, 'the retiring one last');
 
-  assert.deepEqual(await retireOlderWebhookSecrets(stack.db.db, a.tenantId), rotated.previous.map((p) => p.id));
+  assert.deepEqual(
+    await retireOlderWebhookSecrets(stack.db.db, a.tenantId),
+    rotated.previous.map((p) => p.id),
+  );
   const afterRetire = await hookOf(a.key);
   assert.match(signature(afterRetire), /^t=\d+,v1=[0-9a-f]{64}$/);
   assert.ok(verifies(rotated.secret, afterRetire), 'the new secret verifies');
   assert.equal(verifies(old, afterRetire), false, 'the retired one no longer does');
 });
 
-test("WEBHOOK_SECRET signs for a tenant without a secret of its own; its first rotation keeps it through the overlap, then it stops", { timeout: 180_000 }, async () => {
-  const legacy = await stack.addTenant();
-  const shared = await hookOf(legacy.key);
-  assert.match(signature(shared), /^t=\d+,v1=[0-9a-f]{64}$/);
-  assert.ok(verifies(SHARED, shared), 'a tenant from before per-tenant secrets keeps getting signed webhooks');
-  assert.ok(logLines.some((l) => l.includes('signed with the shared WEBHOOK_SECRET') && l.includes(legacy.tenantId)), 'and the worker says so');
+test(
+  'WEBHOOK_SECRET signs for a tenant without a secret of its own; its first rotation keeps it through the overlap, then it stops',
+  { timeout: 180_000 },
+  async () => {
+    const legacy = await stack.addTenant();
+    const shared = await hookOf(legacy.key);
+    assert.match(signature(shared), /^t=\d+,v1=[0-9a-f]{64}$/);
+    assert.ok(verifies(SHARED, shared), 'a tenant from before per-tenant secrets keeps getting signed webhooks');
+    assert.ok(
+      logLines.some((l) => l.includes('signed with the shared WEBHOOK_SECRET') && l.includes(legacy.tenantId)),
+      'and the worker says so',
+    );
 
-  const own = await rotateWebhookSecret(stack.db.db, legacy.tenantId, 3_600);
-  secretsSeen.add(own.secret);
-  const during = await hookOf(legacy.key);
-  assert.ok(verifies(SHARED, during), 'its receiver, still on WEBHOOK_SECRET, keeps verifying');
-  assert.ok(verifies(own.secret, during), 'and may switch to its own secret at any time');
+    const own = await rotateWebhookSecret(stack.db.db, legacy.tenantId, 3_600);
+    secretsSeen.add(own.secret);
+    const during = await hookOf(legacy.key);
+    assert.ok(verifies(SHARED, during), 'its receiver, still on WEBHOOK_SECRET, keeps verifying');
+    assert.ok(verifies(own.secret, during), 'and may switch to its own secret at any time');
 
-  await retireOlderWebhookSecrets(stack.db.db, legacy.tenantId);
-  const afterRetire = await hookOf(legacy.key);
-  assert.ok(verifies(own.secret, afterRetire));
-  assert.equal(verifies(SHARED, afterRetire), false, 'the shared secret no longer verifies its webhooks');
-});
+    await retireOlderWebhookSecrets(stack.db.db, legacy.tenantId);
+    const afterRetire = await hookOf(legacy.key);
+    assert.ok(verifies(own.secret, afterRetire));
+    assert.equal(verifies(SHARED, afterRetire), false, 'the shared secret no longer verifies its webhooks');
+  },
+);
 
 test('no secret in the worker logs', () => {
   assert.ok(logLines.length > 20, `the worker logged (${logLines.length} lines at DEBUG)`);

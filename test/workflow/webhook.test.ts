@@ -31,7 +31,11 @@ interface Payload {
   items_url: string;
   finished_at: string;
 }
-type WithWebhook = BatchBody & { webhook: { status: string; attempts: number; last_error: string | null } | null; completed_at: string | null; cost: unknown };
+type WithWebhook = BatchBody & {
+  webhook: { status: string; attempts: number; last_error: string | null } | null;
+  completed_at: string | null;
+  cost: unknown;
+};
 
 let target: PublishTarget;
 /** Private callbacks allowed (a loopback receiver), at the API and the worker; the shipped retry policy. */
@@ -70,50 +74,72 @@ async function deliveryResult(stack: Stack, batchId: string): Promise<WebhookOut
   return stack.client.workflow.getHandle(webhookWorkflowIdFor(batchId, runId)).result() as Promise<WebhookOutcome>;
 }
 
-test('a finished batch is reported to its callback_url, signed, after two refusals; three attempts are recorded', { timeout: 120_000 }, async () => {
-  const receiver = await startWebhookReceiver((n) => (n < 2 ? 500 : 200));
-  try {
-    const batchId = await submit(bounded, { items: items(6), stages: ['classify'], chunk_size: 2, callback_url: receiver.url });
-    const accepted = (await getBatch(bounded, batchId)) as WithWebhook;
-    assert.equal(accepted.webhook?.status, 'pending');
+test(
+  'a finished batch is reported to its callback_url, signed, after two refusals; three attempts are recorded',
+  { timeout: 120_000 },
+  async () => {
+    const receiver = await startWebhookReceiver((n) => (n < 2 ? 500 : 200));
+    try {
+      const batchId = await submit(bounded, { items: items(6), stages: ['classify'], chunk_size: 2, callback_url: receiver.url });
+      const accepted = (await getBatch(bounded, batchId)) as WithWebhook;
+      assert.equal(accepted.webhook?.status, 'pending');
 
-    const done = (await waitForBatch(bounded, batchId)) as unknown as WithWebhook;
-    assert.equal(done.status, 'completed');
-    await eventually('three requests', () => receiver.received.length >= 3);
-    const outcome = await deliveryResult(bounded, batchId);
-    assert.deepEqual(outcome, { status: 'delivered', attempts: 3, lastError: null });
-    assert.equal(receiver.received.length, 3, 'nothing after the 2xx');
+      const done = (await waitForBatch(bounded, batchId)) as unknown as WithWebhook;
+      assert.equal(done.status, 'completed');
+      await eventually('three requests', () => receiver.received.length >= 3);
+      const outcome = await deliveryResult(bounded, batchId);
+      assert.deepEqual(outcome, { status: 'delivered', attempts: 3, lastError: null });
+      assert.equal(receiver.received.length, 3, 'nothing after the 2xx');
 
-    // Every attempt: the same body and delivery id, a valid signature over "<t>.<body>".
-    const [first] = receiver.received;
-    for (const hook of receiver.received) {
-      assert.equal(hook.path, '/hooks/batchflow');
-      assert.equal(hook.body, first!.body);
-      assert.equal(hook.headers['content-type'], 'application/json');
-      assert.match(hook.headers['user-agent'] ?? '', /^batchflow-webhook\//);
-      assert.equal(hook.headers['x-batchflow-delivery'], webhookWorkflowIdFor(batchId, (await bounded.client.workflow.getHandle(workflowIdFor(batchId)).describe()).runId));
-      assert.ok(verifySignature(SECRET, hook.headers['x-batchflow-signature'] as string, hook.body), `signature ${String(hook.headers['x-batchflow-signature'])}`);
-      assert.equal(verifySignature('another-secret-entirely', hook.headers['x-batchflow-signature'] as string, hook.body), false);
-      assert.equal(verifySignature(SECRET, hook.headers['x-batchflow-signature'] as string, hook.body.replace('completed', 'failed')), false);
+      // Every attempt: the same body and delivery id, a valid signature over "<t>.<body>".
+      const [first] = receiver.received;
+      for (const hook of receiver.received) {
+        assert.equal(hook.path, '/hooks/batchflow');
+        assert.equal(hook.body, first!.body);
+        assert.equal(hook.headers['content-type'], 'application/json');
+        assert.match(hook.headers['user-agent'] ?? '', /^batchflow-webhook\//);
+        assert.equal(
+          hook.headers['x-batchflow-delivery'],
+          webhookWorkflowIdFor(batchId, (await bounded.client.workflow.getHandle(workflowIdFor(batchId)).describe()).runId),
+        );
+        assert.ok(
+          verifySignature(SECRET, hook.headers['x-batchflow-signature'] as string, hook.body),
+          `signature ${String(hook.headers['x-batchflow-signature'])}`,
+        );
+        assert.equal(verifySignature('another-secret-entirely', hook.headers['x-batchflow-signature'] as string, hook.body), false);
+        assert.equal(
+          verifySignature(SECRET, hook.headers['x-batchflow-signature'] as string, hook.body.replace('completed', 'failed')),
+          false,
+        );
+      }
+
+      const final = (await getBatch(bounded, batchId)) as WithWebhook;
+      const payload = JSON.parse(first!.body) as Payload;
+      assert.deepEqual(Object.keys(payload).sort(), [
+        'batch_id',
+        'cost',
+        'counts',
+        'event',
+        'finished_at',
+        'items_url',
+        'rolled_back',
+        'status',
+      ]);
+      assert.equal(payload.event, 'batch.finished');
+      assert.equal(payload.batch_id, batchId);
+      assert.equal(payload.status, 'completed');
+      assert.deepEqual(payload.counts, final.counts);
+      assert.equal(payload.counts.classified, 6);
+      assert.deepEqual(payload.cost, final.cost);
+      assert.equal(payload.rolled_back, false);
+      assert.equal(payload.items_url, `/v1/batches/${batchId}/items`);
+      assert.equal(payload.finished_at, final.completed_at);
+      assert.deepEqual(final.webhook, { status: 'delivered', attempts: 3, last_error: 'HTTP 500 Internal Server Error' });
+    } finally {
+      await receiver.close();
     }
-
-    const final = (await getBatch(bounded, batchId)) as WithWebhook;
-    const payload = JSON.parse(first!.body) as Payload;
-    assert.deepEqual(Object.keys(payload).sort(), ['batch_id', 'cost', 'counts', 'event', 'finished_at', 'items_url', 'rolled_back', 'status']);
-    assert.equal(payload.event, 'batch.finished');
-    assert.equal(payload.batch_id, batchId);
-    assert.equal(payload.status, 'completed');
-    assert.deepEqual(payload.counts, final.counts);
-    assert.equal(payload.counts.classified, 6);
-    assert.deepEqual(payload.cost, final.cost);
-    assert.equal(payload.rolled_back, false);
-    assert.equal(payload.items_url, `/v1/batches/${batchId}/items`);
-    assert.equal(payload.finished_at, final.completed_at);
-    assert.deepEqual(final.webhook, { status: 'delivered', attempts: 3, last_error: 'HTTP 500 Internal Server Error' });
-  } finally {
-    await receiver.close();
-  }
-});
+  },
+);
 
 test('a receiver that never accepts: the delivery fails after its attempts, and says why', { timeout: 120_000 }, async () => {
   const receiver = await startWebhookReceiver(() => 503);
@@ -155,7 +181,12 @@ test('a redrive that finishes again notifies again, as a new delivery', { timeou
   const receiver = await startWebhookReceiver();
   target.faults.rejectRefs = new Set(['sku-1']);
   try {
-    const batchId = await submit(open, { items: items(4), stages: ['classify', 'ingest', 'publish'], chunk_size: 2, callback_url: receiver.url });
+    const batchId = await submit(open, {
+      items: items(4),
+      stages: ['classify', 'ingest', 'publish'],
+      chunk_size: 2,
+      callback_url: receiver.url,
+    });
     await waitForBatch(open, batchId);
     await eventually('the first webhook', () => receiver.received.length === 1);
     assert.equal((JSON.parse(receiver.received[0]!.body) as Payload).status, 'partial');
@@ -181,7 +212,13 @@ test('a batch cancelled from Temporal (UI/CLI) still reports its end', { timeout
   const receiver = await startWebhookReceiver();
   target.faults.latencyMs = 200;
   try {
-    const batchId = await submit(open, { items: items(12), stages: ['classify', 'ingest', 'publish'], chunk_size: 2, max_parallel_chunks: 1, callback_url: receiver.url });
+    const batchId = await submit(open, {
+      items: items(12),
+      stages: ['classify', 'ingest', 'publish'],
+      chunk_size: 2,
+      max_parallel_chunks: 1,
+      callback_url: receiver.url,
+    });
     await eventually('a first published item', () => target.creates.length > 0);
     await open.client.workflow.getHandle(workflowIdFor(batchId)).cancel();
     await waitForBatch(open, batchId);
@@ -199,32 +236,39 @@ test('a batch without callback_url has no webhook', { timeout: 60_000 }, async (
   assert.equal(await webhookOf(open, batchId), null);
 });
 
-test('callback URLs on private, loopback and link-local addresses are refused at submission; nothing is created', { timeout: 60_000 }, async () => {
-  const receiver = await startWebhookReceiver();
-  try {
-    const refused: Array<[string, RegExp]> = [
-      [receiver.url, /127\.0\.0\.1 is a loopback address/],
-      [`http://localhost:${receiver.port}/hooks`, /host localhost resolves to (127\.0\.0\.1|::1), a loopback address/],
-      ['http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a link-local address/],
-      ['http://[::ffff:10.0.0.1]/', /\(10\.0\.0\.1\) is a private address/],
-      ['ftp://hooks.example.com/batchflow', /./],
-    ];
-    for (const [url, issue] of refused) {
-      const res = await strict.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: items(2), stages: ['classify'], callback_url: url }) });
-      const body = (await res.json()) as { error: { code: string; details: Array<{ path: string; issue: string }> } };
-      assert.equal(res.status, 400, `${url}: ${JSON.stringify(body)}`);
-      assert.equal(body.error.code, 'validation_failed');
-      const detail = body.error.details.find((d) => d.path === 'callback_url');
-      assert.ok(detail, `${url}: ${JSON.stringify(body)}`);
-      assert.match(detail.issue, issue, url);
+test(
+  'callback URLs on private, loopback and link-local addresses are refused at submission; nothing is created',
+  { timeout: 60_000 },
+  async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const refused: Array<[string, RegExp]> = [
+        [receiver.url, /127\.0\.0\.1 is a loopback address/],
+        [`http://localhost:${receiver.port}/hooks`, /host localhost resolves to (127\.0\.0\.1|::1), a loopback address/],
+        ['http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a link-local address/],
+        ['http://[::ffff:10.0.0.1]/', /\(10\.0\.0\.1\) is a private address/],
+        ['ftp://hooks.example.com/batchflow', /./],
+      ];
+      for (const [url, issue] of refused) {
+        const res = await strict.api('/v1/batches', {
+          method: 'POST',
+          body: JSON.stringify({ items: items(2), stages: ['classify'], callback_url: url }),
+        });
+        const body = (await res.json()) as { error: { code: string; details: Array<{ path: string; issue: string }> } };
+        assert.equal(res.status, 400, `${url}: ${JSON.stringify(body)}`);
+        assert.equal(body.error.code, 'validation_failed');
+        const detail = body.error.details.find((d) => d.path === 'callback_url');
+        assert.ok(detail, `${url}: ${JSON.stringify(body)}`);
+        assert.match(detail.issue, issue, url);
+      }
+      const list = (await (await strict.api('/v1/batches')).json()) as { batches: unknown[] };
+      assert.equal(list.batches.length, 0, 'no batch was created');
+      assert.equal(receiver.received.length, 0);
+    } finally {
+      await receiver.close();
     }
-    const list = (await (await strict.api('/v1/batches')).json()) as { batches: unknown[] };
-    assert.equal(list.batches.length, 0, 'no batch was created');
-    assert.equal(receiver.received.length, 0);
-  } finally {
-    await receiver.close();
-  }
-});
+  },
+);
 
 test('an address refused at delivery (DNS changed since submission) fails the delivery for good, unsent', { timeout: 60_000 }, async () => {
   // Does not resolve at submission (let through: each delivery checks again); at delivery the
@@ -237,6 +281,7 @@ test('an address refused at delivery (DNS changed since submission) fails the de
   assert.deepEqual(await webhookOf(strict, batchId), {
     status: 'failed',
     attempts: 1,
-    last_error: 'refused: callback_url host hooks.rebind.test resolves to 10.0.0.7, a private address; callbacks must reach a public address',
+    last_error:
+      'refused: callback_url host hooks.rebind.test resolves to 10.0.0.7, a private address; callbacks must reach a public address',
   });
 });

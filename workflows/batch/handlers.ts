@@ -71,7 +71,8 @@ function configure(s: BatchState, patch: ConfigurePatch): ConfigureResult {
 function validateConfigure(s: BatchState, patch: ConfigurePatch): void {
   const n = patch.max_parallel_chunks;
   const r = patch.max_failure_ratio;
-  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error('max_parallel_chunks must be an integer from 1 to 64');
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 64))
+    throw new Error('max_parallel_chunks must be an integer from 1 to 64');
   if (r !== undefined && !(typeof r === 'number' && r >= 0 && r <= 1)) throw new Error('max_failure_ratio must be from 0 to 1');
   refuseWhenStopping(s);
 }

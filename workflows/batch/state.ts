@@ -167,8 +167,7 @@ export function nextChunk(s: BatchState): { index: number; redriven: boolean } |
 }
 
 /** A chunk could start now (a redriven chunk still in flight has to finish first). */
-export const hasWork = (s: BatchState): boolean =>
-  s.carried.nextChunk < s.chunkCount || s.carried.redrive.some((c) => !s.inFlight.has(c));
+export const hasWork = (s: BatchState): boolean => s.carried.nextChunk < s.chunkCount || s.carried.redrive.some((c) => !s.inFlight.has(c));
 
 /** Chunks not yet run or waiting to run again: a run that stops with some left hands over to a new run. */
 export const hasWorkLeft = (s: BatchState): boolean => s.carried.nextChunk < s.chunkCount || s.carried.redrive.length > 0;
@@ -186,7 +185,8 @@ export const maxAttemptsOf = (r: StageRetry): number => (r.maximumAttempts > 0 ?
  * Whether the items that failed at stage `i` may have left effects to undo: staged or published
  * by earlier stages, or (a publish without a definite answer) by this one. Classify leaves none.
  */
-export const mayHaveEffects = (stages: Stage[], i: number): boolean => stages[i] === 'publish' || stages.slice(0, i).some((s) => s !== 'classify');
+export const mayHaveEffects = (stages: Stage[], i: number): boolean =>
+  stages[i] === 'publish' || stages.slice(0, i).some((s) => s !== 'classify');
 
 /** The status the API reports while the batch runs, and its final one once decided. */
 export function status(s: BatchState): BatchStatus {

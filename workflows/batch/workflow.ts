@@ -46,7 +46,13 @@ interface Run extends ChunkContext {
 
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchSummary> {
   const s = initialState(input, Date.now());
-  const run: Run = { s, input, callStage: stageActivities(s.options.stages, input.retry), chunks: new Set(), dispatch: new wf.CancellationScope() };
+  const run: Run = {
+    s,
+    input,
+    callStage: stageActivities(s.options.stages, input.retry),
+    chunks: new Set(),
+    dispatch: new wf.CancellationScope(),
+  };
   setHandlers(s, run.dispatch);
 
   if (s.carried.phase === 'run' && (await runPhase(run)) === 'hand-over') return continueAsNew(run);
@@ -187,7 +193,15 @@ async function notify(run: Run, summary: BatchSummary): Promise<void> {
   const { batchId } = run.s;
   const workflowId = webhookWorkflowIdFor(batchId, wf.workflowInfo().runId);
   const { status: end, counts, rolledBack } = summary;
-  const delivery = { batchId, deliveryId: workflowId, status: end, counts, cost: summary.cost ?? emptyCost(), rolledBack, finishedAt: new Date().toISOString() };
+  const delivery = {
+    batchId,
+    deliveryId: workflowId,
+    status: end,
+    counts,
+    cost: summary.cost ?? emptyCost(),
+    rolledBack,
+    finishedAt: new Date().toISOString(),
+  };
   try {
     await wf.CancellationScope.nonCancellable(() =>
       wf.startChild(deliverWebhookWorkflow, { workflowId, args: [delivery], parentClosePolicy: wf.ParentClosePolicy.ABANDON }),

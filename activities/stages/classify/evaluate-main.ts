@@ -20,13 +20,30 @@ function main(): void {
   const config = loadConfig();
   const file = process.argv[2] ?? config.classify.taxonomyPath ?? DEFAULT_TAXONOMY_PATH;
   const taxonomy = loadTaxonomy(file);
-  const opts = { holdOutEvery: HOLD_OUT_EVERY, threshold: config.classify.coreThreshold, fallbackThreshold: config.classify.fallbackThreshold };
+  const opts = {
+    holdOutEvery: HOLD_OUT_EVERY,
+    threshold: config.classify.coreThreshold,
+    fallbackThreshold: config.classify.fallbackThreshold,
+  };
   const r = evaluate(taxonomy, opts);
 
   const out: string[] = [];
   out.push(`## Core tier: held-out evaluation`, '');
-  out.push(`Taxonomy \`${file}\`: ${taxonomy.headings.length} headings. Every ${HOLD_OUT_EVERY}th example of each heading held out; trained on the rest.`, '');
-  out.push('| examples | held out | accuracy | top-5 recall | coverage ≥ ' + r.threshold + ' | accuracy ≥ ' + r.threshold + ' | coverage ≥ ' + r.fallbackThreshold + ' | accuracy ≥ ' + r.fallbackThreshold + ' | unclassified | training |');
+  out.push(
+    `Taxonomy \`${file}\`: ${taxonomy.headings.length} headings. Every ${HOLD_OUT_EVERY}th example of each heading held out; trained on the rest.`,
+    '',
+  );
+  out.push(
+    '| examples | held out | accuracy | top-5 recall | coverage ≥ ' +
+      r.threshold +
+      ' | accuracy ≥ ' +
+      r.threshold +
+      ' | coverage ≥ ' +
+      r.fallbackThreshold +
+      ' | accuracy ≥ ' +
+      r.fallbackThreshold +
+      ' | unclassified | training |',
+  );
   out.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   out.push(
     `| ${r.examples} | ${r.heldOut} | ${pct(r.accuracy)} | ${pct(r.candidateRecall)} | ${pct(r.coverageAtThreshold)} | ${pct(r.accuracyAtThreshold)} | ` +
@@ -35,20 +52,42 @@ function main(): void {
   out.push('', `Calibration: ${describeCalibration(r)}.`, '');
 
   // The same measure with each of the n possible held-out splits: how much the one above owes to luck.
-  const folds = Array.from({ length: HOLD_OUT_EVERY }, (_, offset) => (offset === HOLD_OUT_EVERY - 1 ? r : evaluate(taxonomy, { ...opts, offset })));
+  const folds = Array.from({ length: HOLD_OUT_EVERY }, (_, offset) =>
+    offset === HOLD_OUT_EVERY - 1 ? r : evaluate(taxonomy, { ...opts, offset }),
+  );
   out.push(`### ${HOLD_OUT_EVERY}-fold cross-validation`, '');
-  out.push('| fold | accuracy | coverage ≥ ' + r.threshold + ' | accuracy ≥ ' + r.threshold + ' | coverage ≥ ' + r.fallbackThreshold + ' | accuracy ≥ ' + r.fallbackThreshold + ' |');
+  out.push(
+    '| fold | accuracy | coverage ≥ ' +
+      r.threshold +
+      ' | accuracy ≥ ' +
+      r.threshold +
+      ' | coverage ≥ ' +
+      r.fallbackThreshold +
+      ' | accuracy ≥ ' +
+      r.fallbackThreshold +
+      ' |',
+  );
   out.push('|---:|---:|---:|---:|---:|---:|');
-  folds.forEach((f, i) => out.push(`| ${i} | ${pct(f.accuracy)} | ${pct(f.coverageAtThreshold)} | ${pct(f.accuracyAtThreshold)} | ${pct(f.coverageAtFallbackThreshold)} | ${pct(f.accuracyAtFallbackThreshold)} |`));
+  folds.forEach((f, i) =>
+    out.push(
+      `| ${i} | ${pct(f.accuracy)} | ${pct(f.coverageAtThreshold)} | ${pct(f.accuracyAtThreshold)} | ${pct(f.coverageAtFallbackThreshold)} | ${pct(f.accuracyAtFallbackThreshold)} |`,
+    ),
+  );
   const m = (pick: (f: Evaluation) => number | null): string => pct(mean(folds.map(pick)));
   out.push(
     `| mean | ${m((f) => f.accuracy)} | ${m((f) => f.coverageAtThreshold)} | ${m((f) => f.accuracyAtThreshold)} | ${m((f) => f.coverageAtFallbackThreshold)} | ${m((f) => f.accuracyAtFallbackThreshold)} |`,
   );
 
-  const weakest = [...r.perHeading].filter((h) => h.correct < h.heldOut).sort((a, b) => a.accuracy - b.accuracy).slice(0, WEAKEST);
+  const weakest = [...r.perHeading]
+    .filter((h) => h.correct < h.heldOut)
+    .sort((a, b) => a.accuracy - b.accuracy)
+    .slice(0, WEAKEST);
   if (weakest.length > 0) {
     out.push('', '### Weakest headings (held-out split)', '', '| heading | right | mistaken for |', '|---|---:|---|');
-    for (const h of weakest) out.push(`| ${h.code} | ${h.correct}/${h.heldOut} | ${h.mistakes.map((x) => `${x.predicted} (${x.confidence.toFixed(2)}): ${x.text}`).join('; ')} |`);
+    for (const h of weakest)
+      out.push(
+        `| ${h.code} | ${h.correct}/${h.heldOut} | ${h.mistakes.map((x) => `${x.predicted} (${x.confidence.toFixed(2)}): ${x.text}`).join('; ')} |`,
+      );
   }
   console.log(out.join('\n'));
 }

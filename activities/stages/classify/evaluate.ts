@@ -59,10 +59,14 @@ export function evaluate(taxonomy: Taxonomy, options: EvaluateOptions = {}): Eva
   const threshold = options.threshold ?? 0.85;
   const fallbackThreshold = options.fallbackThreshold ?? 0.7;
   if (!Number.isInteger(every) || every < 2) throw new RangeError(`holdOutEvery must be an integer ≥ 2, got ${every}`);
-  if (!Number.isInteger(offset) || offset < 0 || offset >= every) throw new RangeError(`offset must be an integer in 0..${every - 1}, got ${offset}`);
+  if (!Number.isInteger(offset) || offset < 0 || offset >= every)
+    throw new RangeError(`offset must be an integer in 0..${every - 1}, got ${offset}`);
 
   const isHeldOut = (i: number): boolean => i % every === offset;
-  const training: Taxonomy = { ...taxonomy, headings: taxonomy.headings.map((h) => ({ ...h, examples: h.examples.filter((_, i) => !isHeldOut(i)) })) };
+  const training: Taxonomy = {
+    ...taxonomy,
+    headings: taxonomy.headings.map((h) => ({ ...h, examples: h.examples.filter((_, i) => !isHeldOut(i)) })),
+  };
   const core = trainCore(training, options);
 
   const scored = taxonomy.headings.flatMap((h) =>
@@ -70,7 +74,14 @@ export function evaluate(taxonomy: Taxonomy, options: EvaluateOptions = {}): Eva
       .filter((_, i) => isHeldOut(i))
       .map((text) => {
         const r = core.classify(text);
-        return { code: h.code, text, predicted: r.label, confidence: r.confidence, right: r.label === h.code, inCandidates: r.candidates.some((c) => c.label === h.code) };
+        return {
+          code: h.code,
+          text,
+          predicted: r.label,
+          confidence: r.confidence,
+          right: r.label === h.code,
+          inCandidates: r.candidates.some((c) => c.label === h.code),
+        };
       }),
   );
   const n = scored.length;

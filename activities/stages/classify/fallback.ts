@@ -17,8 +17,7 @@ export interface FallbackOptions {
 }
 
 export type FallbackAnswer =
-  | { ok: true; label: string; confidence: number }
-  | { ok: false; retryable: boolean; message: string; retryAfterMs?: number };
+  { ok: true; label: string; confidence: number } | { ok: false; retryable: boolean; message: string; retryAfterMs?: number };
 
 const SYSTEM_PROMPT =
   'You classify products for customs into HS headings. Answer only with JSON: {"label": "<one of the candidate codes>", "confidence": <0..1>}.';
@@ -31,7 +30,10 @@ export function createFallback(opts: FallbackOptions): (text: string, candidates
       temperature: 0,
       messages: [
         { role: 'system', content: SYSTEM_PROMPT },
-        { role: 'user', content: JSON.stringify({ product: text, candidates: candidates.map((c) => ({ code: c.label, description: c.description })) }) },
+        {
+          role: 'user',
+          content: JSON.stringify({ product: text, candidates: candidates.map((c) => ({ code: c.label, description: c.description })) }),
+        },
       ],
     };
     let res: Response;
@@ -48,7 +50,12 @@ export function createFallback(opts: FallbackOptions): (text: string, candidates
     const raw = await res.text().catch(() => '');
     if (res.status === 429 || res.status >= 500) {
       const after = Number(res.headers.get('retry-after'));
-      return { ok: false, retryable: true, message: `fallback answered ${res.status}`, ...(Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {}) };
+      return {
+        ok: false,
+        retryable: true,
+        message: `fallback answered ${res.status}`,
+        ...(Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {}),
+      };
     }
     if (!res.ok) return { ok: false, retryable: false, message: `fallback answered ${res.status}: ${raw.slice(0, 200)}` };
     return parseAnswer(raw, new Set(candidates.map((c) => c.label)));

@@ -46,26 +46,52 @@ export const classifyHandler =
       const text = [item.text ?? '', ...Object.values(item.attributes ?? {}).filter((v) => typeof v === 'string')].join(' ').trim();
       const core = opts.core.classify(text);
       if (core.confidence >= opts.coreThreshold) {
-        results.push({ seq: item.seq, ok: true, classification: { label: core.label, confidence: core.confidence, tier: 'core', cost: opts.cost.core } });
+        results.push({
+          seq: item.seq,
+          ok: true,
+          classification: { label: core.label, confidence: core.confidence, tier: 'core', cost: opts.cost.core },
+        });
       } else {
         let best = { label: core.label, confidence: core.confidence, cost: opts.cost.core };
         // With no candidate at all (text the core has never seen), the fallback has nothing to pick from.
         if (opts.fallback && core.candidates.length > 0) {
           const answer = await opts.fallback(text, core.candidates);
           if (!answer.ok) {
-            results.push({ seq: item.seq, ok: false, failure: { code: answer.retryable ? 'fallback_unavailable' : 'fallback_rejected', message: answer.message, retryable: answer.retryable, retryAfterMs: answer.retryAfterMs } });
+            results.push({
+              seq: item.seq,
+              ok: false,
+              failure: {
+                code: answer.retryable ? 'fallback_unavailable' : 'fallback_rejected',
+                message: answer.message,
+                retryable: answer.retryable,
+                retryAfterMs: answer.retryAfterMs,
+              },
+            });
             ctx.progress();
             continue;
           }
           best = { label: answer.label, confidence: answer.confidence, cost: round(opts.cost.core + opts.cost.fallback) };
           if (answer.confidence >= opts.fallbackThreshold) {
-            results.push({ seq: item.seq, ok: true, classification: { label: answer.label, confidence: answer.confidence, tier: 'fallback', cost: best.cost } });
+            results.push({
+              seq: item.seq,
+              ok: true,
+              classification: { label: answer.label, confidence: answer.confidence, tier: 'fallback', cost: best.cost },
+            });
             ctx.progress();
             continue;
           }
         }
         // Nobody is sure enough: a person decides. The best guess goes with it, for the reviewer.
-        results.push({ seq: item.seq, review: true, classification: { label: best.label, confidence: best.confidence, tier: 'human_review', cost: round(best.cost + opts.cost.human_review) } });
+        results.push({
+          seq: item.seq,
+          review: true,
+          classification: {
+            label: best.label,
+            confidence: best.confidence,
+            tier: 'human_review',
+            cost: round(best.cost + opts.cost.human_review),
+          },
+        });
       }
       ctx.progress();
     }

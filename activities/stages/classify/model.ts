@@ -211,10 +211,18 @@ function calibrate(docs: Doc[]): Calibration {
   // A higher odds or margin must never lower the confidence; if the fit says otherwise (noise on a
   // small taxonomy), drop the odds term and keep the margin, the stronger signal (AUC 0.83 against
   // 0.76 for the odds on the shipped taxonomy's dev folds).
-  const both = fitLogistic(points.map((p) => [p.odds, p.margin]), y);
-  if (both[1]! >= 0 && both[2]! > 0) return { method: 'platt', intercept: both[0]!, oddsWeight: both[1]!, marginWeight: both[2]!, points: points.length };
-  const marginOnly = fitLogistic(points.map((p) => [p.margin]), y);
-  if (marginOnly[1]! > 0) return { method: 'platt', intercept: marginOnly[0]!, oddsWeight: 0, marginWeight: marginOnly[1]!, points: points.length };
+  const both = fitLogistic(
+    points.map((p) => [p.odds, p.margin]),
+    y,
+  );
+  if (both[1]! >= 0 && both[2]! > 0)
+    return { method: 'platt', intercept: both[0]!, oddsWeight: both[1]!, marginWeight: both[2]!, points: points.length };
+  const marginOnly = fitLogistic(
+    points.map((p) => [p.margin]),
+    y,
+  );
+  if (marginOnly[1]! > 0)
+    return { method: 'platt', intercept: marginOnly[0]!, oddsWeight: 0, marginWeight: marginOnly[1]!, points: points.length };
   return { method: 'odds', points: points.length };
 }
 

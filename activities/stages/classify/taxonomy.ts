@@ -30,7 +30,8 @@ export const Taxonomy = z
     const seen = new Map<string, number>();
     t.headings.forEach((h, i) => {
       const first = seen.get(h.code);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['headings', i, 'code'], message: `duplicate code ${h.code} (also headings.${first})` });
+      if (first !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['headings', i, 'code'], message: `duplicate code ${h.code} (also headings.${first})` });
       else seen.set(h.code, i);
     });
   });

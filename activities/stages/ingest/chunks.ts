@@ -47,7 +47,9 @@ export function chunkText(text: string, { chars, overlap }: ChunkOptions): TextC
 
 function assertChunking(c: ChunkOptions, where: string): void {
   if (!Number.isInteger(c.chars) || c.chars < 1 || !Number.isInteger(c.overlap) || c.overlap < 0 || c.overlap >= c.chars) {
-    throw new RangeError(`${where}: chunk_chars must be a positive integer and chunk_overlap an integer in [0, chunk_chars); got ${c.chars} and ${c.overlap}`);
+    throw new RangeError(
+      `${where}: chunk_chars must be a positive integer and chunk_overlap an integer in [0, chunk_chars); got ${c.chars} and ${c.overlap}`,
+    );
   }
 }
 
@@ -65,7 +67,9 @@ export function checkChunking(c: ChunkOptions): ChunkOptions {
 export function chunkingFor(metadata: Record<string, unknown> | null | undefined, defaults: ChunkOptions): ChunkOptions {
   const chars = metadata?.chunk_chars ?? defaults.chars;
   // An overlap inherited from the defaults is at most half of the batch's own chunk_chars.
-  const overlap = metadata?.chunk_overlap ?? (metadata?.chunk_chars === undefined ? defaults.overlap : Math.min(defaults.overlap, Math.floor(Number(chars) / 2)));
+  const overlap =
+    metadata?.chunk_overlap ??
+    (metadata?.chunk_chars === undefined ? defaults.overlap : Math.min(defaults.overlap, Math.floor(Number(chars) / 2)));
   const c = { chars: chars as number, overlap: overlap as number };
   try {
     if (typeof c.chars !== 'number' || typeof c.overlap !== 'number') throw new RangeError('chunk_chars and chunk_overlap must be numbers');

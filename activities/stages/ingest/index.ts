@@ -54,7 +54,11 @@ export function ingestHandler(db: Kysely<Database>, { blobs, chunking }: IngestO
     const ready: WorkItem[] = [];
     for (const item of items) {
       if (item.text === null && !item.content_b64) {
-        results.push({ seq: item.seq, ok: false, failure: { code: 'invalid_item', message: 'item has no text and no content', retryable: false } });
+        results.push({
+          seq: item.seq,
+          ok: false,
+          failure: { code: 'invalid_item', message: 'item has no text and no content', retryable: false },
+        });
       } else {
         ready.push(item);
       }
@@ -80,7 +84,11 @@ export function ingestHandler(db: Kysely<Database>, { blobs, chunking }: IngestO
       await stage(db);
     } else {
       await db.transaction().execute(async (trx) => {
-        await shareBlobFolders(trx, ctx.tenantId, withContent.map((i) => itemIdOf(i.ref)));
+        await shareBlobFolders(
+          trx,
+          ctx.tenantId,
+          withContent.map((i) => itemIdOf(i.ref)),
+        );
         await stage(trx);
       });
     }
@@ -104,7 +112,12 @@ interface Blob {
  * it is being written. A failed write is that item's transient failure (retried by the workflow
  * after a backoff); a missing blob store fails the whole call.
  */
-async function putBlobs(items: WorkItem[], ctx: StageContext, blobs: BlobStore, done: (item: WorkItem, blob: Blob) => void): Promise<ItemResult[]> {
+async function putBlobs(
+  items: WorkItem[],
+  ctx: StageContext,
+  blobs: BlobStore,
+  done: (item: WorkItem, blob: Blob) => void,
+): Promise<ItemResult[]> {
   const failures: ItemResult[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -119,7 +132,15 @@ async function putBlobs(items: WorkItem[], ctx: StageContext, blobs: BlobStore, 
         if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
         // A key the store refuses (a tenant id it cannot hold) will never be accepted: no retry.
         const permanent = err instanceof BlobKeyError;
-        failures.push({ seq: item.seq, ok: false, failure: { code: permanent ? 'invalid_blob_key' : 'blob_write_failed', message: `${key}: ${(err as Error).message}`, retryable: !permanent } });
+        failures.push({
+          seq: item.seq,
+          ok: false,
+          failure: {
+            code: permanent ? 'invalid_blob_key' : 'blob_write_failed',
+            message: `${key}: ${(err as Error).message}`,
+            retryable: !permanent,
+          },
+        });
         continue;
       }
       done(item, { key, sha256, size: bytes.length });

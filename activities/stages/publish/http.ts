@@ -60,7 +60,15 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
   } catch (err) {
-    return { seq: item.seq, ok: false, failure: { code: 'invalid_request', message: `cannot send this item to the publish target: ${(err as Error).message}`, retryable: false } };
+    return {
+      seq: item.seq,
+      ok: false,
+      failure: {
+        code: 'invalid_request',
+        message: `cannot send this item to the publish target: ${(err as Error).message}`,
+        retryable: false,
+      },
+    };
   }
   let res: Response;
   try {
@@ -75,7 +83,11 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
     return { seq: item.seq, ok: false, failure: transient(`publish target answered ${res.status} without an id`) };
   }
   if (res.status === 429 || res.status >= 500) {
-    return { seq: item.seq, ok: false, failure: { ...transient(`publish target answered ${res.status}`), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) } };
+    return {
+      seq: item.seq,
+      ok: false,
+      failure: { ...transient(`publish target answered ${res.status}`), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) },
+    };
   }
   const failure: ItemFailure = {
     code: res.status === 404 ? 'not_found' : 'downstream_rejected',

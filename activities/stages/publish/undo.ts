@@ -29,7 +29,9 @@ export type PublishResolver = (batchId: string, item: WorkItem) => Promise<{ id:
 export const catalogResolver =
   (db: Kysely<Database>): PublishResolver =>
   async (batchId, item) => {
-    const { rows } = await sql<{ id: string }>`select id from catalog_items where idempotency_key = ${`${batchId}:${item.ref}`}`.execute(db);
+    const { rows } = await sql<{ id: string }>`select id from catalog_items where idempotency_key = ${`${batchId}:${item.ref}`}`.execute(
+      db,
+    );
     return { id: rows[0]?.id ?? null };
   };
 
@@ -61,7 +63,10 @@ export const httpUnpublisher =
     const base = opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`;
     let res: Response;
     try {
-      res = await fetch(new URL(`items/${encodeURIComponent(id)}`, base), { method: 'DELETE', signal: AbortSignal.timeout(opts.timeoutMs) });
+      res = await fetch(new URL(`items/${encodeURIComponent(id)}`, base), {
+        method: 'DELETE',
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      });
     } catch (err) {
       return { ok: false, retryable: true, message: `DELETE failed: ${(err as Error).message}` };
     }

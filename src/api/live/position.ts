@@ -43,6 +43,8 @@ export const isTerminalId = (id: string | undefined): boolean =>
 export function snapshotStamp(body: BatchBody): { d: number; h: string } {
   const d = body.total_items - body.counts.pending;
   if ((TERMINAL_BATCH_STATUSES as readonly BatchStatus[]).includes(body.status)) return { d, h: body.status };
-  const digest = createHash('sha256').update(JSON.stringify([body.status, body.counts, body.stage])).digest('hex');
+  const digest = createHash('sha256')
+    .update(JSON.stringify([body.status, body.counts, body.stage]))
+    .digest('hex');
   return { d, h: digest.slice(0, 8) };
 }

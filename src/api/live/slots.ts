@@ -73,7 +73,13 @@ export class LiveSlots {
 
 /** The contract's answer past the bound: 429 with Retry-After, as for any rate. */
 export const tooManyLive = (max: number): BatchflowError =>
-  new BatchflowError(429, 'rate_limited', `this key has ${max} live connections (SSE and WebSocket together) open; close one first`, undefined, 5);
+  new BatchflowError(
+    429,
+    'rate_limited',
+    `this key has ${max} live connections (SSE and WebSocket together) open; close one first`,
+    undefined,
+    5,
+  );
 
 /** A live slot for the request's key (the app's LiveSlots), or the contract's 429. */
 export function takeLiveSlot(ctx: Context): () => void {

@@ -66,7 +66,8 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
     socket.on('error', (err) => log.debug({ err, requestId }, 'websocket socket error'));
     upgrade(req, socket, head, requestId).catch((err: unknown) => {
       if (err instanceof BatchflowError) return refuse(socket, requestId, err.status, err.code, err.message, err.retryAfter);
-      if (isDatabaseUnavailable(err)) return refuse(socket, requestId, 503, 'unavailable', 'the database is unreachable; the request had no effect', 5);
+      if (isDatabaseUnavailable(err))
+        return refuse(socket, requestId, 503, 'unavailable', 'the database is unreachable; the request had no effect', 5);
       log.error({ err, requestId }, 'websocket upgrade failed');
       refuse(socket, requestId, 500, 'internal', 'internal error; the request id identifies it in the logs');
     });
@@ -81,10 +82,19 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const key = (typeof header === 'string' && header) || bearer || url.searchParams.get('api_key');
     const owner = key ? await findKey(db, key) : undefined;
-    if (!owner) return refuse(socket, requestId, 401, 'unauthorized', 'a valid API key is required (X-Api-Key, Authorization: Bearer or ?api_key=)');
+    if (!owner)
+      return refuse(socket, requestId, 401, 'unauthorized', 'a valid API key is required (X-Api-Key, Authorization: Bearer or ?api_key=)');
     const authed: AuthedKey = { id: owner.keyId, tenantId: owner.tenantId, limits: resolveLimits(limits ?? CONTRACT_LIMITS, owner.limits) };
     const taken = await rates.take(authed, 'reads', requestId);
-    if (taken.retryAfter !== undefined) return refuse(socket, requestId, 429, 'rate_limited', `this key's reads limit (${taken.rate.points} per window) is used up; retry after ${taken.retryAfter} s`, taken.retryAfter);
+    if (taken.retryAfter !== undefined)
+      return refuse(
+        socket,
+        requestId,
+        429,
+        'rate_limited',
+        `this key's reads limit (${taken.rate.points} per window) is used up; retry after ${taken.retryAfter} s`,
+        taken.retryAfter,
+      );
     const release = slots.take(authed.id);
     if (!release) throw tooManyLive(slots.max);
 
@@ -100,8 +110,20 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
     };
     let unsubscribe: (() => void) | undefined;
     try {
-      const pace = (): Promise<boolean> => paced(() => ws?.bufferedAmount ?? 0, () => ws !== undefined && ws.readyState !== ws.OPEN, () => ws?.terminate());
-      unsubscribe = await live.watch(owner.tenantId, batchId, url.searchParams.get('last_event_id') ?? undefined, send, () => ws?.close(1001, 'server shutting down'), pace);
+      const pace = (): Promise<boolean> =>
+        paced(
+          () => ws?.bufferedAmount ?? 0,
+          () => ws !== undefined && ws.readyState !== ws.OPEN,
+          () => ws?.terminate(),
+        );
+      unsubscribe = await live.watch(
+        owner.tenantId,
+        batchId,
+        url.searchParams.get('last_event_id') ?? undefined,
+        send,
+        () => ws?.close(1001, 'server shutting down'),
+        pace,
+      );
     } finally {
       if (!unsubscribe) release();
     }
@@ -150,7 +172,9 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
 /** An HTTP answer in the contract's error shape on a socket that will not be upgraded. */
 function refuse(socket: Duplex, requestId: string, status: number, code: string, message: string, retryAfter?: number): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify({ error: { code, message, ...(retryAfter !== undefined ? { retry_after: retryAfter } : {}), request_id: requestId } });
+  const body = JSON.stringify({
+    error: { code, message, ...(retryAfter !== undefined ? { retry_after: retryAfter } : {}), request_id: requestId },
+  });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +

@@ -24,7 +24,17 @@ const FASTAPI_DESIGN_PATHS = /^\/(?:api\/v1\/)?batch\/jobs(?:\/|$)|^\/api\/(?:bu
 /** FastAPI's `detail`: the message, or for a failed validation one entry per failing path. */
 function fastApiDetail(e: BatchflowError): unknown {
   if (e.code !== 'validation_failed' || !e.details) return e.message;
-  return boundedDetails(e.details).map((d) => ({ loc: ['body', ...d.path.split('.').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p))], msg: d.issue, type: 'value_error' }));
+  return boundedDetails(e.details).map((d) => ({
+    loc: [
+      'body',
+      ...d.path
+        .split('.')
+        .filter(Boolean)
+        .map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+    ],
+    msg: d.issue,
+    type: 'value_error',
+  }));
 }
 
 /**
@@ -37,7 +47,8 @@ export const errorHandler =
   async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new BatchflowError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+      if (ctx.status === 404 && ctx.body === undefined)
+        throw new BatchflowError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
       // The routers' allowedMethods answer a known path with another method 405 (and a method no
       // route knows, e.g. PROPFIND, 501) without a body: the same "no route", with the Allow header kept.
       if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
@@ -48,7 +59,11 @@ export const errorHandler =
       const requestId = ctx.state.requestId as string;
       const down = !(err instanceof BatchflowError) && isDatabaseUnavailable(err);
       const appError =
-        err instanceof BatchflowError ? err : down ? unavailable('the database') : new BatchflowError(500, 'internal', 'internal error; the request id identifies it in the logs');
+        err instanceof BatchflowError
+          ? err
+          : down
+            ? unavailable('the database')
+            : new BatchflowError(500, 'internal', 'internal error; the request id identifies it in the logs');
       if (down) log.warn({ err, requestId, path: ctx.path }, 'database unavailable');
       else if (!(err instanceof BatchflowError)) log.error({ err, requestId, path: ctx.path }, 'unhandled error');
       ctx.status = appError.status;

@@ -14,7 +14,12 @@ export function compatPaths(): ZodOpenApiPathsObject {
         summary: 'Compatibility (shared/seeds/000): a classify-only batch of up to 500 products',
         tags: ['compatibility'],
         requestBody: { content: { 'application/json': { schema: compat.ClassifyBulk } } },
-        responses: { '202': json(compat.ClassifyJobAccepted, 'the job was created'), '200': json(compat.ClassifyJobAccepted, 'an Idempotency-Key replay'), ...invalid, ...common },
+        responses: {
+          '202': json(compat.ClassifyJobAccepted, 'the job was created'),
+          '200': json(compat.ClassifyJobAccepted, 'an Idempotency-Key replay'),
+          ...invalid,
+          ...common,
+        },
       },
     },
     '/api/v1/jobs/{job_id}': {
@@ -37,19 +42,33 @@ export function compatPaths(): ZodOpenApiPathsObject {
                 summary: 'Compatibility (shared/seeds/001): an ingest-only batch of documents',
                 tags: ['compatibility'],
                 requestBody: { content: { 'application/json': { schema: compat.CreateBatchJob } } },
-                responses: { '200': json(compat.BatchJob, 'the job (new, or an Idempotency-Key replay)'), '400': fastApiErr('`validation_failed`'), '404': fastApiErr('`Tenant not found`: tenant_id is not the key’s tenant'), ...common },
+                responses: {
+                  '200': json(compat.BatchJob, 'the job (new, or an Idempotency-Key replay)'),
+                  '400': fastApiErr('`validation_failed`'),
+                  '404': fastApiErr('`Tenant not found`: tenant_id is not the key’s tenant'),
+                  ...common,
+                },
               },
             },
           ],
           [
             `${prefix}/{job_id}`,
             {
-              get: { summary: 'Compatibility (001): a document job', tags: ['compatibility'], requestParams: { path: JobId }, responses: { '200': json(compat.BatchJob, 'the job'), ...jobNotFound, ...common } },
+              get: {
+                summary: 'Compatibility (001): a document job',
+                tags: ['compatibility'],
+                requestParams: { path: JobId },
+                responses: { '200': json(compat.BatchJob, 'the job'), ...jobNotFound, ...common },
+              },
               delete: {
                 summary: 'Compatibility (001): cancel a document job',
                 tags: ['compatibility'],
                 requestParams: { path: JobId },
-                responses: { '200': json(compat.JobCancelled, 'cancelling'), '404': fastApiErr('`Job not found or not cancellable`'), ...common },
+                responses: {
+                  '200': json(compat.JobCancelled, 'cancelling'),
+                  '404': fastApiErr('`Job not found or not cancellable`'),
+                  ...common,
+                },
               },
             },
           ],
@@ -77,7 +96,11 @@ export function compatPaths(): ZodOpenApiPathsObject {
             summary: `Compatibility (shared/seeds/003): part numbers to ${op === 'search' ? 'classify' : 'publish'}`,
             tags: ['compatibility'],
             requestBody: { content: { 'application/json': { schema: compat.BulkParts } } },
-            responses: { '200': json(compat.BulkOperationResponse, 'the batch was created, or the idempotency_key named it already'), '400': fastApiErr('`validation_failed`'), ...common },
+            responses: {
+              '200': json(compat.BulkOperationResponse, 'the batch was created, or the idempotency_key named it already'),
+              '400': fastApiErr('`validation_failed`'),
+              ...common,
+            },
           },
         },
       ]),
@@ -91,12 +114,22 @@ export function compatPaths(): ZodOpenApiPathsObject {
       },
     },
     '/api/batches/{id}': {
-      get: { summary: 'Compatibility (003): a batch with progress_percent and failed_items', tags: ['compatibility'], requestParams: { path: BatchId }, responses: { '200': json(compat.BatchStatusResponse, 'the batch'), '404': fastApiErr('`Batch not found`'), ...common } },
+      get: {
+        summary: 'Compatibility (003): a batch with progress_percent and failed_items',
+        tags: ['compatibility'],
+        requestParams: { path: BatchId },
+        responses: { '200': json(compat.BatchStatusResponse, 'the batch'), '404': fastApiErr('`Batch not found`'), ...common },
+      },
       delete: {
         summary: 'Compatibility (003): cancel a batch',
         tags: ['compatibility'],
         requestParams: { path: BatchId },
-        responses: { '200': json(compat.CancelInitiated, 'cancellation initiated'), '400': fastApiErr('`Cannot cancel batch with status: …`'), '404': fastApiErr('`Batch not found`'), ...common },
+        responses: {
+          '200': json(compat.CancelInitiated, 'cancellation initiated'),
+          '400': fastApiErr('`Cannot cancel batch with status: …`'),
+          '404': fastApiErr('`Batch not found`'),
+          ...common,
+        },
       },
     },
   };

@@ -13,7 +13,12 @@ export function liveAndExportPaths(): ZodOpenApiPathsObject {
           'Events `progress` (the batch body, at least every 2 s while anything changes), `item_failed` (the item), and one terminal event named after the final status, after which the stream closes. Send `Last-Event-ID` to resume without repeats.',
         tags: ['live'],
         requestParams: { path: BatchId, header: z.object({ 'Last-Event-ID': z.string().optional() }) },
-        responses: { ...sse('the event stream'), '204': { description: 'Last-Event-ID names the terminal event: nothing more will come' }, ...notFound, ...common },
+        responses: {
+          ...sse('the event stream'),
+          '204': { description: 'Last-Event-ID names the terminal event: nothing more will come' },
+          ...notFound,
+          ...common,
+        },
       },
     },
     '/v1/batches/{id}/ws': {
@@ -22,7 +27,12 @@ export function liveAndExportPaths(): ZodOpenApiPathsObject {
         description: 'The key goes in `X-Api-Key`/`Authorization` or, from a browser, in `?api_key=`. `?last_event_id=` resumes.',
         tags: ['live'],
         requestParams: { path: BatchId, query: z.object({ api_key: z.string().optional(), last_event_id: z.string().optional() }) },
-        responses: { '101': { description: 'switching to the WebSocket protocol' }, '426': err('not a WebSocket upgrade (`upgrade_required`)'), ...notFound, ...common },
+        responses: {
+          '101': { description: 'switching to the WebSocket protocol' },
+          '426': err('not a WebSocket upgrade (`upgrade_required`)'),
+          ...notFound,
+          ...common,
+        },
       },
     },
     '/v1/batches/{id}/export': {

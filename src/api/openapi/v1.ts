@@ -16,7 +16,8 @@ const error = (description: string) => json(res.ErrorBody, description);
 /** The rate-limit headers every authenticated answer carries. */
 const rateHeaders = {
   'X-RateLimit-Limit': {
-    description: 'requests allowed in the window of this route family; by default, per key and minute: 60 submissions, 600 reads (status, items, lists, live streams, control actions), 30 exports',
+    description:
+      'requests allowed in the window of this route family; by default, per key and minute: 60 submissions, 600 reads (status, items, lists, live streams, control actions), 30 exports',
     schema: { type: 'integer' as const },
   },
   'X-RateLimit-Remaining': { description: 'requests left in the window', schema: { type: 'integer' as const } },
@@ -64,7 +65,13 @@ export function v1Paths(): ZodOpenApiPathsObject {
           'JSON takes the options in the body. `text/csv` (a header row; `ref`, `text`, `content`, `content_type`, other columns become attributes) and `application/x-ndjson` (one item object a line) take them as query parameters. A file with a bad row is refused whole, naming the row and the column.',
         tags: ['batches'],
         requestParams: {
-          header: z.object({ 'Idempotency-Key': z.string().max(255).optional().meta({ description: 'same key and body → 200 with the same batch; another body → 422' }) }),
+          header: z.object({
+            'Idempotency-Key': z
+              .string()
+              .max(255)
+              .optional()
+              .meta({ description: 'same key and body → 200 with the same batch; another body → 422' }),
+          }),
           query: http.SubmitBatchQuery,
         },
         requestBody: {
@@ -76,7 +83,11 @@ export function v1Paths(): ZodOpenApiPathsObject {
         },
         responses: {
           ...ok('202', res.Submitted, 'the batch was created and its workflow started'),
-          ...ok('200', res.Submitted, 'an Idempotency-Key replay: the batch the first request created (header `Idempotent-Replayed: true`)'),
+          ...ok(
+            '200',
+            res.Submitted,
+            'an Idempotency-Key replay: the batch the first request created (header `Idempotent-Replayed: true`)',
+          ),
           ...errors('400', '413', '415', '422'),
         },
       },
@@ -149,13 +160,17 @@ export function v1Paths(): ZodOpenApiPathsObject {
         responses: { ...ok('200', res.CatalogPage, 'a page of published entries'), ...errors('400') },
       },
     },
-    '/healthz': { get: { summary: 'The process is alive', tags: ['operations'], security: [], responses: { '200': { description: 'alive' } } } },
+    '/healthz': {
+      get: { summary: 'The process is alive', tags: ['operations'], security: [], responses: { '200': { description: 'alive' } } },
+    },
     '/metrics': {
       get: {
         summary: 'Prometheus metrics of this process (no key; keep it off the public network)',
         tags: ['operations'],
         security: [],
-        responses: { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        responses: {
+          '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        },
       },
     },
     '/readyz': {
@@ -165,13 +180,27 @@ export function v1Paths(): ZodOpenApiPathsObject {
         security: [],
         responses: {
           '200': { description: 'ready' },
-          '503': { description: 'a dependency is unreachable, or the namespace lacks search attributes (`checks.temporal` names them, `fix` is the command that adds them)' },
+          '503': {
+            description:
+              'a dependency is unreachable, or the namespace lacks search attributes (`checks.temporal` names them, `fix` is the command that adds them)',
+          },
         },
       },
     },
-    '/openapi.json': { get: { summary: 'This document', tags: ['operations'], security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
-    '/docs': { get: { summary: 'This document, rendered', tags: ['operations'], security: [], responses: { '200': { description: 'HTML' } } } },
-    '/': { get: { summary: 'The web console (it asks for the key and calls /v1 with it)', tags: ['console'], security: [], responses: { '200': { description: 'HTML' } } } },
+    '/openapi.json': {
+      get: { summary: 'This document', tags: ['operations'], security: [], responses: { '200': { description: 'OpenAPI 3.1' } } },
+    },
+    '/docs': {
+      get: { summary: 'This document, rendered', tags: ['operations'], security: [], responses: { '200': { description: 'HTML' } } },
+    },
+    '/': {
+      get: {
+        summary: 'The web console (it asks for the key and calls /v1 with it)',
+        tags: ['console'],
+        security: [],
+        responses: { '200': { description: 'HTML' } },
+      },
+    },
     '/console/{file}': {
       get: {
         summary: "The console's scripts and style sheet",
@@ -187,7 +216,11 @@ export function v1Paths(): ZodOpenApiPathsObject {
         summary: 'Run retention now for the tenant',
         tags: ['batches'],
         requestBody: { content: { 'application/json': { schema: http.CleanupBatches } } },
-        responses: { '200': json(z.object({ deleted: z.number().int() }), 'how many finished batches were deleted'), ...invalid, ...common },
+        responses: {
+          '200': json(z.object({ deleted: z.number().int() }), 'how many finished batches were deleted'),
+          ...invalid,
+          ...common,
+        },
       },
     },
   };

@@ -1,7 +1,15 @@
 /** The /v1/batches routes: thin HTTP over the use-case layer (src/batches). */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { CancelBatch, CancelBatches, CleanupBatches, ConfigureBatch, ListBatchesQuery, ListItemsQuery, SubmitBatch } from '../../contracts/http';
+import {
+  CancelBatch,
+  CancelBatches,
+  CleanupBatches,
+  ConfigureBatch,
+  ListBatchesQuery,
+  ListItemsQuery,
+  SubmitBatch,
+} from '../../contracts/http';
 import { checkedSubmission, hashRequest, itemLimitOf, type Batches, type Submission } from '../../batches';
 import { readJson } from '../body';
 import { notFound, validationFailed } from '../../errors';
@@ -102,7 +110,10 @@ export function batchRoutes(batches: Batches, opts: { maxBodyBytes: number }): R
   });
   router.delete('/:id', async (ctx) => cancel(ctx, undefined));
 
-  for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
+  for (const [action, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
     router.post(`/:id/${action}`, async (ctx) => {
       const body = await batches.setPaused(tenant(ctx), ctx.params.id!, paused);
       if (!body) throw notFound();

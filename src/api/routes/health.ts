@@ -33,7 +33,10 @@ export function healthRoutes(deps: {
       return { check: 'ok' };
     }
     if (found.wrongType.length > 0) {
-      return { check: `search attributes with the wrong type: ${found.wrongType.map((a) => a.name).join(', ')}`, fix: 'see the worker log' };
+      return {
+        check: `search attributes with the wrong type: ${found.wrongType.map((a) => a.name).join(', ')}`,
+        fix: 'see the worker log',
+      };
     }
     if (found.missing.length > 0) {
       return {
@@ -51,13 +54,21 @@ export function healthRoutes(deps: {
   router.get('/readyz', async (ctx) => {
     const [database, reachable] = await Promise.all([
       probe('database', deps.pingDatabase, deps.log),
-      probe('temporal', () => deps.client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({})), deps.log),
+      probe(
+        'temporal',
+        () => deps.client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({})),
+        deps.log,
+      ),
     ]);
     const attributes = reachable === 'ok' ? await searchAttributes() : { check: reachable };
     const temporal = attributes.check;
     const ready = database === 'ok' && temporal === 'ok';
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'unavailable', checks: { database, temporal }, ...(attributes.fix ? { fix: attributes.fix } : {}) };
+    ctx.body = {
+      status: ready ? 'ready' : 'unavailable',
+      checks: { database, temporal },
+      ...(attributes.fix ? { fix: attributes.fix } : {}),
+    };
   });
   return router;
 }

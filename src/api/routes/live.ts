@@ -58,7 +58,12 @@ export function liveRoutes(live: LiveHub, batches: Pick<Batches, 'exists'>): Rou
       session.push(e.data, e.type, e.id);
       if (isTerminalEventType(e.type)) ctx.res.end();
     };
-    const pace = (): Promise<boolean> => paced(() => ctx.res.writableLength, () => ctx.res.destroyed, () => ctx.res.destroy());
+    const pace = (): Promise<boolean> =>
+      paced(
+        () => ctx.res.writableLength,
+        () => ctx.res.destroyed,
+        () => ctx.res.destroy(),
+      );
     const unsubscribe = await live.watch(tenant(ctx), batchId, lastEventId, send, () => ctx.res.end(), pace).catch(() => undefined);
     const lifetime = setTimeout(() => ctx.res.end(), MAX_LIVE_MS);
     const done = (): void => {

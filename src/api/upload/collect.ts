@@ -68,7 +68,8 @@ export async function collectItems(rows: AsyncIterable<Row>, opts: CollectOption
 function fileRefused(problems: Problem[], cell: CollectOptions['cell']): BatchflowError {
   const details = problems.map((p) => ({ path: ['rows', p.row, p.column].filter((s) => s !== undefined).join('.'), issue: p.issue }));
   const first = problems[0]!;
-  const where = first.row === undefined ? '' : first.column === undefined ? `row ${first.row}: ` : `row ${first.row}, ${cell} ${first.column}: `;
+  const where =
+    first.row === undefined ? '' : first.column === undefined ? `row ${first.row}: ` : `row ${first.row}, ${cell} ${first.column}: `;
   const more = problems.length > 1 ? ` (${problems.length - 1} more in details)` : '';
   return new BatchflowError(400, 'validation_failed', `the file was refused: ${where}${first.issue}${more}`, details);
 }

@@ -25,7 +25,8 @@ async function* chunks(req: IncomingMessage, limit: number, digest: Hash): Async
     }
   } catch (err) {
     // The client went away mid-upload: nobody reads the answer, but it is no server fault either.
-    if ((err as { code?: string }).code === 'ECONNRESET') throw validationFailed([{ path: 'body', issue: 'the request ended before its body did' }]);
+    if ((err as { code?: string }).code === 'ECONNRESET')
+      throw validationFailed([{ path: 'body', issue: 'the request ended before its body did' }]);
     throw err;
   }
 }

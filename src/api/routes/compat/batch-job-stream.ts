@@ -104,7 +104,11 @@ export function batchJobStreamRoute(router: Router, batches: Batches, live: Live
             const ok = item.status === 'succeeded';
             const e = ok
               ? event('progress', { document_index: item.seq, filename: item.ref, message: 'Processed' })
-              : event('fail', { document_index: item.seq, filename: item.ref, message: item.error?.message ?? (item.status === 'needs_review' ? 'Needs review' : 'Failed') });
+              : event('fail', {
+                  document_index: item.seq,
+                  filename: item.ref,
+                  message: item.error?.message ?? (item.status === 'needs_review' ? 'Needs review' : 'Failed'),
+                });
             push(session, e, 'progress', `d${item.seq + 1}`);
           }
           // Cancelled and undone documents were never processed: passed over, as the design's worker never reached them.
@@ -121,10 +125,18 @@ export function batchJobStreamRoute(router: Router, batches: Batches, live: Live
           cursor.started = true;
         }
         const done = isTerminal(body.status);
-        await reportDocuments(session, done ? body.total_items : ((await batches.firstUnfinished(batchId, cursor.next)) ?? body.total_items));
+        await reportDocuments(
+          session,
+          done ? body.total_items : ((await batches.firstUnfinished(batchId, cursor.next)) ?? body.total_items),
+        );
         if (!done || ended) return;
         const status = batchJobStatus(body.status);
-        push(session, status === 'cancelled' ? event('cancel', { message: 'Job cancelled by user' }) : event('complete', { message: status }), 'progress', `d${cursor.next}`);
+        push(
+          session,
+          status === 'cancelled' ? event('cancel', { message: 'Job cancelled by user' }) : event('complete', { message: status }),
+          'progress',
+          `d${cursor.next}`,
+        );
         push(session, { status }, 'complete', END_ID);
         end();
       };
@@ -152,7 +164,11 @@ export function batchJobStreamRoute(router: Router, batches: Batches, live: Live
       try {
         // X-Request-Id, set on the response earlier, goes out with better-sse's head. nginx and
         // friends buffer responses unless told not to.
-        const session = await createSession(ctx.req, ctx.res, { keepAlive: KEEP_ALIVE_MS, retry: RETRY_MS, headers: { 'X-Accel-Buffering': 'no' } });
+        const session = await createSession(ctx.req, ctx.res, {
+          keepAlive: KEEP_ALIVE_MS,
+          retry: RETRY_MS,
+          headers: { 'X-Accel-Buffering': 'no' },
+        });
         resolveSession(session);
       } catch (err) {
         resolveSession(undefined);

@@ -41,7 +41,8 @@ function partNumbersOf(body: BulkParts, operation: Operation): string[] {
   const list = body.part_numbers && body.part_numbers.length > 0 ? body.part_numbers : undefined;
   const text = body.part_numbers_text || undefined;
   // A search refuses both at once; a publish takes the list and ignores the text.
-  if (operation === 'search' && list && text) throw validationFailed([{ path: 'part_numbers_text', issue: "Provide either 'part_numbers' or 'part_numbers_text', not both" }]);
+  if (operation === 'search' && list && text)
+    throw validationFailed([{ path: 'part_numbers_text', issue: "Provide either 'part_numbers' or 'part_numbers_text', not both" }]);
   let parts = list ?? [];
   if (!list && text) {
     // Counted while splitting, so a huge text is refused without building its list.
@@ -58,7 +59,8 @@ function partNumbersOf(body: BulkParts, operation: Operation): string[] {
   // A search checks each part number and looks it up trimmed and in upper case.
   const invalid: ErrorDetail[] = [];
   const normalized = parts.map((pn, i) => {
-    if (!pn || pn.length > MAX_PART_NUMBER_CHARS) invalid.push({ path: `part_numbers.${i}`, issue: `Invalid part number: ${pn.slice(0, MAX_PART_NUMBER_CHARS + 1)}` });
+    if (!pn || pn.length > MAX_PART_NUMBER_CHARS)
+      invalid.push({ path: `part_numbers.${i}`, issue: `Invalid part number: ${pn.slice(0, MAX_PART_NUMBER_CHARS + 1)}` });
     return pn.trim().toUpperCase();
   });
   if (invalid.length > 0) throw validationFailed(invalid);
@@ -97,7 +99,8 @@ export function bulkPartsRoutes(router: Router, batches: Batches, opts: { maxBod
 
   const detail = async (tenantId: string, batch: BatchBody) => {
     // Like the design's column, which starts as an empty list: null until an item has failed.
-    const failed = batch.counts.failed > 0 ? await batches.items(tenantId, batch.batch_id, { status: 'failed', limit: MAX_FAILED_ITEMS }) : undefined;
+    const failed =
+      batch.counts.failed > 0 ? await batches.items(tenantId, batch.batch_id, { status: 'failed', limit: MAX_FAILED_ITEMS }) : undefined;
     return toPartsBatch(batch, failed && failed.items.length > 0 ? failed.items : null, new Date());
   };
 
@@ -111,7 +114,8 @@ export function bulkPartsRoutes(router: Router, batches: Batches, opts: { maxBod
     const id = ctx.params.id!;
     const batch = await batches.get(tenant(ctx), id);
     if (!batch) throw batchNotFound();
-    const refuse = (): BatchflowError => new BatchflowError(400, 'conflict', `Cannot cancel batch with status: ${partsStatus(batch.status)}`);
+    const refuse = (): BatchflowError =>
+      new BatchflowError(400, 'conflict', `Cannot cancel batch with status: ${partsStatus(batch.status)}`);
     if (isTerminal(batch.status)) throw refuse();
     try {
       await batches.cancel(tenant(ctx), id, undefined);

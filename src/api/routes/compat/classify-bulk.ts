@@ -35,7 +35,10 @@ export function classifyBulkRoutes(router: Router, batches: Batches, opts: { max
         ...(body.callback_url ? { callback_url: body.callback_url } : {}),
         metadata: body.corridor ? { corridor: body.corridor } : {},
         items: body.products.map((p) => {
-          const attributes = { ...(p.origin_country ? { origin_country: p.origin_country } : {}), ...(p.image_url ? { image_url: p.image_url } : {}) };
+          const attributes = {
+            ...(p.origin_country ? { origin_country: p.origin_country } : {}),
+            ...(p.image_url ? { image_url: p.image_url } : {}),
+          };
           return { ref: p.product_id, text: p.description, ...(Object.keys(attributes).length > 0 ? { attributes } : {}) };
         }),
       },
@@ -58,7 +61,9 @@ export function classifyBulkRoutes(router: Router, batches: Batches, opts: { max
     if (!id || !batch) throw notFound('job');
     const page = await batches.items(tenant(ctx), id, { limit: RESULTS_PER_REPORT });
     if (!page) throw notFound('job');
-    const more = page.next_cursor ? `/v1/batches/${id}/items?limit=${RESULTS_PER_REPORT}&cursor=${encodeURIComponent(page.next_cursor)}` : null;
+    const more = page.next_cursor
+      ? `/v1/batches/${id}/items?limit=${RESULTS_PER_REPORT}&cursor=${encodeURIComponent(page.next_cursor)}`
+      : null;
     ctx.body = toClassifyJob(batch, page.items, more);
   });
 }

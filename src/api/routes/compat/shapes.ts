@@ -19,10 +19,11 @@ export interface ItemResult {
 }
 
 /** Items that ended without success: whatever is neither pending nor done. */
-const unsuccessful = (b: BatchBody): number => b.counts.failed + b.counts.needs_review + b.counts.compensated + b.counts.cancelled + b.counts.orphaned;
+const unsuccessful = (b: BatchBody): number =>
+  b.counts.failed + b.counts.needs_review + b.counts.compensated + b.counts.cancelled + b.counts.orphaned;
 const succeeded = (b: BatchBody): number => b.total_items - b.counts.pending - unsuccessful(b);
 /** While a batch runs its row is behind its live progress: the moment of this answer stands in. */
-const updatedAt = (b: BatchBody, now: Date): string => (b.completed_at ?? (b.status === 'queued' ? b.updated_at : now.toISOString()));
+const updatedAt = (b: BatchBody, now: Date): string => b.completed_at ?? (b.status === 'queued' ? b.updated_at : now.toISOString());
 
 // --- 000 classify ---------------------------------------------------------------------------
 
@@ -103,7 +104,8 @@ const BATCH_JOB_STATUS: Record<BatchStatus, (typeof compat.BATCH_JOB_STATUSES)[n
 export const batchJobStatus = (s: BatchStatus) => BATCH_JOB_STATUS[s];
 
 /** The numeric priority the job was submitted with; a batch submitted another way reads as 10 or 5. */
-const jobPriority = (b: BatchBody): number => (typeof b.metadata.job_priority === 'number' ? b.metadata.job_priority : b.priority === 'express' ? 10 : 5);
+const jobPriority = (b: BatchBody): number =>
+  typeof b.metadata.job_priority === 'number' ? b.metadata.job_priority : b.priority === 'express' ? 10 : 5;
 
 export function toBatchJob(b: BatchBody, tenantId: string, now: Date): z.infer<typeof compat.BatchJob> {
   return {
@@ -142,7 +144,8 @@ export const batchStatusesOf = (s: (typeof compat.PARTS_STATUSES)[number]): Batc
   (Object.keys(PARTS_STATUS) as BatchStatus[]).filter((b) => PARTS_STATUS[b] === s);
 
 /** A search batch classifies; a publish batch classifies and publishes. */
-export const batchTypeOf = (b: BatchBody): 'search' | 'publish' => ((b.options.stages as string[] | undefined)?.includes('publish') ? 'publish' : 'search');
+export const batchTypeOf = (b: BatchBody): 'search' | 'publish' =>
+  (b.options.stages as string[] | undefined)?.includes('publish') ? 'publish' : 'search';
 
 export function toPartsBatch(b: BatchBody, failed: ItemResult[] | null, now: Date): z.infer<typeof compat.BatchStatusResponse> {
   const passedClassify = b.counts.classified;
@@ -157,7 +160,9 @@ export function toPartsBatch(b: BatchBody, failed: ItemResult[] | null, now: Dat
     published_count: b.counts.published,
     failed_count: b.counts.failed + b.counts.orphaned,
     progress_percent: Math.round(((b.total_items - b.counts.pending) / b.total_items) * 10_000) / 100,
-    failed_items: failed ? failed.map((i) => ({ part_number: i.ref, error: i.error ? `${i.error.code}: ${i.error.message}` : 'failed', timestamp: null })) : null,
+    failed_items: failed
+      ? failed.map((i) => ({ part_number: i.ref, error: i.error ? `${i.error.code}: ${i.error.message}` : 'failed', timestamp: null }))
+      : null,
     error_message: b.error?.message ?? null,
     idempotency_key: b.idempotency_key,
     created_at: b.created_at,
@@ -166,7 +171,12 @@ export function toPartsBatch(b: BatchBody, failed: ItemResult[] | null, now: Dat
   };
 }
 
-export function toBulkAccepted(b: BatchBody, operation: 'search' | 'publish', replayed: boolean, idempotencyKey: string | undefined): z.infer<typeof compat.BulkOperationResponse> {
+export function toBulkAccepted(
+  b: BatchBody,
+  operation: 'search' | 'publish',
+  replayed: boolean,
+  idempotencyKey: string | undefined,
+): z.infer<typeof compat.BulkOperationResponse> {
   const n = b.total_items;
   return {
     batch_id: b.batch_id,
