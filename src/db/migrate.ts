@@ -1,4 +1,5 @@
 /** Migrations, listed in code so they bundle and run the same from tsx, a build, or a container. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001_initial';
 import * as m0002 from './migrations/0002_item_effects';
@@ -28,10 +29,38 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 const migrator = (db: Kysely<any>, schema?: string): Migrator =>
   new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
 
+/**
+ * Kysely's migrator first looks for its tables by listing every table of every schema in the
+ * database, and that listing resolves each table by name (`pg_get_serial_sequence`). A schema that
+ * another session drops while the listing runs (another test's, another application's on a shared
+ * server) fails it with "schema ... does not exist" (3F000) or "relation ... does not exist"
+ * (42P01), naming a schema that is not ours. The listing only reads and the migrations run under
+ * Kysely's lock, so looking again is safe; CI hit this once in a few hundred parallel test files.
+ */
+const VANISHED = new Set(['3F000', '42P01']);
+const LOOKS = 10;
+
+export async function lookingAgainIfASchemaVanished<T>(run: () => Promise<T>): Promise<T> {
+  for (let look = 1; ; look++) {
+    try {
+      return await run();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (look >= LOOKS || typeof code !== 'string' || !VANISHED.has(code)) throw err;
+      await sleep(20 * look);
+    }
+  }
+}
+
 /** Applies every pending migration. Kysely's migrator takes a lock, so concurrent callers are safe. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations work below the typed schema
 export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<string[]> {
-  const { error, results } = await migrator(db, schema).migrateToLatest();
+  const { error, results } = await lookingAgainIfASchemaVanished(async () => {
+    const outcome = await migrator(db, schema).migrateToLatest();
+    // Kysely reports a failure in the result, not as a throw: throw it, so it can be looked at again.
+    if (outcome.error && outcome.results === undefined) throw outcome.error;
+    return outcome;
+  });
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
@@ -39,7 +68,7 @@ export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise
 /** The names of migrations not yet applied. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function pendingMigrations(db: Kysely<any>, schema?: string): Promise<string[]> {
-  const all = await migrator(db, schema).getMigrations();
+  const all = await lookingAgainIfASchemaVanished(() => migrator(db, schema).getMigrations());
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
 
