@@ -4,14 +4,16 @@
  *
  * The rule, for each sample: walk its stack from the leaf (the function running) towards the
  * root, and the first frame that matches a category takes the sample. A frame matches by its
- * script URL (or, for V8's own entries, its name), in the order of CATEGORIES below. So a
+ * script URL (or, for V8's own entries and JSON, its name), in the order of CATEGORIES below. So a
  * JSON.parse called by pg counts as serialization, pg's protocol code called by ingest counts as
  * the database, and the classifier's own code (and the library and built-ins it calls that match
  * nothing) counts as classify. Database samples are then split into reads and writes by the
  * nearest batchflow query function further up (src/db: get/list/find/load/count… read,
  * insert/write/mark/save… write); the driver's socket callbacks have no caller on their stack
  * (an await breaks it), so most driver time stays "database (driver, no caller)". A stack that
- * matches nothing is Node internals (node:…) when its leaf is, else other.
+ * matches nothing is Node internals when its leaf is Node's or native (node:…, a binding, wasm),
+ * else other: callbacks of I/O (a socket write, undici parsing an answer) land there, their
+ * caller lost to an await like the driver's.
  */
 
 export interface CallFrame {
@@ -65,8 +67,11 @@ const CATEGORIES: [string, Matcher][] = [
   ['classify', notDependency(ours('activities/stages/classify'))],
   ['ingest', notDependency(ours('activities/stages/ingest'))],
   ['publish', notDependency(ours('activities/stages/publish'))],
-  // The workflow bundle runs batchflow's workflow code inside the SDK's sandbox: Temporal's part of the work.
-  ['Temporal', inUrl('@temporalio/', 'core-bridge', 'workflow-bundle')],
+  // The workflow bundle runs batchflow's workflow code inside the SDK's sandbox, and the SDK's
+  // worker is built on rxjs pipelines: both are Temporal's part of the work.
+  ['Temporal', inUrl('@temporalio/', 'core-bridge', 'workflow-bundle', '/node_modules/rxjs/')],
+  // tsx compiling a module on first use, and Node's loader around it (the worker runs under tsx).
+  ['module loading', inUrl('/node_modules/tsx/', 'node:internal/modules/')],
   ['batchflow, other', (f) => ['src', 'activities', 'workflows'].some((d) => notDependency(ours(d))(f))],
 ];
 
@@ -93,6 +98,7 @@ export const CATEGORY_ORDER = [
   'serialization',
   'Temporal',
   'batchflow, other',
+  'module loading',
   'Node internals',
   'GC',
   'V8 and native (program)',
@@ -115,7 +121,8 @@ export function categoryOf(stack: CallFrame[]): string {
     }
     return 'database (driver, no caller)';
   }
-  return leaf?.url.startsWith('node:') ? 'Node internals' : 'other';
+  // Built-ins and bindings (url ''), Node's own JS and its wasm (undici's HTTP parser): I/O, timers, microtasks.
+  return leaf && (leaf.url === '' || leaf.url.startsWith('node:') || leaf.url.startsWith('wasm://')) ? 'Node internals' : 'other';
 }
 
 /**

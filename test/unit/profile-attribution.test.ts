@@ -44,7 +44,10 @@ describe('categoryOf: the first matching frame from the leaf up', () => {
     assert.equal(categoryOf([frame('(garbage collector)', '')]), 'GC');
     assert.equal(categoryOf([frame('(idle)', '')]), 'idle');
     assert.equal(categoryOf([frame('(program)', '')]), 'V8 and native (program)');
+    assert.equal(categoryOf(leafFirst(frame('pipe', at('node_modules/rxjs/dist/cjs/internal/util/pipe.js')))), 'Temporal');
+    assert.equal(categoryOf(leafFirst(frame('makeSyncRequest', 'node:internal/modules/esm/hooks'))), 'module loading');
     assert.equal(categoryOf(leafFirst(frame('processTicksAndRejections', 'node:internal/process/task_queues'))), 'Node internals');
+    assert.equal(categoryOf([frame('writev', '')]), 'Node internals');
     assert.equal(categoryOf(leafFirst(frame('chunk', at('src/temporal/chunk.ts')))), 'batchflow, other');
     assert.equal(categoryOf(leafFirst(frame('info', at('node_modules/pino/lib/proto.js')))), 'other');
   });
