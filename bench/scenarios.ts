@@ -57,7 +57,7 @@ export function choose(picked: string[] | undefined, quick: boolean): Scenario[]
   if (unknown.length > 0)
     throw new Error(`unknown scenarios: ${unknown.join(', ')} (choose from ${[...all.map((s) => s.name), ...ALIASES].join(', ')})`);
   const bare = picked.some((p) => ALIASES.includes(p));
-  const chosen = all.filter((s) => picked.includes(s.name) || (bare && s.kind === 'bare' && list.includes(s)));
+  const chosen = all.filter((s) => picked.includes(s.name) || (bare && s.kind === 'bare' && list.some((l) => l.name === s.name)));
   // Peers before batchflow, as in the lists above.
   const rank = { bare: 0, bullmq: 1, batchflow: 2 };
   return chosen.sort((a, b) => rank[a.kind] - rank[b.kind]);
