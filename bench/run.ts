@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --scenarios=a20k,bullmq20k,baseline] [-- --quick] [-- --profile[=label]]`:
  * bare Temporal, BullMQ and batchflow side by side, in one run and one table (bench/results.md;
- * bench/results-quick.md with --quick). batchflow runs through the real stack: its own Temporal
+ * bench/results-quick.md, git-ignored, with --quick or a --scenarios= selection, so only a full
+ * run replaces the record). batchflow runs through the real stack: its own Temporal
  * dev server, the real workers, the real API over HTTP. On PostgreSQL (DATABASE_URL) the API and
  * the worker are the production entries in two child processes, measured apart
  * (./process-stack); on PGlite they run in the bench's process (./stack). The peers: the bare
@@ -112,7 +113,8 @@ async function main(): Promise<void> {
     await server.stop();
   }
 
-  if (!profileFlag) writeRun(quick, argv, rows, submit, processes, loadAtStart, started);
+  // Only a full run replaces the record; a quick run or a selection goes to the git-ignored file.
+  if (!profileFlag) writeRun(quick || picked !== undefined, quick, argv, rows, submit, processes, loadAtStart, started);
   const failed = rows.filter((r) => !r.ok);
   if (failed.length > 0) {
     console.error(`[bench] ${failed.length} scenario(s) failed: ${failed.map((r) => `${r.scenario}: ${r.problem}`).join('; ')}`);
@@ -128,6 +130,7 @@ const sameWork = (a: Row, b: Row): boolean =>
 const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
 
 function writeRun(
+  scratch: boolean,
   quick: boolean,
   argv: string[],
   rows: Row[],
@@ -139,7 +142,7 @@ function writeRun(
   const dbKind = processes ? "PostgreSQL (DATABASE_URL), a schema of the bench's own" : 'PGlite (in memory, in process)';
   const peakFrom = rows.find((r) => r.peakFrom)?.peakFrom;
   const generated = [
-    `## ${quick ? 'Quick run' : 'Full run'}: \`npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}\``,
+    `## ${quick ? 'Quick run' : scratch ? 'A selection' : 'Full run'}: \`npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}\``,
     '',
     ...machine(dbKind, processes, loadAtStart),
     '- stages: classify → ingest → publish; chunking is items per chunk / chunks in flight',
@@ -160,7 +163,7 @@ function writeRun(
       'Progress reads: batchflow `GET /v1/batches/{id}`, BullMQ `getJobCounts` on its three queues, every 250 ms while the work runs. × bare: wall time over the bare row with the same items and chunking.',
   ];
   console.log(generated.join('\n'));
-  writeBlock(path.join(__dirname, quick ? 'results-quick.md' : 'results.md'), 'bench', generated);
+  writeBlock(path.join(__dirname, scratch ? 'results-quick.md' : 'results.md'), 'bench', generated);
 }
 
 function writeProfile(quick: boolean, flag: string, row: Row, profile: string[], loadAtStart: number[]): void {
