@@ -38,6 +38,14 @@ describe('categoryOf: the first matching frame from the leaf up', () => {
     assert.equal(categoryOf(leafFirst(frame('onData', 'node:net'), pgParse)), 'database (driver, no caller)');
   });
 
+  test("fetch is the HTTP client, called by publish or from its own callbacks; publish's own code is publish", () => {
+    const publish = frame('publishOne', at('activities/stages/publish/http.ts'));
+    const undici = frame('fetch', 'node:internal/deps/undici/undici');
+    assert.equal(categoryOf(leafFirst(activityRunner, publish, undici, builtin)), 'HTTP client (undici)');
+    assert.equal(categoryOf(leafFirst(undici, frame('wasm-function[20]', 'wasm://wasm/0002f80e'))), 'HTTP client (undici)');
+    assert.equal(categoryOf(leafFirst(activityRunner, publish)), 'publish');
+  });
+
   test('the SDK, V8 entries, Node internals and the rest', () => {
     assert.equal(categoryOf(leafFirst(activityRunner)), 'Temporal');
     assert.equal(categoryOf(leafFirst(frame('runWorkflow', at('data/workflow-bundle.js')))), 'Temporal');
