@@ -5,6 +5,8 @@ import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSo
 import type { DevServer } from '../src/temporal/dev-server';
 import { baselineActivities } from './baseline-activities';
 import { baselineWorkflow } from './baseline-workflow';
+import { devServerRss, runHistories, samplePeaks } from './measure';
+import type { Row } from './report';
 
 const silent = {
   log: () => undefined,
@@ -59,4 +61,31 @@ export async function runBaseline(
       await nativeConnection.close();
     },
   };
+}
+
+/** A bare row: the baseline workflow once, with its history size and the dev server's peak RSS. */
+export async function runBare(
+  server: DevServer,
+  bundle: WorkflowBundleWithSourceMap,
+  s: { name: string; items: number; chunking: { chunkSize: number; maxParallel: number } },
+): Promise<Row> {
+  const devServer = samplePeaks({ devServer: devServerRss() });
+  const b = await runBaseline(server, bundle, s.items, s.chunking.chunkSize, s.chunking.maxParallel);
+  const rss = devServer.stop();
+  try {
+    const runs = await runHistories(b.client, b.workflowId);
+    const largest = runs.reduce((a, r) => (r.events > a.events ? r : a), runs[0]!);
+    return {
+      scenario: s.name,
+      system: 'bare Temporal',
+      items: s.items,
+      chunking: `${s.chunking.chunkSize} / ${s.chunking.maxParallel}`,
+      wallMs: b.wallMs,
+      rss: { 'dev server': rss.devServer },
+      history: { runs: runs.length, events: largest.events, bytes: largest.bytes },
+      ok: true,
+    };
+  } finally {
+    await b.close();
+  }
 }

@@ -10,9 +10,14 @@ export interface EntryProcess {
   lines: string[];
 }
 
-export function spawnEntry(name: string, entry: string, env: NodeJS.ProcessEnv, tailLines: number): EntryProcess {
+/** `nodeArgs`: options for node itself, before the entry (the bench's profile passes `--cpu-prof`). */
+export function spawnEntry(name: string, entry: string, env: NodeJS.ProcessEnv, tailLines: number, nodeArgs: string[] = []): EntryProcess {
   // node itself, not npm or tsx's launcher: the pid is the process whose memory we read.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
     for (const line of chunk.toString().split('\n')) if (line) lines.push(`[${name}] ${line}`);

@@ -34,8 +34,8 @@ interface Child {
   sampled: number;
 }
 
-function spawnChild(name: string, entry: string, env: NodeJS.ProcessEnv, metricsUrl: string): Child {
-  return { name, ...spawnEntry(name, entry, env, TAIL_LINES), metricsUrl, hwmReset: false, sampled: 0 };
+function spawnChild(name: string, entry: string, env: NodeJS.ProcessEnv, metricsUrl: string, nodeArgs: string[] = []): Child {
+  return { name, ...spawnEntry(name, entry, env, TAIL_LINES, nodeArgs), metricsUrl, hwmReset: false, sampled: 0 };
 }
 
 const exited = (c: Child): boolean => c.child.exitCode !== null || c.child.signalCode !== null;
@@ -92,7 +92,8 @@ async function statements(c: Child): Promise<number> {
 
 /**
  * Spawns the API and the worker on `db`'s schema (`schemaUrl`: DATABASE_URL with its search_path)
- * with one key of generous limits, and answers once both are serving.
+ * with one key of generous limits, and answers once both are serving. `workerNodeArgs`: options
+ * for the worker's node (the profile's `--cpu-prof`, written when the worker exits on stopWorker).
  */
 export async function startProcessStack(
   server: DevServer,
@@ -101,6 +102,7 @@ export async function startProcessStack(
   publishUrl: string,
   bundle: WorkflowBundleWithSourceMap,
   log: (line: string) => void,
+  workerNodeArgs: string[] = [],
 ): Promise<BenchStack> {
   const { key } = await createKey(db.db, { tenantId: `bench_${randomBytes(5).toString('hex')}`, label: 'bench', limits: LIMITS });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-bench-'));
@@ -129,7 +131,7 @@ export async function startProcessStack(
   delete common.NODE_TEST_CONTEXT;
   const baseUrl = `http://127.0.0.1:${port}`;
   const api = spawnChild('API', 'src/main/api.ts', common, `${baseUrl}/metrics`);
-  const worker = spawnChild('worker', 'src/main/worker.ts', common, `http://127.0.0.1:${workerMetricsPort}/metrics`);
+  const worker = spawnChild('worker', 'src/main/worker.ts', common, `http://127.0.0.1:${workerMetricsPort}/metrics`, workerNodeArgs);
   const children = [api, worker];
   const connection = await Connection.connect({ address: server.address });
   const stop = async (): Promise<void> => {
