@@ -50,8 +50,11 @@ const Stages = z
   });
 
 const CallbackUrl = z.url({ protocol: /^https?$/ }).max(2048);
-const ChunkSize = z.int().min(1).max(500);
-const MaxParallelChunks = z.int().min(1).max(64);
+/** The contract's bounds of the chunking options. */
+export const MAX_CHUNK_SIZE = 500;
+export const MAX_PARALLEL_CHUNKS = 64;
+const ChunkSize = z.int().min(1).max(MAX_CHUNK_SIZE);
+const MaxParallelChunks = z.int().min(1).max(MAX_PARALLEL_CHUNKS);
 const Priority = z.enum(PRIORITIES);
 const OnCancel = z.enum(ON_CANCEL);
 const MaxFailureRatio = z.number().min(0).max(1);
