@@ -20,6 +20,12 @@ export interface BatchesDeps {
   allowPrivateCallbacks?: boolean;
   /** STALE_BATCH_MINUTES: a queued or running batch older than this is reported stale (default 120). */
   staleAfterMinutes?: number;
+  /**
+   * WORKER_ACTIVITY_SLOTS: a worker process's activity slots on the normal queue, from which a
+   * batch's default chunking is chosen (src/batches/chunking.ts; default 32). The API runs apart
+   * from the workers, so it reads the same variable as they do rather than asking them.
+   */
+  workerSlots?: number;
 }
 
 /** What a batch body needs beside the row (src/batches/view.ts). */

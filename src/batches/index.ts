@@ -3,6 +3,7 @@
  * Routes, the live hub and the process entry points (src/main) receive what createBatches builds.
  *
  *   submit.ts     submit, with every check beyond the schema (rows and workflow, both or neither)
+ *   chunking.ts   the chunk_size and max_parallel_chunks a submission leaves to submit
  *   read.ts       one batch, lists, items, exports, what live streams page through
  *   control.ts    cancel, cancel-all, pause, resume, configure, retry-failed
  *   review.ts     the review queue, decisions, the built-in catalog

@@ -16,6 +16,8 @@ import { countActiveBatches, lockTenantSubmissions } from '../db/limits';
 import type { BatchRow, Database } from '../db/schema';
 import { CallbackRefused, IdempotencyMismatch, TooManyActiveBatches, TooManyItems, validationFailed } from '../errors';
 import { checkCallbackUrl } from '../net/ssrf';
+import { slotsFor } from '../temporal/task-queues';
+import { DEFAULT_WORKER_SLOTS, defaultChunking } from './chunking';
 import type { JobDeps } from './deps';
 import { newBatchId } from './ids';
 import { startOutcome } from './start-outcome';
@@ -25,8 +27,15 @@ import { toBatchBody, type BatchBody } from './view';
 export { MAX_JSON_FIELD_BYTES, MAX_NESTING, MAX_PROBLEMS, type Problem } from './submit-checks';
 export type { NewItem };
 
+/**
+ * The options as the client gave them: `chunkSize` and `maxParallelChunks` may be left out, and
+ * submit chooses them for the batch (src/batches/chunking.ts). Every other default is filled.
+ */
+export type RequestedOptions = Omit<BatchOptions, 'chunkSize' | 'maxParallelChunks'> &
+  Partial<Pick<BatchOptions, 'chunkSize' | 'maxParallelChunks'>>;
+
 export interface Submission {
-  options: BatchOptions;
+  options: RequestedOptions;
   callbackUrl: string | null;
   metadata: Record<string, unknown>;
   items: NewItem[];
@@ -142,6 +151,14 @@ export function toSubmission(body: SubmitBatch): { ok: true; value: Submission }
 export function createSubmit(deps: JobDeps) {
   const { db, log, starter, ui } = deps;
 
+  /** The options the batch runs with: what the client gave, and the chunking chosen for what it left out. */
+  function optionsOf(submission: Submission): BatchOptions {
+    const { options, items } = submission;
+    const { chunkSize, maxParallelChunks } = options;
+    const slots = slotsFor(options.priority, deps.workerSlots ?? DEFAULT_WORKER_SLOTS);
+    return { ...options, ...defaultChunking(items.length, slots, { chunkSize, maxParallelChunks }) };
+  }
+
   function submittedBody(row: BatchRow, replayed: boolean): Submitted {
     return {
       replayed,
@@ -183,12 +200,13 @@ export function createSubmit(deps: JobDeps) {
         if (!check.ok && !check.retryable) throw new CallbackRefused(check.reason);
       }
       const id = newBatchId();
+      const options = optionsOf(submission);
       const row = {
         id,
         tenant_id: tenantId,
         status: 'queued' as const,
-        priority: submission.options.priority,
-        options: JSON.stringify(submission.options),
+        priority: options.priority,
+        options: JSON.stringify(options),
         metadata: JSON.stringify(submission.metadata),
         callback_url: submission.callbackUrl,
         total_items: submission.items.length,
@@ -229,7 +247,7 @@ export function createSubmit(deps: JobDeps) {
       try {
         // No deadline of ours: the SDK's own retries end an unreachable Temporal with "no connection"
         // (a certain refusal, so 503); a deadline would end it as a timeout, whose outcome is unknown.
-        await starter.start({ ...row, options: submission.options });
+        await starter.start({ ...row, options });
       } catch (err) {
         const outcome = startOutcome(err);
         if (outcome === 'refused') {

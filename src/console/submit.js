@@ -24,8 +24,9 @@ export function submitView({ onUnauthorized }) {
   const file = h('input', { id: 'file-input', type: 'file', accept: '.csv,.ndjson,.jsonl,text/csv,application/x-ndjson' });
   const fileRow = h('label', { hidden: true }, h('span', 'File (CSV with a ref column, or NDJSON: one item object a line)'), file);
   const stages = STAGES.map((s) => h('input', { type: 'checkbox', id: `stage-${s}`, value: s, checked: true }));
-  const chunkSize = h('input', { id: 'chunk-size', type: 'number', min: 1, max: 500, value: 25 });
-  const parallel = h('input', { id: 'max-parallel', type: 'number', min: 1, max: 64, value: 4 });
+  // Empty by default: the server chooses both from the batch size (docs/api.md, "Default chunking").
+  const chunkSize = h('input', { id: 'chunk-size', type: 'number', min: 1, max: 500, placeholder: 'auto' });
+  const parallel = h('input', { id: 'max-parallel', type: 'number', min: 1, max: 64, placeholder: 'auto' });
   const priority = h('select', { id: 'priority' }, h('option', 'normal'), h('option', 'express'));
   const onCancel = h(
     'select',
@@ -58,12 +59,13 @@ export function submitView({ onUnauthorized }) {
     };
     const opts = {
       stages: picked,
-      chunk_size: int(chunkSize, 'chunk_size', 1, 500),
-      max_parallel_chunks: int(parallel, 'max_parallel_chunks', 1, 64),
       priority: priority.value,
       on_cancel: onCancel.value,
       max_failure_ratio: Number(ratio.value),
     };
+    // Left empty, an option is left out, and the server chooses it.
+    if (chunkSize.value.trim() !== '') opts.chunk_size = int(chunkSize, 'chunk_size', 1, 500);
+    if (parallel.value.trim() !== '') opts.max_parallel_chunks = int(parallel, 'max_parallel_chunks', 1, 64);
     if (ratio.value === '' || !(opts.max_failure_ratio >= 0 && opts.max_failure_ratio <= 1))
       problems.push('max_failure_ratio: a number 0..1');
     const url = callback.value.trim();
@@ -192,8 +194,8 @@ export function submitView({ onUnauthorized }) {
       ),
       h(
         'div.grid',
-        h('label', h('span', 'chunk_size (1..500)'), chunkSize),
-        h('label', h('span', 'max_parallel_chunks (1..64)'), parallel),
+        h('label', h('span', 'chunk_size (1..500, empty: chosen for the batch)'), chunkSize),
+        h('label', h('span', 'max_parallel_chunks (1..64, empty: chosen for the batch)'), parallel),
         h('label', h('span', 'priority'), priority),
         h('label', h('span', 'on_cancel'), onCancel),
         h('label', h('span', 'max_failure_ratio (0..1)'), ratio),

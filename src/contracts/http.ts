@@ -50,18 +50,28 @@ const Stages = z
   });
 
 const CallbackUrl = z.url({ protocol: /^https?$/ }).max(2048);
-const ChunkSize = z.int().min(1).max(500);
-const MaxParallelChunks = z.int().min(1).max(64);
+/** The contract's bounds of the chunking options; left out, both are chosen per batch (src/batches/chunking.ts). */
+export const MAX_CHUNK_SIZE = 500;
+export const MAX_PARALLEL_CHUNKS = 64;
+const ChunkSize = z.int().min(1).max(MAX_CHUNK_SIZE);
+const MaxParallelChunks = z.int().min(1).max(MAX_PARALLEL_CHUNKS);
+const CHOSEN = 'default: chosen from the batch size and the worker slots, see docs/api.md';
 const Priority = z.enum(PRIORITIES);
 const OnCancel = z.enum(ON_CANCEL);
 const MaxFailureRatio = z.number().min(0).max(1);
 const Metadata = z.record(z.string(), z.unknown());
 
-/** The options every submission form shares (JSON body, or query parameters for files). */
+/**
+ * The options every submission form shares (JSON body, or query parameters for files). The chunking
+ * options have no default here: left out, they stay undefined, and submit chooses them from the
+ * batch's size (src/batches/chunking.ts), which this schema does not know.
+ */
 export const BatchOptionsInput = z.strictObject({
   stages: optionalNullable(Stages.default([...STAGES])),
-  chunk_size: optionalNullable(ChunkSize.default(25)),
-  max_parallel_chunks: optionalNullable(MaxParallelChunks.default(4)),
+  chunk_size: optionalNullable(ChunkSize.optional().describe(`Items per chunk, 1..${MAX_CHUNK_SIZE} (${CHOSEN}).`)),
+  max_parallel_chunks: optionalNullable(
+    MaxParallelChunks.optional().describe(`Chunks in flight at once, 1..${MAX_PARALLEL_CHUNKS} (${CHOSEN}).`),
+  ),
   priority: optionalNullable(Priority.default('normal')),
   callback_url: optionalNullable(CallbackUrl.optional()),
   on_cancel: optionalNullable(OnCancel.default('keep')),
@@ -102,7 +112,8 @@ const jsonValue = z.string().transform((s, ctx) => {
 /**
  * POST /v1/batches with a file body (`text/csv`, `application/x-ndjson`): the batch options as query
  * parameters. Each parameter pipes into the JSON body's own schema for that field, so both forms
- * accept exactly the same values; BatchOptionsInput then fills the defaults.
+ * accept exactly the same values; BatchOptionsInput then fills the defaults (not the chunking's,
+ * which submit chooses).
  */
 export const SubmitBatchQuery = z.strictObject({
   stages: z
@@ -111,8 +122,12 @@ export const SubmitBatchQuery = z.strictObject({
     .pipe(Stages)
     .optional()
     .describe('Comma-separated subset of classify,ingest,publish, in that order (default all three).'),
-  chunk_size: z.coerce.number().pipe(ChunkSize).optional().describe('Items per chunk, 1..500 (default 25).'),
-  max_parallel_chunks: z.coerce.number().pipe(MaxParallelChunks).optional().describe('Chunks in flight at once, 1..64 (default 4).'),
+  chunk_size: z.coerce.number().pipe(ChunkSize).optional().describe(`Items per chunk, 1..${MAX_CHUNK_SIZE} (${CHOSEN}).`),
+  max_parallel_chunks: z.coerce
+    .number()
+    .pipe(MaxParallelChunks)
+    .optional()
+    .describe(`Chunks in flight at once, 1..${MAX_PARALLEL_CHUNKS} (${CHOSEN}).`),
   priority: Priority.optional().describe('normal (default) or express.'),
   callback_url: CallbackUrl.optional().describe('http(s) URL that receives the completion webhook.'),
   on_cancel: OnCancel.optional().describe('keep (default) or rollback.'),

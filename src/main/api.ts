@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     retry: config.retry,
     staleAfterMinutes: config.staleBatchMinutes,
     allowPrivateCallbacks: config.allowPrivateCallbacks,
+    workerSlots: config.activitySlots,
   });
   const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
   const server = createServer(app).listen(config.port);

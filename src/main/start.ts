@@ -103,6 +103,7 @@ async function main(): Promise<void> {
       retry: config.retry,
       staleAfterMinutes: config.staleBatchMinutes,
       allowPrivateCallbacks: config.allowPrivateCallbacks,
+      workerSlots: config.activitySlots,
     });
     const schedule = await installRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
     if (schedule.outcome === 'failed')

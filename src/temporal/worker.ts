@@ -7,7 +7,7 @@ import type { BlobStore } from '../../activities/blobs';
 import type { WebhookOptions } from '../../activities/webhook';
 import type { Stage } from '../contracts/workflow';
 import type { Database } from '../db/schema';
-import { expressTaskQueue } from './task-queues';
+import { EXPRESS_ACTIVITY_SLOTS, expressTaskQueue } from './task-queues';
 import { metricsInterceptors } from '../metrics/activity-interceptor';
 import { workerTracing, workflowInterceptorsModule, type Tracing } from '../tracing';
 
@@ -30,7 +30,7 @@ export interface WorkerDeps {
   chunkOverlap?: number;
   /** Completion webhooks: secret, private addresses allowed, retry policy (workerOptions in ./options). */
   webhook?: WebhookOptions;
-  /** Activity slots of the normal queue's worker (default 32); express has its own (default 16). */
+  /** Activity slots of the normal queue's worker (default 32); express has its own (default EXPRESS_ACTIVITY_SLOTS, 16). */
   activitySlots?: number;
   expressActivitySlots?: number;
   /**
@@ -110,7 +110,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
     ...deps,
     workflowBundle: bundle,
     taskQueue: expressTaskQueue(deps.taskQueue),
-    activitySlots: deps.expressActivitySlots ?? 16,
+    activitySlots: deps.expressActivitySlots ?? EXPRESS_ACTIVITY_SLOTS,
   });
   return [normal, express];
 }

@@ -349,7 +349,8 @@ describe('document design: /batch/jobs', () => {
   });
 
   test('DELETE cancels another job, and its stream ends with cancel and {"status": "cancelled"}', async () => {
-    const documents = Array.from({ length: 300 }, (_, i) => ({ filename: `scan-${i}.txt`, content: b64(`page ${i}`) }));
+    // More chunks than the default window (16 at the shipped slots): some are still to start when it pauses.
+    const documents = Array.from({ length: 3_000 }, (_, i) => ({ filename: `scan-${i}.txt`, content: b64(`page ${i}`) }));
     const created = await send('/batch/jobs', 'POST', { tenant_id: stack.tenantId, documents, collection: 'scans', priority: 3 });
     assert.equal(created.status, 200);
     const id = created.body.job_id as string;
@@ -532,7 +533,8 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
   });
 
   test('DELETE cancels a running batch; a finished one is the design’s 400', async () => {
-    const r = await send('/api/bulk-search', 'POST', { part_numbers_text: Array.from({ length: 300 }, (_, i) => `PN-${i}`).join('\n') });
+    // More chunks than the default window (16 at the shipped slots): some are still to start when it pauses.
+    const r = await send('/api/bulk-search', 'POST', { part_numbers_text: Array.from({ length: 3_000 }, (_, i) => `PN-${i}`).join('\n') });
     assert.equal(r.status, 200);
     const id = r.body.batch_id as string;
     await pause(id);

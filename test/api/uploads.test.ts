@@ -272,7 +272,7 @@ describe('Idempotency-Key with a file', () => {
 
     // Streamed this time, with a default spelled out: the digest is over bytes and normalised options.
     const streamed = new Blob([file]).stream();
-    const again = await upload(stack, streamed, CSV, '?chunk_size=25&stages=classify', { 'idempotency-key': key });
+    const again = await upload(stack, streamed, CSV, '?priority=normal&stages=classify', { 'idempotency-key': key });
     assert.equal(again.status, 200);
     assert.equal(again.headers.get('idempotent-replayed'), 'true');
     assert.equal(((await again.json()) as BatchBody).batch_id, first.batch_id);
@@ -283,6 +283,9 @@ describe('Idempotency-Key with a file', () => {
       'idempotency_key_reused',
     );
     await expectError(await upload(stack, file, CSV, '?stages=classify,ingest', { 'idempotency-key': key }), 422, 'idempotency_key_reused');
+    // chunk_size has no fixed default (it is chosen per batch): spelling one out asks for something else.
+    const chunked = `?stages=classify&chunk_size=${(first.options as Record<string, unknown>).chunk_size}`;
+    await expectError(await upload(stack, file, CSV, chunked, { 'idempotency-key': key }), 422, 'idempotency_key_reused');
     const asNdjson =
       '{"ref":"k-1","text":"cotton t-shirt","attributes":{"colour":"red"}}\n{"ref":"k-2","text":"leather shoes","attributes":{"colour":"brown"}}\n';
     await expectError(await upload(stack, asNdjson, NDJSON, '?stages=classify', { 'idempotency-key': key }), 422, 'idempotency_key_reused');

@@ -161,6 +161,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     retry: opts.retry ?? SHIPPED.retry,
     staleAfterMinutes: SHIPPED.staleBatchMinutes,
     allowPrivateCallbacks: opts.allowPrivateCallbacks ?? SHIPPED.allowPrivateCallbacks,
+    // The slots of the stack's own worker, as WORKER_ACTIVITY_SLOTS gives both processes in production.
+    workerSlots: opts.activitySlots ?? SHIPPED.activitySlots,
   });
   const live = (opts.live ?? createLiveHub)({ batches, log });
   const app = createApp({

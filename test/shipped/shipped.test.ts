@@ -388,8 +388,9 @@ describe('shipped defaults: every feature once, over HTTP', () => {
   });
 
   test('pause and resume', async () => {
+    // 30 default chunks of 100: more than the 16 in flight, so some are still to start when it pauses.
     const r = await call('POST', '/v1/batches', {
-      items: Array.from({ length: 2_000 }, (_, i) => ({ ref: `p-${i}`, text: ITEMS[i % 4]! })),
+      items: Array.from({ length: 3_000 }, (_, i) => ({ ref: `p-${i}`, text: ITEMS[i % 4]! })),
       stages: ['classify'],
     });
     const id = r.body.batch_id as string;
@@ -408,12 +409,13 @@ describe('shipped defaults: every feature once, over HTTP', () => {
     assert.equal(resumed.status, 202);
     const done = await waitV1(id);
     assert.equal(done.status, 'completed');
-    assert.equal(done.counts.classified, 2_000);
+    assert.equal(done.counts.classified, 3_000);
   });
 
   test('cancel', async () => {
+    // More default chunks than the window, as for pause: the cancel finds work not yet started.
     const r = await call('POST', '/v1/batches', {
-      items: Array.from({ length: 2_000 }, (_, i) => ({ ref: `c-${i}`, text: ITEMS[i % 4]! })),
+      items: Array.from({ length: 3_000 }, (_, i) => ({ ref: `c-${i}`, text: ITEMS[i % 4]! })),
       stages: ['classify'],
     });
     const id = r.body.batch_id as string;

@@ -1,7 +1,9 @@
 /**
- * `npm run demo:big -- [items] [chunk_size]`: submits a large JSON batch to a running stack (`npm
- * start`), waits for it, and prints the wall time and every run's history size. Not a test: it is
- * how the foundation's 50,000-item figure was measured; `npm run bench` (later) supersedes it.
+ * `npm run demo:big -- [items] [chunk_size] [max_parallel_chunks]`: submits a large JSON batch to a
+ * running stack (`npm start`), waits for it, and prints the wall time and every run's history size.
+ * Without chunk_size or max_parallel_chunks the server chooses them (docs/api.md, "Default
+ * chunking"). Not a test: it is how the foundation's 50,000-item figure was measured; `npm run
+ * bench` (later) supersedes it.
  *
  * Env: BATCHFLOW_URL (http://localhost:3000), BATCHFLOW_KEY (else .data/dev-api-key),
  * TEMPORAL_ADDRESS (localhost:7233).
@@ -12,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 
 async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 50_000);
-  const chunkSize = Number(process.argv[3] ?? 25);
+  const [chunkSize, parallel] = [process.argv[3], process.argv[4]].map((a) => (a === undefined ? undefined : Number(a)));
   const base = process.env.BATCHFLOW_URL ?? 'http://localhost:3000';
   const key =
     process.env.BATCHFLOW_KEY ?? fs.readFileSync(path.join(process.env.BATCHFLOW_DATA_DIR ?? '.data', 'dev-api-key'), 'utf8').trim();
@@ -20,7 +22,7 @@ async function main(): Promise<void> {
   const body = JSON.stringify({
     items: Array.from({ length: total }, (_, i) => ({ ref: `demo-${i}`, text: texts[i % texts.length] })),
     chunk_size: chunkSize,
-    max_parallel_chunks: 8,
+    max_parallel_chunks: parallel,
   });
 
   const t0 = performance.now();
@@ -29,10 +31,12 @@ async function main(): Promise<void> {
     headers: { 'content-type': 'application/json', 'x-api-key': key },
     body,
   });
-  const submitted = (await res.json()) as { batch_id: string; workflow_id: string };
+  const submitted = (await res.json()) as { batch_id: string; workflow_id: string; options: Record<string, unknown> };
   const submitMs = performance.now() - t0;
   if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(submitted)}`);
+  const { chunk_size, max_parallel_chunks } = submitted.options;
   console.log(`submitted ${total} items (${(body.length / 1e6).toFixed(1)} MB) in ${submitMs.toFixed(0)} ms: ${submitted.batch_id}`);
+  console.log(`chunking: ${String(chunk_size)} items per chunk, ${String(max_parallel_chunks)} in flight`);
 
   let final: { status: string; counts: Record<string, number> };
   for (;;) {

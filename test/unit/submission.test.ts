@@ -6,15 +6,15 @@ import { detailsFromZod } from '../../src/api/validate';
 
 const parse = (body: unknown) => SubmitBatch.safeParse(body);
 
-test('defaults fill every option the client left out', () => {
+test('defaults fill every option the client left out but the chunking, which submit chooses for the batch', () => {
   const r = parse({ items: [{ ref: 'a', text: 'x' }] });
   assert.ok(r.success);
   const s = toSubmission(r.data);
   assert.ok(s.ok);
   assert.deepEqual(s.value.options, {
     stages: ['classify', 'ingest', 'publish'],
-    chunkSize: 25,
-    maxParallelChunks: 4,
+    chunkSize: undefined,
+    maxParallelChunks: undefined,
     priority: 'normal',
     onCancel: 'keep',
     maxFailureRatio: 1,
