@@ -13,6 +13,7 @@
  * a taxonomy given through `CLASSIFY_TAXONOMY`.
  */
 import type { Taxonomy } from './taxonomy';
+import { compileOdds, type Odds } from './odds';
 
 /** One heading the fallback tier may choose from. */
 export interface Candidate {
@@ -66,6 +67,7 @@ interface WinkNaiveBayes {
   learn(input: string[], label: string): boolean;
   consolidate(): boolean;
   computeOdds(input: string[]): Array<[string, number]>;
+  exportJSON(): string;
 }
 /* eslint-disable @typescript-eslint/no-require-imports -- untyped CommonJS packages */
 const naiveBayes = require('wink-naive-bayes-text-classifier') as () => WinkNaiveBayes;
@@ -102,7 +104,7 @@ export function prepare(text: string): string[] {
 
 // -- training -------------------------------------------------------------------------------------
 
-interface Doc {
+export interface Doc {
   tokens: string[];
   label: string;
   /** Position among its heading's examples; -1 for a description (always trained on). */
@@ -122,7 +124,13 @@ const CALIBRATION_POINTS = 150;
 const MIN_CALIBRATION_POINTS = 40;
 const MIN_PER_OUTCOME = 5;
 
-function fitNaiveBayes(docs: Doc[]): WinkNaiveBayes {
+/** A trained model's scorer: wink's `computeOdds`, compiled (./odds.ts) for the per-item cost. */
+interface Scorer {
+  computeOdds(tokens: string[]): Odds;
+}
+
+/** wink itself, trained; `fitNaiveBayes` compiles it. Exported for the test that they agree. */
+export function trainWink(docs: Doc[]): WinkNaiveBayes {
   const nb = naiveBayes();
   // Defaults, chosen on the dev folds: word counts (not presence) and Laplace add-one smoothing.
   // Smoothing 0.5 or 0.1 made raw odds bolder but lost 0.5-2 points of accuracy.
@@ -133,6 +141,10 @@ function fitNaiveBayes(docs: Doc[]): WinkNaiveBayes {
   for (const d of docs) if (d.tokens.length > 0) nb.learn(d.tokens, d.label);
   nb.consolidate();
   return nb;
+}
+
+function fitNaiveBayes(docs: Doc[]): Scorer {
+  return { computeOdds: compileOdds(trainWink(docs).exportJSON()) };
 }
 
 /**

@@ -1,0 +1,39 @@
+/**
+ * The compiled scorer (activities/stages/classify/odds.ts) answers exactly what wink's own
+ * `computeOdds` answers, bit for bit and in the same order, on the shipped taxonomy: every
+ * example and description, arbitrary mixes of known and unknown tokens, and no known token at all.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { prepare, trainWink, type Doc } from '../../activities/stages/classify/model';
+import { compileOdds } from '../../activities/stages/classify/odds';
+import { loadTaxonomy } from '../../activities/stages/classify/taxonomy';
+
+const taxonomy = loadTaxonomy();
+const docs: Doc[] = taxonomy.headings.flatMap((h) => [
+  { tokens: prepare(h.description), label: h.code, index: -1 },
+  ...h.examples.map((e, index) => ({ tokens: prepare(e), label: h.code, index })),
+]);
+const wink = trainWink(docs);
+const compiled = compileOdds(wink.exportJSON());
+const vocabulary = [...new Set(docs.flatMap((d) => d.tokens))];
+
+test('every example and description of the shipped taxonomy scores as wink scores it', () => {
+  for (const d of docs) assert.deepStrictEqual(compiled(d.tokens), wink.computeOdds(d.tokens), d.tokens.join(' '));
+});
+
+test('any mix of known and unknown tokens, repeats included, scores as wink scores it', () => {
+  const token = fc.oneof(fc.constantFrom(...vocabulary), fc.stringMatching(/^[a-z]{1,8}$/));
+  fc.assert(
+    fc.property(fc.array(token, { maxLength: 20 }), (tokens) => {
+      assert.deepStrictEqual(compiled(tokens), wink.computeOdds(tokens));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test("no known token is wink's unknown, with odds 0", () => {
+  assert.deepStrictEqual(compiled(['zzzqx']), [['unknown', 0]]);
+  assert.deepStrictEqual(compiled([]), wink.computeOdds([]));
+});
