@@ -33,6 +33,10 @@ export function advance(pos: Position, found: Found, batchId: string): LiveEvent
   }
   const terminal = isTerminal(found.body.status);
   if (!terminal && found.h === pos.h) return undefined;
+  // An answer behind what the watcher has seen is old news, not a step back: the database row
+  // that answers when the workflow's query fails (a fresh API process, a busy worker) lags the
+  // workflow, and a client that reconnected mid-run saw finished counts go back to 0.
+  if (!terminal && found.d < pos.d) return undefined;
   pos.d = found.d;
   pos.h = found.h;
   return { id: formatId(pos), type: terminal ? (found.body.status as LiveEventType) : 'progress', data: { ...found.body } };
