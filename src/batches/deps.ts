@@ -6,6 +6,7 @@ import type { RetryPolicies } from '../contracts/workflow';
 import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
 import type { Database } from '../db/schema';
 import type { HandleFor } from './handle';
+import type { ProgressCache } from './progress-cache';
 import type { Starter } from './start';
 
 export interface BatchesDeps {
@@ -26,6 +27,8 @@ export interface BatchesDeps {
    * from the workers, so it reads the same variable as they do rather than asking them.
    */
   workerSlots?: number;
+  /** PROGRESS_POLL_MS: how often the one poller of a read batch asks its workflow (default 500). */
+  progressPollMs?: number;
 }
 
 /** What a batch body needs beside the row (src/batches/view.ts). */
@@ -46,4 +49,5 @@ export interface JobDeps extends BatchesDeps {
   ui: ViewContext;
   handleFor: HandleFor;
   starter: Starter;
+  progress: ProgressCache;
 }

@@ -30,6 +30,7 @@ import {
   type RetryFailedResult,
 } from '../contracts/workflow';
 import type { BatchRow } from '../db/schema';
+import { progressQueriesTotal } from '../metrics/registry';
 import { BatchConflict, Unavailable } from '../errors';
 import type { Reconciler } from './reconcile';
 
@@ -121,8 +122,11 @@ export function createHandles(deps: { client: Client; log: Logger; reconciler: P
 
       async progress() {
         try {
-          return await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(progressQuery));
+          const answer = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(progressQuery));
+          progressQueriesTotal.inc({ outcome: 'ok' });
+          return answer;
         } catch (err) {
+          progressQueriesTotal.inc({ outcome: 'failed' });
           log.warn({ err, batchId: row.id }, 'progress query failed; answering from the database');
           return null;
         }

@@ -10,11 +10,13 @@
  *   retention.ts  cleanup now, stale batches
  *   start.ts      starting a batch's workflow (first run, redrive)
  *   handle.ts     the typed workflow handle: signals, updates, the progress query
+ *   progress-cache.ts  one poller per read batch: reads answer from its last snapshot
  *   reconcile.ts  the loop that keeps rows and workflows in step
  */
 import { createControl } from './control';
 import { viewContextOf, type BatchesDeps, type JobDeps } from './deps';
-import { createHandles } from './handle';
+import { createHandles, type HandleFor } from './handle';
+import { createProgressCache, DEFAULT_POLL_MS } from './progress-cache';
 import { createRead } from './read';
 import { createReconciler } from './reconcile';
 import { createRetention } from './retention';
@@ -40,12 +42,18 @@ export function createBatches(deps: BatchesDeps) {
     start: (row) => starter.start(row),
     closedGraceMs: Math.max(...Object.values(deps.retry).map((r) => r.heartbeatTimeoutMs)) + CLOSED_GRACE_MARGIN_MS,
   });
-  const jobs: JobDeps = {
-    ...deps,
-    ui: viewContextOf(deps),
-    starter,
-    handleFor: createHandles({ client: deps.client, log: deps.log, reconciler }),
+  const handles = createHandles({ client: deps.client, log: deps.log, reconciler });
+  const progress = createProgressCache({ ask: (row) => handles(row).progress(), intervalMs: deps.progressPollMs ?? DEFAULT_POLL_MS });
+  // A client that paused a batch reads it paused: a signal or update drops the batch's snapshot.
+  const handleFor: HandleFor = (row) => {
+    const handle = handles(row);
+    return {
+      ...handle,
+      signal: (def, ...args) => handle.signal(def, ...args).finally(() => progress.forget(row.id)),
+      update: (def, ...args) => handle.update(def, ...args).finally(() => progress.forget(row.id)),
+    };
   };
+  const jobs: JobDeps = { ...deps, ui: viewContextOf(deps), starter, handleFor, progress };
   return {
     ...createSubmit(jobs),
     ...createRead(jobs),
@@ -57,6 +65,8 @@ export function createBatches(deps: BatchesDeps) {
      * left `queued` without one, and fails a batch whose workflow was ended outside batchflow.
      */
     reconcile: reconciler.pass,
+    /** Stops the progress pollers (at shutdown, before the Temporal connection closes). */
+    close: () => progress.close(),
   };
 }
 

@@ -20,13 +20,15 @@ export interface BatchExport {
 }
 
 export function createRead(deps: JobDeps) {
-  const { db, handleFor, ui } = deps;
+  const { db, progress, ui } = deps;
 
   return {
+    /** A running batch's progress is the shared poller's last snapshot (progress-cache.ts): a read never waits on a busy worker. */
     async get(tenantId: string, batchId: string): Promise<BatchBody | undefined> {
       const row = await batches.getBatch(db, tenantId, batchId);
       if (!row) return undefined;
-      return toBatchBody(row, isTerminal(row.status) ? null : await handleFor(row).progress(), ui);
+      const snapshot = isTerminal(row.status) ? null : await progress.read(row);
+      return toBatchBody(row, snapshot?.progress ?? null, ui, snapshot?.at ?? null);
     },
 
     /** Whether the batch exists and is the tenant's: what a live stream checks before it opens. */

@@ -30,6 +30,8 @@ export interface BatchBody {
   idempotency_key: string | null;
   workflow_id: string;
   temporal_ui_url: string;
+  /** When the workflow gave the progress shown (its query's answer); null when it comes from the row. */
+  progress_as_of: string | null;
 }
 
 /** One item result as the contract shows it (GET …/items, and the live `item_failed` events). */
@@ -50,6 +52,8 @@ export function toBatchBody(
   row: BatchRow,
   live: Progress | null,
   ui: { base: string; namespace: string; staleAfterMs?: number },
+  /** When `live` was answered (epoch ms); a fresh query's answer is as of now. */
+  liveAt: number | null = live ? Date.now() : null,
 ): BatchBody {
   const status = live?.status ?? row.status;
   const counts = live?.counts ?? row.counts;
@@ -83,6 +87,7 @@ export function toBatchBody(
     idempotency_key: row.idempotency_key,
     workflow_id: row.workflow_id,
     temporal_ui_url: temporalUiUrl(ui.base, ui.namespace, row.workflow_id),
+    progress_as_of: live && liveAt !== null ? new Date(liveAt).toISOString() : null,
   };
 }
 

@@ -92,6 +92,8 @@ export const EnvSchema = z.object({
   STALE_BATCH_MINUTES: z.coerce.number().positive().default(120),
   /** How often the API's reconcile loop checks active batches against their workflows (src/batches/reconcile.ts). */
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /** The pause between a read batch's progress queries: reads answer from the last one (src/batches/progress-cache.ts). */
+  PROGRESS_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   /** Finished batches are deleted this many days after they finished. */
   BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
   /** A worker process serves its own GET /metrics here (0: none). The API serves /metrics on PORT. */

@@ -85,6 +85,8 @@ export interface Config {
   staleBatchMinutes: number;
   /** RECONCILE_INTERVAL_MS: the reconcile loop's period. */
   reconcileIntervalMs: number;
+  /** PROGRESS_POLL_MS: the pause between a read batch's progress queries. */
+  progressPollMs: number;
   /** BATCH_RETENTION_DAYS: the retention schedule deletes batches finished longer ago than this. */
   retentionDays: number;
   /** WORKER_METRICS_*, TEMPORAL_CORE_METRICS*: where the worker's /metrics and Core's exporter listen (src/metrics). */
@@ -202,6 +204,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     staleBatchMinutes: env.STALE_BATCH_MINUTES,
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+    progressPollMs: env.PROGRESS_POLL_MS,
     retentionDays: env.BATCH_RETENTION_DAYS,
     metrics: {
       workerPort: env.WORKER_METRICS_PORT,

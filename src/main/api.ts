@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     staleAfterMinutes: config.staleBatchMinutes,
     allowPrivateCallbacks: config.allowPrivateCallbacks,
     workerSlots: config.activitySlots,
+    progressPollMs: config.progressPollMs,
   });
   const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
   const server = createServer(app).listen(config.port);
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
       reconcile.stop();
       // Live streams end first (they would hold the server open); other requests get API_SHUTDOWN_DRAIN_MS.
       await drainHttp(server, () => live.close(), config.shutdown.apiDrainMs);
+      batches.close();
       await client.connection.close();
       await close();
       await tracing?.shutdown();

@@ -104,7 +104,9 @@ async function main(): Promise<void> {
       staleAfterMinutes: config.staleBatchMinutes,
       allowPrivateCallbacks: config.allowPrivateCallbacks,
       workerSlots: config.activitySlots,
+      progressPollMs: config.progressPollMs,
     });
+    stops.push(async () => batches.close());
     const schedule = await installRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });
     if (schedule.outcome === 'failed')
       say(`could not install the retention schedule (${String(schedule.error)}); batches run, old ones stay`);

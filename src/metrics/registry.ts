@@ -32,6 +32,13 @@ export const compensationsTotal = new Counter({
   registers: [registry],
 });
 
+export const progressQueriesTotal = new Counter({
+  name: 'batchflow_progress_queries_total',
+  help: "Progress queries this process sent to batches' workflows, by outcome (ok, failed). Reads share one poller per batch, so this grows with the batches read, not the readers.",
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 export const activityDuration = new Histogram({
   name: 'batchflow_activity_duration_seconds',
   help: 'Activity execution time on this worker, by activity type and outcome (completed, failed, cancelled).',

@@ -200,6 +200,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     stop: async () => {
       await sockets.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      batches.close();
       for (const w of workers) w.shutdown();
       await running;
       await temporal.close();
