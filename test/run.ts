@@ -39,13 +39,28 @@ function selectedFiles(args: string[]): string[] {
 async function main(): Promise<void> {
   const started = Date.now();
   const log = (line: string): void => console.error(`[test] ${line}`);
-  ensureChromium(log);
-  // The Temporal UI too, on a free port, for the browser tests (TEMPORAL_TEST_UI_URL).
-  const server = await startDevServer({ log, ui: true, uiPort: await freePort() });
   // --concurrency=N: test files run at once (default 2, one per core here).
   const argv = process.argv.slice(2);
   const concurrency = argv.find((a) => a.startsWith('--concurrency='))?.split('=')[1] ?? '2';
-  const files = selectedFiles(argv.filter((a) => !a.startsWith('--concurrency=')));
+  // --unit (npm run test:unit): the fast tier, test/unit only, with no server of any kind: no
+  // dev server, no browser, and in-process PGlite even where DATABASE_URL is set.
+  const unit = argv.includes('--unit');
+  const files = unit ? testFiles(path.join(__dirname, 'unit')).sort() : selectedFiles(argv.filter((a) => !a.startsWith('--')));
+  if (unit) {
+    log(`unit tier: ${files.length} test files, no server, PGlite`);
+    const env = { ...process.env };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
+      stdio: 'inherit',
+      env,
+    });
+    const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+    log(`finished in ${Math.round((Date.now() - started) / 1000)} s`);
+    process.exit(code);
+  }
+  ensureChromium(log);
+  // The Temporal UI too, on a free port, for the browser tests (TEMPORAL_TEST_UI_URL).
+  const server = await startDevServer({ log, ui: true, uiPort: await freePort() });
   const faults = files.some((f) => path.resolve(f).startsWith(OWN_RUN_ONLY[0]! + path.sep));
   const database = process.env.DATABASE_URL
     ? 'PostgreSQL (DATABASE_URL)'
