@@ -64,8 +64,9 @@ const CATEGORIES: [string, Matcher][] = [
       inUrl('@temporalio/common/lib/converter', '@temporalio/proto', '/protobufjs/')(f),
   ],
   ['database', (f) => inUrl('/node_modules/pg', '/node_modules/kysely', '@electric-sql/pglite')(f) || notDependency(ours('src/db'))(f)],
-  // fetch's own code (and, above it, its wasm HTTP parser): in the worker, publish's calls to the target.
-  ['HTTP client (undici)', inUrl('node:internal/deps/undici')],
+  // undici's own code, Node's bundled copy behind fetch or the package publish calls with `request`
+  // (and, above it, its wasm HTTP parser): in the worker, publish's calls to the target.
+  ['HTTP client (undici)', inUrl('node:internal/deps/undici', '/node_modules/undici/')],
   ['classify', notDependency(ours('activities/stages/classify'))],
   ['ingest', notDependency(ours('activities/stages/ingest'))],
   ['publish', notDependency(ours('activities/stages/publish'))],

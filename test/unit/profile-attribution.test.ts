@@ -43,6 +43,8 @@ describe('categoryOf: the first matching frame from the leaf up', () => {
     const undici = frame('fetch', 'node:internal/deps/undici/undici');
     assert.equal(categoryOf(leafFirst(activityRunner, publish, undici, builtin)), 'HTTP client (undici)');
     assert.equal(categoryOf(leafFirst(undici, frame('wasm-function[20]', 'wasm://wasm/0002f80e'))), 'HTTP client (undici)');
+    const undiciPackage = frame('request', 'file:///app/node_modules/undici/lib/api/api-request.js');
+    assert.equal(categoryOf(leafFirst(activityRunner, publish, undiciPackage)), 'HTTP client (undici)');
     assert.equal(categoryOf(leafFirst(activityRunner, publish)), 'publish');
   });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { WorkItem } from '../../../src/db/items';
 import type { ItemResult, StageHandler } from '../runner';
 import type { ItemFailure } from '../../errors';
+import { send, type Answer } from './client';
 
 export interface HttpPublisherOptions {
   baseUrl: string;
@@ -51,32 +52,25 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
     content_sha256: item.content_b64 ? createHash('sha256').update(Buffer.from(item.content_b64, 'base64')).digest('hex') : null,
   });
   // A request that cannot even be built fails for good: retrying would build it the same way.
-  let request: Request;
+  let url: URL;
   try {
-    request = new Request(new URL('items', withSlash(opts.baseUrl)), {
+    url = new URL('items', withSlash(opts.baseUrl));
+  } catch (err) {
+    return invalid(item, err);
+  }
+  let res: Answer;
+  try {
+    res = await send(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': publishKey(batchId, item.ref) },
       body,
-      signal: AbortSignal.timeout(opts.timeoutMs),
+      timeoutMs: opts.timeoutMs,
     });
   } catch (err) {
-    return {
-      seq: item.seq,
-      ok: false,
-      failure: {
-        code: 'invalid_request',
-        message: `cannot send this item to the publish target: ${(err as Error).message}`,
-        retryable: false,
-      },
-    };
-  }
-  let res: Response;
-  try {
-    res = await fetch(request);
-  } catch (err) {
+    if ((err as { code?: string }).code === 'UND_ERR_INVALID_ARG') return invalid(item, err);
     return { seq: item.seq, ok: false, failure: transient(`publish request failed: ${(err as Error).message}`) };
   }
-  const text = await res.text().catch(() => '');
+  const text = res.text;
   if (res.status === 201 || res.status === 200) {
     const id = parseId(text);
     if (id) return { seq: item.seq, ok: true, publishedId: id };
@@ -86,7 +80,7 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
     return {
       seq: item.seq,
       ok: false,
-      failure: { ...transient(`publish target answered ${res.status}`), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) },
+      failure: { ...transient(`publish target answered ${res.status}`), retryAfterMs: retryAfterMs(res.retryAfter) },
     };
   }
   const failure: ItemFailure = {
@@ -96,6 +90,16 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
   };
   return { seq: item.seq, ok: false, failure };
 }
+
+const invalid = (item: WorkItem, err: unknown): ItemResult => ({
+  seq: item.seq,
+  ok: false,
+  failure: {
+    code: 'invalid_request',
+    message: `cannot send this item to the publish target: ${(err as Error).message}`,
+    retryable: false,
+  },
+});
 
 const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
 
