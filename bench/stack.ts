@@ -179,6 +179,8 @@ export async function startBenchStack(
     stop: async () => {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      // The progress pollers of batches read last would otherwise query a closed connection.
+      batches.close();
       for (const w of workers) w.shutdown();
       await running;
       await connection.close();

@@ -5,6 +5,7 @@
  * anything else is Temporal unavailable.
  */
 import {
+  isGrpcDeadlineError,
   WorkflowContinuedAsNewError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -126,7 +127,8 @@ export function createHandles(deps: { client: Client; log: Logger; reconciler: P
           progressQueriesTotal.inc({ outcome: 'ok' });
           return answer;
         } catch (err) {
-          progressQueriesTotal.inc({ outcome: 'failed' });
+          // A timeout is a worker too busy to answer in time, apart from a workflow or server that refused.
+          progressQueriesTotal.inc({ outcome: isGrpcDeadlineError(err) ? 'timeout' : 'failed' });
           log.warn({ err, batchId: row.id }, 'progress query failed; answering from the database');
           return null;
         }

@@ -66,9 +66,10 @@ export function createProgressCache(opts: ProgressCacheOptions): ProgressCache {
 
   async function poll(id: string, p: Poller): Promise<void> {
     const progress = await opts.ask(p.row).catch(() => null);
-    if (p.stopped) return;
-    // A failed query keeps the last snapshot: its `at` says how old it is.
+    // A failed query keeps the last snapshot: its `at` says how old it is. An answer that comes
+    // after its poller was stopped (evicted, forgotten) still goes to the reads waiting for it.
     if (progress) p.last = { progress, at: now() };
+    if (p.stopped) return;
     if ((progress && isTerminal(progress.status)) || now() - p.lastReadAt >= idleMs) {
       // An ended batch's final snapshot is dropped with its poller: its row has the end by the next read.
       stop(id, p);

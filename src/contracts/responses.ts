@@ -68,12 +68,12 @@ export const Batch = z
     idempotency_key: z.string().nullable().describe('the Idempotency-Key it was submitted with'),
     workflow_id: z.string(),
     temporal_ui_url: z.url(),
+    // Always present (never omitted), so a client can tell a snapshot from a row without guessing.
     progress_as_of: z.iso
       .datetime()
       .nullable()
-      .optional()
       .describe(
-        'when the workflow answered the progress shown: reads share one poll of the workflow per batch, at most every PROGRESS_POLL_MS; null when the body comes from the database (a finished batch, or no answer yet)',
+        "when the workflow answered the progress shown: reads share one poll of the workflow per batch, at most every PROGRESS_POLL_MS; a control call's answer is a fresh query's. null when the body comes from the database (a finished batch, a listing, a submit's answer, or no answer yet)",
       ),
   })
   .meta({ id: 'Batch' });

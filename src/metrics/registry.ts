@@ -34,7 +34,7 @@ export const compensationsTotal = new Counter({
 
 export const progressQueriesTotal = new Counter({
   name: 'batchflow_progress_queries_total',
-  help: "Progress queries this process sent to batches' workflows, by outcome (ok, failed). Reads share one poller per batch, so this grows with the batches read, not the readers.",
+  help: "Progress queries this process sent to batches' workflows, by outcome (ok, failed, timeout: no answer within the query's 3 s deadline). Reads share one poller per batch, so this grows with the batches read, not the readers.",
   labelNames: ['outcome'] as const,
   registers: [registry],
 });

@@ -1,14 +1,18 @@
 /**
  * The observability pieces that need no stack: what the activity interceptor counts and adds to
- * log lines, which SDK log lines reach pino, and the logger's redaction of secrets.
+ * log lines, how progress queries are counted, which SDK log lines reach pino, and the logger's
+ * redaction of secrets.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { createHandles } from '../../src/batches/handle';
+import type { BatchRow } from '../../src/db/schema';
 import { metricsInterceptors } from '../../src/metrics/activity-interceptor';
-import { compensationsTotal, itemsTotal } from '../../src/metrics/registry';
+import { compensationsTotal, itemsTotal, progressQueriesTotal } from '../../src/metrics/registry';
 import { temporalLogger } from '../../src/metrics/temporal-logger';
 import { createLogger } from '../../src/logger';
 
@@ -31,7 +35,10 @@ function collect(): { stream: Writable; lines: () => Array<Record<string, unknow
   };
 }
 
-const valueOf = async (counter: typeof itemsTotal | typeof compensationsTotal, labels: Record<string, string>): Promise<number> =>
+const valueOf = async (
+  counter: typeof itemsTotal | typeof compensationsTotal | typeof progressQueriesTotal,
+  labels: Record<string, string>,
+): Promise<number> =>
   (await counter.get()).values
     .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
     .reduce((s, v) => s + v.value, 0);
@@ -107,4 +114,42 @@ test('the logger redacts keys, secrets and auth headers, and trims callback URLs
   for (const secret of ['bf_live_x', 'bf_live_y', 'token=abc', 'user:pw', '"s"'])
     assert.ok(!text.includes(secret), `${secret} is not logged: ${text}`);
   assert.equal((line!.batch as Record<string, unknown>).callback_url, 'https://hooks.example/cb?[redacted]');
+});
+
+test('a progress query counts as ok, failed, or timeout (no answer within its deadline)', async () => {
+  // What grpc-js rejects with when a call's deadline passes (code 4: DEADLINE_EXCEEDED).
+  const deadline = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
+    code: 4,
+    details: 'Deadline exceeded',
+    metadata: {},
+  });
+  const answers: Array<() => unknown> = [
+    () => ({ status: 'running' }),
+    () => {
+      throw new Error('workflow task failed');
+    },
+    () => {
+      throw deadline;
+    },
+  ];
+  const client = {
+    withDeadline: (_at: number, fn: () => Promise<unknown>) => fn(),
+    workflow: { getHandle: () => ({ query: async () => answers.shift()!() }) },
+  } as unknown as Client;
+  const handleFor = createHandles({ client, log: pino({ level: 'silent' }), reconciler: { settle: async () => 'open' } });
+  const count = async () => ({
+    ok: await valueOf(progressQueriesTotal, { outcome: 'ok' }),
+    failed: await valueOf(progressQueriesTotal, { outcome: 'failed' }),
+    timeout: await valueOf(progressQueriesTotal, { outcome: 'timeout' }),
+  });
+  const before = await count();
+  const row = { id: 'b_1', workflow_id: 'batch-b_1' } as BatchRow;
+  assert.deepEqual(await handleFor(row).progress(), { status: 'running' });
+  assert.equal(await handleFor(row).progress(), null, 'a failed query answers null: the row answers');
+  assert.equal(await handleFor(row).progress(), null);
+  const after = await count();
+  assert.deepEqual(
+    { ok: after.ok - before.ok, failed: after.failed - before.failed, timeout: after.timeout - before.timeout },
+    { ok: 1, failed: 1, timeout: 1 },
+  );
 });

@@ -144,3 +144,47 @@ test('after forget, the next read waits for a fresh answer', async () => {
   assert.deepEqual((await cache.read(row('b1')))?.progress, progress(2), 'after forget: a new query');
   cache.close();
 });
+
+test('a query slower than the interval never overlaps the next: the pause starts at each answer', async () => {
+  const intervalMs = 10;
+  let inFlight = 0;
+  let most = 0;
+  const gaps: number[] = [];
+  let answeredAt = 0;
+  const cache = createProgressCache({
+    intervalMs,
+    ask: async () => {
+      if (answeredAt) gaps.push(Date.now() - answeredAt);
+      most = Math.max(most, ++inFlight);
+      await sleep(40);
+      inFlight--;
+      answeredAt = Date.now();
+      return progress(1);
+    },
+  });
+  const reader = setInterval(() => void cache.read(row('b1')), 5);
+  await until(() => gaps.length >= 4, 'the poller asks a few times');
+  clearInterval(reader);
+  cache.close();
+  assert.equal(most, 1, 'one query at a time');
+  // Timers fire no earlier than asked (less a millisecond of rounding).
+  assert.ok(
+    gaps.every((g) => g >= intervalMs - 1),
+    `each query starts an interval after the last answer: ${gaps.join(', ')} ms`,
+  );
+});
+
+test('a read waiting for a first answer gets it even if its poller was evicted meanwhile', async () => {
+  let release = (): void => undefined;
+  const cache = createProgressCache({
+    intervalMs: 10_000,
+    maxPollers: 1,
+    ask: (r) => (r.id === 'a' ? new Promise((resolve) => (release = () => resolve(progress(3)))) : Promise.resolve(progress(1))),
+  });
+  const waiting = cache.read(row('a'));
+  await cache.read(row('b'));
+  assert.equal(cache.size(), 1, "'a' was evicted");
+  release();
+  assert.deepEqual((await waiting)?.progress, progress(3));
+  cache.close();
+});
