@@ -27,9 +27,6 @@ import { installRetentionSchedule } from '../temporal/schedule';
 import { installRuntime } from '../metrics/runtime';
 import { tracingFromConfig } from '../tracing';
 
-const DEV_SERVER_PORT = 7233;
-const DEV_UI_PORT = 8233;
-
 async function main(): Promise<void> {
   const config = loadConfig();
   // The SDK's own chatter (bundler progress, poller state) only matters when something is wrong.
@@ -57,9 +54,9 @@ async function main(): Promise<void> {
       say('starting the Temporal dev server…');
       const server: DevServer = await startDevServer({
         dbFilename: path.join(config.dataDir, 'temporal.db'),
-        port: DEV_SERVER_PORT,
+        port: config.devServer.port,
         ui: true,
-        uiPort: DEV_UI_PORT,
+        uiPort: config.devServer.uiPort,
         log: say,
       });
       stops.push(() => server.stop());
