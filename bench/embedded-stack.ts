@@ -51,8 +51,11 @@ export async function startEmbeddedStack(
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-bench-embedded-'));
   const [port, devPort, devUiPort] = [await freePort(), await freePort(), await freePort()];
   const key = `bf_bench_${randomBytes(16).toString('hex')}`;
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  // The embedded stack is the one without these: its own PGlite, its own dev server.
+  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'WORKFLOW_BUNDLE_PATH', 'NODE_TEST_CONTEXT']) delete inherited[name];
   const childEnv: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...inherited,
     BATCHFLOW_DATA_DIR: dataDir,
     BATCHFLOW_DEV_API_KEY: key,
     PORT: String(port),
@@ -64,8 +67,6 @@ export async function startEmbeddedStack(
     LOG_LEVEL: 'warn',
     ...env,
   };
-  // The embedded stack is the one without these: its own PGlite, its own dev server.
-  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'WORKFLOW_BUNDLE_PATH', 'NODE_TEST_CONTEXT']) delete childEnv[name];
   const stack = spawnEntry('embedded', 'src/main/start.ts', childEnv, TAIL_LINES, nodeArgs);
   const baseUrl = `http://127.0.0.1:${port}`;
   let connection: Connection | undefined;
