@@ -19,6 +19,15 @@ import type { SlowTarget } from './publish-target';
 import type { Row } from './report';
 import { keyedFetch, type BenchStack, type Usage } from './stack';
 
+/**
+ * The node options `npm start` gives (package.json's start script, `tsx <options> src/main/start.ts`),
+ * so the bench measures the process as `npm start` runs it.
+ */
+export function npmStartNodeOptions(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return pkg.scripts.start!.split(/\s+/).filter((a) => a.startsWith('--'));
+}
+
 /** It bundles the workflows, trains the classifier, starts a dev server and PGlite: slow on a busy 2-core machine. */
 const START_DEADLINE_MS = 300_000;
 const TAIL_LINES = 100;
@@ -67,7 +76,7 @@ export async function startEmbeddedStack(
     LOG_LEVEL: 'warn',
     ...env,
   };
-  const stack = spawnEntry('embedded', 'src/main/start.ts', childEnv, TAIL_LINES, nodeArgs);
+  const stack = spawnEntry('embedded', 'src/main/start.ts', childEnv, TAIL_LINES, [...npmStartNodeOptions(), ...nodeArgs]);
   const baseUrl = `http://127.0.0.1:${port}`;
   let connection: Connection | undefined;
   const stop = async (): Promise<void> => {
