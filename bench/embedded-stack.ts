@@ -12,21 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../src/net/free-port';
-import { spawnEntry, type EntryProcess } from './child';
+import { scriptNodeOptions, spawnEntry, type EntryProcess } from './child';
 import { childrenOf, peakOf, resetPeak, rssOf } from './measure';
 import { runBatchflow, type BatchflowScenario } from './batchflow-scenario';
 import type { SlowTarget } from './publish-target';
 import type { Row } from './report';
 import { keyedFetch, type BenchStack, type Usage } from './stack';
-
-/**
- * The node options `npm start` gives (package.json's start script, `tsx <options> src/main/start.ts`),
- * so the bench measures the process as `npm start` runs it.
- */
-export function npmStartNodeOptions(): string[] {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  return pkg.scripts.start!.split(/\s+/).filter((a) => a.startsWith('--'));
-}
 
 /** It bundles the workflows, trains the classifier, starts a dev server and PGlite: slow on a busy 2-core machine. */
 const START_DEADLINE_MS = 300_000;
@@ -76,7 +67,7 @@ export async function startEmbeddedStack(
     LOG_LEVEL: 'warn',
     ...env,
   };
-  const stack = spawnEntry('embedded', 'src/main/start.ts', childEnv, TAIL_LINES, [...npmStartNodeOptions(), ...nodeArgs]);
+  const stack = spawnEntry('embedded', 'src/main/start.ts', childEnv, TAIL_LINES, [...scriptNodeOptions('start'), ...nodeArgs]);
   const baseUrl = `http://127.0.0.1:${port}`;
   let connection: Connection | undefined;
   const stop = async (): Promise<void> => {
