@@ -36,7 +36,8 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
     ok: false,
   };
   target.delayMs = s.publishDelayMs;
-  const devServer = samplePeaks({ devServer: devServerRss() });
+  // The embedded stack measures its own dev server; the bench's is idle then.
+  const devServer = samplePeaks({ devServer: stack.mode === 'embedded' ? () => 0 : devServerRss() });
   const usage = await stack.measure();
   try {
     const payload = body(s.items, s.name, s.chunking);
@@ -69,17 +70,22 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
       status: string;
       counts: Record<string, number>;
     };
-    const rows = await stack.db
-      .selectFrom('item_results')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.count<number>('ref').distinct().as('refs')])
-      .where('batch_id', '=', submitted.batch_id)
-      .where('status', '=', 'succeeded')
-      .where('published', '=', true)
-      .executeTakeFirstOrThrow();
     const problems: string[] = [];
     if (view.status !== 'completed') problems.push(`status ${view.status} ${JSON.stringify(view.counts)}`);
-    if (Number(rows.n) !== s.items) problems.push(`${rows.n} of ${s.items} items succeeded and published`);
-    if (Number(rows.refs) !== Number(rows.n)) problems.push(`${rows.n} results for ${rows.refs} distinct refs (duplicates)`);
+    if (stack.db) {
+      const rows = await stack.db
+        .selectFrom('item_results')
+        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.count<number>('ref').distinct().as('refs')])
+        .where('batch_id', '=', submitted.batch_id)
+        .where('status', '=', 'succeeded')
+        .where('published', '=', true)
+        .executeTakeFirstOrThrow();
+      if (Number(rows.n) !== s.items) problems.push(`${rows.n} of ${s.items} items succeeded and published`);
+      if (Number(rows.refs) !== Number(rows.n)) problems.push(`${rows.n} results for ${rows.refs} distinct refs (duplicates)`);
+    } else if (view.counts.published !== s.items) {
+      // PGlite is the embedded process's own: the batch's counts stand for the rows.
+      problems.push(`${view.counts.published} of ${s.items} items published ${JSON.stringify(view.counts)}`);
+    }
     const created = target.createdFor(submitted.batch_id);
     if (created !== s.items) problems.push(`the target holds ${created} items of this batch, not ${s.items}`);
 
@@ -89,7 +95,7 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
       ...row,
       wallMs,
       progress: { p50: percentile(reads, 50), p99: percentile(reads, 99), n: reads.length },
-      rss: { ...used.rss, 'dev server': devServer.stop().devServer },
+      rss: { ...used.rss, ...(stack.mode === 'embedded' ? (devServer.stop(), {}) : { 'dev server': devServer.stop().devServer }) },
       peakFrom: used.peakFrom,
       statements: used.statements,
       history: { runs: runs.length, events: largest.events, bytes: largest.bytes },

@@ -1,5 +1,6 @@
 /** A production entry (src/main/*.ts) as a child process of the bench or the soak, with its log's tail kept. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const REPO_ROOT = path.join(__dirname, '..');
@@ -26,4 +27,13 @@ export function spawnEntry(name: string, entry: string, env: NodeJS.ProcessEnv, 
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   return { child, lines };
+}
+
+/**
+ * The node options an npm script gives its entry (package.json's `tsx <options> src/main/….ts`),
+ * so the bench runs the process as `npm start` or `npm run worker` does.
+ */
+export function scriptNodeOptions(script: string): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return (pkg.scripts[script] ?? '').split(/\s+/).filter((a) => a.startsWith('--'));
 }

@@ -33,6 +33,43 @@ export function rssOf(pid: number): number {
   }
 }
 
+/** VmHWM (peak RSS since start, or since the last resetPeak) and VmRSS of `pid`, bytes (0 when it has ended). */
+export function peakOf(pid: number): { hwm: number; rss: number } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+  } catch {
+    return { hwm: 0, rss: 0 };
+  }
+}
+
+/** Writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS (Linux 4.0+); false if the kernel refuses. */
+export function resetPeak(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The direct children of `pid`, with their command names. */
+export function childrenOf(pid: number): Array<{ pid: number; comm: string }> {
+  const found: Array<{ pid: number; comm: string }> = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) found.push({ pid: Number(entry), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+    } catch {
+      // the process ended between readdir and read
+    }
+  }
+  return found;
+}
+
 /** The dev server's RSS now (0 when it is not found). */
 export function devServerRss(): () => number {
   const pid = devServerPid();

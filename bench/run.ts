@@ -21,6 +21,7 @@ import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { bundleBaseline, runBare } from './baseline';
 import { runBatchflow, submitLatency, SUBMIT_BODY_ITEMS, type BatchflowScenario, type SubmitLatency } from './batchflow-scenario';
 import { runBullmq } from './bullmq';
+import { runEmbedded } from './embedded-stack';
 import { startProcessStack } from './process-stack';
 import { ATTRIBUTION_NOTE, cpuProfArgs, profileClockUs, profileTable, readProfiles } from './profile';
 import { startSlowTarget, type SlowTarget } from './publish-target';
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
       let row: Row;
       if (s.kind === 'bare') row = await runBare(server, baselineBundle!, s);
       else if (s.kind === 'bullmq') row = await runBullmq(s.name, s.items);
+      else if (s.kind === 'embedded') row = await runEmbedded(target, s, log);
       else {
         // The child processes start once, after the peers (so they take no CPU from them), and serve every batchflow scenario.
         if (processes && !shared)
@@ -160,6 +162,9 @@ function writeRun(
         "SQL statements are the difference of `batchflow_db_statements_total` on the API's `/metrics` (PORT) and the worker's (WORKER_METRICS_PORT) before and after the scenario; the API's include the progress reads and one statement of the bench's own scrape (the batches gauge)."
       : "batchflow's peak RSS is sampled every 100 ms over the scenario. API and worker run in one process here (the bench's, PGlite serves one process), so their peak is one combined figure (with the bench's own request bodies). SQL statements count every statement the API and the worker issue through Kysely, each through a view of its own.",
     "The dev server is measured apart (its VmRSS sampled every 100 ms); the bare baseline's worker runs in the bench's process, so its row has the dev server's RSS alone. BullMQ's `node` is the flow's own process (its maxRSS, tsx included) and `redis` the redis-server's VmRSS sampled every 100 ms; its wall time runs from addBulk to the last item's publish job. " +
+      (rows.some((r) => r.scenario.startsWith('npm-start'))
+        ? "The npm-start rows are `npm start`'s embedded stack (src/main/start.ts: API, workers and PGlite in one node process, the Temporal dev server its child), a fresh one per row with a data dir and ports of its own, the batch submitted over HTTP at the defaults and checked by its counts and the target: `npm start` is the node process's VmHWM over the batch (reset before it), `npm start since start` the same since the process started (workflow bundling, PGlite and migrations included), `its dev server` that child's VmHWM over the batch; SQL statements are API and worker together, in the worker column. "
+        : '') +
       'Progress reads: batchflow `GET /v1/batches/{id}`, BullMQ `getJobCounts` on its three queues, every 250 ms while the work runs. × bare: wall time over the bare row with the same items and chunking.',
   ];
   console.log(generated.join('\n'));

@@ -49,11 +49,11 @@ export interface Usage {
 }
 
 export interface BenchStack {
-  mode: 'processes' | 'in-process';
+  mode: 'processes' | 'in-process' | 'embedded';
   key: string;
   client: Client;
-  /** The database without statement counting, for the bench's own checks. */
-  db: Db['db'];
+  /** The database without statement counting, for the bench's own checks; none when PGlite is another process's (embedded). */
+  db?: Db['db'];
   api(path: string, init?: RequestInit): Promise<Response>;
   /** Starts measuring; stop() answers what the stack used since. */
   measure(): Promise<{ stop(): Promise<Usage> }>;

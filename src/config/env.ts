@@ -27,6 +27,9 @@ export const EnvSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('batchflow'),
   TEMPORAL_UI_URL: z.string().default('http://localhost:8233'),
+  /** `npm start` without TEMPORAL_ADDRESS: the ports of the dev server it starts and of its UI. */
+  TEMPORAL_DEV_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  TEMPORAL_DEV_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   /**
    * The worker and `npm run migrate` add the custom search attributes the namespace lacks (through
    * Temporal's operator API). `false` where that is not allowed (Temporal Cloud: tcld or the UI).

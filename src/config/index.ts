@@ -59,6 +59,8 @@ export interface Config {
   database: { connectTimeoutMs: number; statementTimeoutMs: number };
   /** registerSearchAttributes: TEMPORAL_REGISTER_SEARCH_ATTRIBUTES (src/temporal/search-attribute-setup.ts). */
   temporal: { address: string | undefined; namespace: string; taskQueue: string; uiUrl: string; registerSearchAttributes: boolean };
+  /** TEMPORAL_DEV_PORT and TEMPORAL_DEV_UI_PORT: where `npm start` runs its dev server when TEMPORAL_ADDRESS is unset. */
+  devServer: { port: number; uiPort: number };
   publishUrl: string | undefined;
   publishTimeoutMs: number;
   maxBodyBytes: number;
@@ -152,6 +154,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       uiUrl: env.TEMPORAL_UI_URL.replace(/\/+$/, ''),
       registerSearchAttributes: env.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES,
     },
+    devServer: { port: env.TEMPORAL_DEV_PORT, uiPort: env.TEMPORAL_DEV_UI_PORT },
     publishUrl: env.PUBLISH_URL,
     publishTimeoutMs: env.PUBLISH_TIMEOUT_MS,
     maxBodyBytes: env.MAX_BODY_BYTES,
