@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { WorkItem } from '../../../src/db/items';
 import type { ItemResult, StageHandler } from '../runner';
 import type { ItemFailure } from '../../errors';
+import { headerValue, httpCall, unbuildable, type HttpAnswer } from '../../../src/net/http-client';
 
 export interface HttpPublisherOptions {
   baseUrl: string;
@@ -50,33 +51,30 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
     attributes: item.attributes ?? {},
     content_sha256: item.content_b64 ? createHash('sha256').update(Buffer.from(item.content_b64, 'base64')).digest('hex') : null,
   });
-  // A request that cannot even be built fails for good: retrying would build it the same way.
-  let request: Request;
+  let res: HttpAnswer;
   try {
-    request = new Request(new URL('items', withSlash(opts.baseUrl)), {
+    res = await httpCall(new URL('items', withSlash(opts.baseUrl)), {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': publishKey(batchId, item.ref) },
       body,
-      signal: AbortSignal.timeout(opts.timeoutMs),
+      timeoutMs: opts.timeoutMs,
     });
   } catch (err) {
-    return {
-      seq: item.seq,
-      ok: false,
-      failure: {
-        code: 'invalid_request',
-        message: `cannot send this item to the publish target: ${(err as Error).message}`,
-        retryable: false,
-      },
-    };
-  }
-  let res: Response;
-  try {
-    res = await fetch(request);
-  } catch (err) {
+    // A request that cannot even be built fails for good: retrying would build it the same way.
+    if (unbuildable(err)) {
+      return {
+        seq: item.seq,
+        ok: false,
+        failure: {
+          code: 'invalid_request',
+          message: `cannot send this item to the publish target: ${(err as Error).message}`,
+          retryable: false,
+        },
+      };
+    }
     return { seq: item.seq, ok: false, failure: transient(`publish request failed: ${(err as Error).message}`) };
   }
-  const text = await res.text().catch(() => '');
+  const text = res.text;
   if (res.status === 201 || res.status === 200) {
     const id = parseId(text);
     if (id) return { seq: item.seq, ok: true, publishedId: id };
@@ -86,7 +84,10 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
     return {
       seq: item.seq,
       ok: false,
-      failure: { ...transient(`publish target answered ${res.status}`), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) },
+      failure: {
+        ...transient(`publish target answered ${res.status}`),
+        retryAfterMs: retryAfterMs(headerValue(res.headers, 'retry-after')),
+      },
     };
   }
   const failure: ItemFailure = {

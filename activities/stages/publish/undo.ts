@@ -8,6 +8,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../src/db/schema';
 import type { WorkItem } from '../../../src/db/items';
 import { publishOne } from './http';
+import { httpCall, type HttpAnswer } from '../../../src/net/http-client';
 
 /** Why an item's remote copy is not known to be gone. */
 export interface UndoFailure {
@@ -61,16 +62,17 @@ export const httpUnpublisher =
   (opts: { baseUrl: string; timeoutMs: number }): Unpublisher =>
   async (id) => {
     const base = opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`;
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(new URL(`items/${encodeURIComponent(id)}`, base), {
+      // The answer's body says nothing a status does not: discarded, which frees the connection.
+      res = await httpCall(new URL(`items/${encodeURIComponent(id)}`, base), {
         method: 'DELETE',
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        timeoutMs: opts.timeoutMs,
+        readBody: false,
       });
     } catch (err) {
       return { ok: false, retryable: true, message: `DELETE failed: ${(err as Error).message}` };
     }
-    await res.arrayBuffer().catch(() => undefined);
     if (res.status === 204 || res.status === 200 || res.status === 404) return { ok: true };
     return { ok: false, retryable: res.status === 429 || res.status >= 500, message: `DELETE answered ${res.status}` };
   };
