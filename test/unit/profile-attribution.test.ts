@@ -38,12 +38,15 @@ describe('categoryOf: the first matching frame from the leaf up', () => {
     assert.equal(categoryOf(leafFirst(frame('onData', 'node:net'), pgParse)), 'database (driver, no caller)');
   });
 
-  test("fetch is the HTTP client, called by publish or from its own callbacks; publish's own code is publish", () => {
+  test("undici is the HTTP client, called by publish or from its own callbacks; publish's own code is publish", () => {
     const publish = frame('publishOne', at('activities/stages/publish/http.ts'));
     const undici = frame('fetch', 'node:internal/deps/undici/undici');
     assert.equal(categoryOf(leafFirst(activityRunner, publish, undici, builtin)), 'HTTP client (undici)');
     assert.equal(categoryOf(leafFirst(undici, frame('wasm-function[20]', 'wasm://wasm/0002f80e'))), 'HTTP client (undici)');
     assert.equal(categoryOf(leafFirst(activityRunner, publish)), 'publish');
+    // The npm package (src/net/http-client.ts) counts the same as Node's bundled copy.
+    const request = frame('request', at('node_modules/undici/lib/api/api-request.js'));
+    assert.equal(categoryOf(leafFirst(activityRunner, publish, request, builtin)), 'HTTP client (undici)');
   });
 
   test('the SDK, V8 entries, Node internals and the rest', () => {
