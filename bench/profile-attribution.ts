@@ -65,8 +65,9 @@ const CATEGORIES: [string, Matcher][] = [
   ],
   ['database', (f) => inUrl('/node_modules/pg', '/node_modules/kysely', '@electric-sql/pglite')(f) || notDependency(ours('src/db'))(f)],
   // undici's own code (and, above it, its wasm HTTP parser): in the worker, publish's calls to the
-  // target. Node's bundled copy is global fetch; the npm package is src/net/http-client.ts's request.
-  ['HTTP client (undici)', inUrl('node:internal/deps/undici', '/node_modules/undici/')],
+  // target. Node's bundled copy is global fetch; the npm package is what src/net/http-client.ts
+  // calls, and that wrapper counts too, as fetch's own layer above undici did.
+  ['HTTP client (undici)', inUrl('node:internal/deps/undici', '/node_modules/undici/', '/src/net/http-client.ts')],
   ['classify', notDependency(ours('activities/stages/classify'))],
   ['ingest', notDependency(ours('activities/stages/ingest'))],
   ['publish', notDependency(ours('activities/stages/publish'))],

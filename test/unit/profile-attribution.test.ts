@@ -47,6 +47,8 @@ describe('categoryOf: the first matching frame from the leaf up', () => {
     // The npm package (src/net/http-client.ts) counts the same as Node's bundled copy.
     const request = frame('request', at('node_modules/undici/lib/api/api-request.js'));
     assert.equal(categoryOf(leafFirst(activityRunner, publish, request, builtin)), 'HTTP client (undici)');
+    const wrapper = frame('httpCall', at('src/net/http-client.ts'));
+    assert.equal(categoryOf(leafFirst(activityRunner, publish, wrapper, builtin)), 'HTTP client (undici)');
   });
 
   test('the SDK, V8 entries, Node internals and the rest', () => {
