@@ -57,7 +57,11 @@ export interface HttpAnswer {
   text: string;
 }
 
-/** fetch sent these on every call; targets that look at them see the same. */
+/**
+ * fetch sent an accept and a user agent (`node`) on every call: a target that requires them still
+ * gets them, the agent now naming us. fetch also asked for gzip and inflated the answer; with no
+ * accept-encoding sent, a target answers uncompressed, which is all this reads.
+ */
 const DEFAULT_HEADERS = { accept: '*/*', 'user-agent': 'batchflow/1' };
 
 /**
