@@ -6,7 +6,7 @@
  * root, and the first frame that matches a category takes the sample. A frame matches by its
  * script URL (or, for V8's own entries and JSON, its name), in the order of CATEGORIES below. So a
  * JSON.parse called by pg counts as serialization, pg's protocol code called by ingest counts as
- * the database, fetch's code called by publish counts as the HTTP client, and the classifier's own code (and the library and built-ins it calls that match
+ * the database, undici's code called by publish counts as the HTTP client, and the classifier's own code (and the library and built-ins it calls that match
  * nothing) counts as classify. Database samples are then split into reads and writes by the
  * nearest batchflow query function further up (src/db: get/list/find/load/count… read,
  * insert/write/mark/save… write); the driver's socket callbacks have no caller on their stack
@@ -64,9 +64,10 @@ const CATEGORIES: [string, Matcher][] = [
       inUrl('@temporalio/common/lib/converter', '@temporalio/proto', '/protobufjs/')(f),
   ],
   ['database', (f) => inUrl('/node_modules/pg', '/node_modules/kysely', '@electric-sql/pglite')(f) || notDependency(ours('src/db'))(f)],
-  // undici's own code, Node's bundled copy behind fetch or the package publish calls with `request`
-  // (and, above it, its wasm HTTP parser): in the worker, publish's calls to the target.
-  ['HTTP client (undici)', inUrl('node:internal/deps/undici', '/node_modules/undici/')],
+  // undici's own code (and, above it, its wasm HTTP parser): in the worker, publish's calls to the
+  // target. Node's bundled copy is global fetch; the npm package is what src/net/http-client.ts
+  // calls, and that wrapper counts too, as fetch's own layer above undici did.
+  ['HTTP client (undici)', inUrl('node:internal/deps/undici', '/node_modules/undici/', '/src/net/http-client.ts')],
   ['classify', notDependency(ours('activities/stages/classify'))],
   ['ingest', notDependency(ours('activities/stages/ingest'))],
   ['publish', notDependency(ours('activities/stages/publish'))],

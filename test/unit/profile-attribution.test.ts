@@ -38,7 +38,7 @@ describe('categoryOf: the first matching frame from the leaf up', () => {
     assert.equal(categoryOf(leafFirst(frame('onData', 'node:net'), pgParse)), 'database (driver, no caller)');
   });
 
-  test("fetch is the HTTP client, called by publish or from its own callbacks; publish's own code is publish", () => {
+  test("undici is the HTTP client, called by publish or from its own callbacks; publish's own code is publish", () => {
     const publish = frame('publishOne', at('activities/stages/publish/http.ts'));
     const undici = frame('fetch', 'node:internal/deps/undici/undici');
     assert.equal(categoryOf(leafFirst(activityRunner, publish, undici, builtin)), 'HTTP client (undici)');
@@ -46,6 +46,11 @@ describe('categoryOf: the first matching frame from the leaf up', () => {
     const undiciPackage = frame('request', 'file:///app/node_modules/undici/lib/api/api-request.js');
     assert.equal(categoryOf(leafFirst(activityRunner, publish, undiciPackage)), 'HTTP client (undici)');
     assert.equal(categoryOf(leafFirst(activityRunner, publish)), 'publish');
+    // The npm package (src/net/http-client.ts) counts the same as Node's bundled copy.
+    const request = frame('request', at('node_modules/undici/lib/api/api-request.js'));
+    assert.equal(categoryOf(leafFirst(activityRunner, publish, request, builtin)), 'HTTP client (undici)');
+    const wrapper = frame('httpCall', at('src/net/http-client.ts'));
+    assert.equal(categoryOf(leafFirst(activityRunner, publish, wrapper, builtin)), 'HTTP client (undici)');
   });
 
   test('the SDK, V8 entries, Node internals and the rest', () => {

@@ -3,6 +3,8 @@
  * core tier's candidate headings. Timeouts, connection errors, 429 and 5xx are transient; a reply
  * that cannot be read is treated as "no opinion" (confidence 0), which sends the item to review.
  */
+import { headerValue, httpCall, type HttpAnswer } from '../../../src/net/http-client';
+
 export interface Candidate {
   label: string;
   description: string;
@@ -36,20 +38,20 @@ export function createFallback(opts: FallbackOptions): (text: string, candidates
         },
       ],
     };
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(endpoint, {
+      res = await httpCall(endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}) },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        timeoutMs: opts.timeoutMs,
       });
     } catch (err) {
       return { ok: false, retryable: true, message: `fallback request failed: ${(err as Error).message}` };
     }
-    const raw = await res.text().catch(() => '');
+    const raw = res.text;
     if (res.status === 429 || res.status >= 500) {
-      const after = Number(res.headers.get('retry-after'));
+      const after = Number(headerValue(res.headers, 'retry-after'));
       return {
         ok: false,
         retryable: true,
@@ -57,7 +59,8 @@ export function createFallback(opts: FallbackOptions): (text: string, candidates
         ...(Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {}),
       };
     }
-    if (!res.ok) return { ok: false, retryable: false, message: `fallback answered ${res.status}: ${raw.slice(0, 200)}` };
+    if (res.status < 200 || res.status > 299)
+      return { ok: false, retryable: false, message: `fallback answered ${res.status}: ${raw.slice(0, 200)}` };
     return parseAnswer(raw, new Set(candidates.map((c) => c.label)));
   };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { WorkItem } from '../../../src/db/items';
 import type { ItemResult, StageHandler } from '../runner';
 import type { ItemFailure } from '../../errors';
-import { send, type Answer } from './client';
+import { headerValue, httpCall, unbuildable, type HttpAnswer } from '../../../src/net/http-client';
 
 export interface HttpPublisherOptions {
   baseUrl: string;
@@ -51,23 +51,27 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
     attributes: item.attributes ?? {},
     content_sha256: item.content_b64 ? createHash('sha256').update(Buffer.from(item.content_b64, 'base64')).digest('hex') : null,
   });
-  // A request that cannot even be built fails for good: retrying would build it the same way.
-  let url: URL;
+  let res: HttpAnswer;
   try {
-    url = new URL('items', withSlash(opts.baseUrl));
-  } catch (err) {
-    return invalid(item, err);
-  }
-  let res: Answer;
-  try {
-    res = await send(url, {
+    res = await httpCall(new URL('items', withSlash(opts.baseUrl)), {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': publishKey(batchId, item.ref) },
       body,
       timeoutMs: opts.timeoutMs,
     });
   } catch (err) {
-    if ((err as { code?: string }).code === 'UND_ERR_INVALID_ARG') return invalid(item, err);
+    // A request that cannot even be built fails for good: retrying would build it the same way.
+    if (unbuildable(err)) {
+      return {
+        seq: item.seq,
+        ok: false,
+        failure: {
+          code: 'invalid_request',
+          message: `cannot send this item to the publish target: ${(err as Error).message}`,
+          retryable: false,
+        },
+      };
+    }
     return { seq: item.seq, ok: false, failure: transient(`publish request failed: ${(err as Error).message}`) };
   }
   const text = res.text;
@@ -80,7 +84,10 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
     return {
       seq: item.seq,
       ok: false,
-      failure: { ...transient(`publish target answered ${res.status}`), retryAfterMs: retryAfterMs(res.retryAfter) },
+      failure: {
+        ...transient(`publish target answered ${res.status}`),
+        retryAfterMs: retryAfterMs(headerValue(res.headers, 'retry-after')),
+      },
     };
   }
   const failure: ItemFailure = {
@@ -90,16 +97,6 @@ export async function publishOne(opts: HttpPublisherOptions, batchId: string, it
   };
   return { seq: item.seq, ok: false, failure };
 }
-
-const invalid = (item: WorkItem, err: unknown): ItemResult => ({
-  seq: item.seq,
-  ok: false,
-  failure: {
-    code: 'invalid_request',
-    message: `cannot send this item to the publish target: ${(err as Error).message}`,
-    retryable: false,
-  },
-});
 
 const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
 

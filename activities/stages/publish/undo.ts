@@ -8,7 +8,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../src/db/schema';
 import type { WorkItem } from '../../../src/db/items';
 import { publishOne } from './http';
-import { send, type Answer } from './client';
+import { httpCall, type HttpAnswer } from '../../../src/net/http-client';
 
 /** Why an item's remote copy is not known to be gone. */
 export interface UndoFailure {
@@ -62,9 +62,14 @@ export const httpUnpublisher =
   (opts: { baseUrl: string; timeoutMs: number }): Unpublisher =>
   async (id) => {
     const base = opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`;
-    let res: Answer;
+    let res: HttpAnswer;
     try {
-      res = await send(new URL(`items/${encodeURIComponent(id)}`, base), { method: 'DELETE', timeoutMs: opts.timeoutMs });
+      // The answer's body says nothing a status does not: discarded, which frees the connection.
+      res = await httpCall(new URL(`items/${encodeURIComponent(id)}`, base), {
+        method: 'DELETE',
+        timeoutMs: opts.timeoutMs,
+        readBody: false,
+      });
     } catch (err) {
       return { ok: false, retryable: true, message: `DELETE failed: ${(err as Error).message}` };
     }
