@@ -29,6 +29,18 @@ export function spawnEntry(name: string, entry: string, env: NodeJS.ProcessEnv, 
   return { child, lines };
 }
 
+export const exited = (c: EntryProcess): boolean => c.child.exitCode !== null || c.child.signalCode !== null;
+
+/** SIGTERM (the entry's graceful shutdown), SIGKILL after `graceMs`. */
+export async function stopEntry(c: EntryProcess, graceMs: number): Promise<void> {
+  if (exited(c)) return;
+  const done = new Promise<void>((resolve) => c.child.once('exit', () => resolve()));
+  c.child.kill('SIGTERM');
+  const timer = setTimeout(() => c.child.kill('SIGKILL'), graceMs);
+  await done;
+  clearTimeout(timer);
+}
+
 /**
  * The node options an npm script gives its entry (package.json's `tsx <options> src/main/….ts`),
  * so the bench runs the process as `npm start` or `npm run worker` does.

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../src/net/free-port';
-import { scriptNodeOptions, spawnEntry, type EntryProcess } from './child';
+import { exited, scriptNodeOptions, spawnEntry, stopEntry, type EntryProcess } from './child';
 import { childrenOf, peakOf, resetPeak, rssOf } from './measure';
 import { runBatchflow, type BatchflowScenario } from './batchflow-scenario';
 import type { SlowTarget } from './publish-target';
@@ -24,17 +24,8 @@ const START_DEADLINE_MS = 300_000;
 const TAIL_LINES = 100;
 const STATEMENTS = /^batchflow_db_statements_total(?:\{[^}]*\})? (\S+)$/m;
 
-const exited = (c: EntryProcess): boolean => c.child.exitCode !== null || c.child.signalCode !== null;
-
 /** SIGTERM (its graceful shutdown stops the API, the workers, PGlite and the dev server), SIGKILL after 60 s. */
-async function stopChild(c: EntryProcess): Promise<void> {
-  if (exited(c)) return;
-  const done = new Promise<void>((resolve) => c.child.once('exit', () => resolve()));
-  c.child.kill('SIGTERM');
-  const timer = setTimeout(() => c.child.kill('SIGKILL'), 60_000);
-  await done;
-  clearTimeout(timer);
-}
+const stopChild = (c: EntryProcess): Promise<void> => stopEntry(c, 60_000);
 
 export interface EmbeddedStack extends BenchStack {
   /** The node process's VmHWM from its start to the moment of the call. */

@@ -17,7 +17,7 @@ import { createKey } from '../src/db/keys';
 import type { DevServer } from '../src/temporal/dev-server';
 import { LIMITS, keyedFetch, type BenchStack, type Usage } from './stack';
 import { freePort } from '../src/net/free-port';
-import { scriptNodeOptions, spawnEntry } from './child';
+import { exited, scriptNodeOptions, spawnEntry, stopEntry } from './child';
 
 /** A child compiles TypeScript and trains the classifier: slow on a busy 2-core machine. */
 const START_DEADLINE_MS = 240_000;
@@ -38,8 +38,6 @@ function spawnChild(name: string, entry: string, env: NodeJS.ProcessEnv, metrics
   return { name, ...spawnEntry(name, entry, env, TAIL_LINES, nodeArgs), metricsUrl, hwmReset: false, sampled: 0 };
 }
 
-const exited = (c: Child): boolean => c.child.exitCode !== null || c.child.signalCode !== null;
-
 async function waitHealthy(c: Child, url: string): Promise<void> {
   const deadline = Date.now() + START_DEADLINE_MS;
   while (Date.now() < deadline) {
@@ -55,14 +53,7 @@ async function waitHealthy(c: Child, url: string): Promise<void> {
 }
 
 /** SIGTERM (graceful shutdown), SIGKILL after 30 s. */
-async function stopChild(c: Child): Promise<void> {
-  if (exited(c)) return;
-  const done = new Promise<void>((resolve) => c.child.once('exit', () => resolve()));
-  c.child.kill('SIGTERM');
-  const timer = setTimeout(() => c.child.kill('SIGKILL'), 30_000);
-  await done;
-  clearTimeout(timer);
-}
+const stopChild = (c: Child): Promise<void> => stopEntry(c, 30_000);
 
 function status(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
