@@ -8,6 +8,7 @@ import * as m0004 from './migrations/0004_webhooks';
 import * as m0005 from './migrations/0005_rate_limits';
 import * as m0006 from './migrations/0006_publish_sent';
 import * as m0007 from './migrations/0007_webhook_secrets';
+import * as m0008 from './migrations/0008_rate_limits_unlogged';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_rate_limits': m0005,
   '0006_publish_sent': m0006,
   '0007_webhook_secrets': m0007,
+  '0008_rate_limits_unlogged': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -134,3 +134,12 @@ test('batches list newest first per tenant, with a stable cursor', async () => {
     true,
   );
 });
+
+test("the API's rate counters skip the write-ahead log: a request never waits on a WAL flush", async () => {
+  // relpersistence 'u' is an unlogged table; the schema is this test's own (search_path first).
+  const { rows } = await sql<{ persistence: string }>`
+    select c.relpersistence as persistence from pg_class c
+    where c.relname = 'rate_limits' and c.relnamespace = (select oid from pg_namespace where nspname = current_schema())
+  `.execute(db.db);
+  assert.deepEqual(rows, [{ persistence: 'u' }]);
+});
