@@ -3,7 +3,9 @@
  * load each one takes seconds, and N readers of a batch would ask N times. Instead ONE poller per
  * running batch per process asks the workflow, again `intervalMs` after each answer (never on a
  * fixed timer, so a slow answer cannot make queries pile up), and every read answers at once from
- * its last snapshot, saying how old it is. Only a batch's first read waits, for the first answer.
+ * its last snapshot, saying how old it is. A batch's first read does not wait either: it starts the
+ * poller and answers null, so the caller answers from the database row. Only the first read after
+ * `forget` (a signal or update) waits for the workflow's fresh answer: a client reads its own change.
  * A poller stops once nobody has read it for `idleMs`, or when the batch has ended.
  */
 import { isTerminal, type Progress } from '../contracts/workflow';
@@ -18,6 +20,11 @@ export interface Snapshot {
 export interface ProgressCacheOptions {
   /** Asks the batch's workflow; null when it did not answer (the caller has logged why). */
   ask: (row: BatchRow) => Promise<Progress | null>;
+  /**
+   * Reads the batch's row again, beside each query, so that `cached` answers a read with no
+   * database round trip; undefined when the row is gone. Without it the row is the first read's.
+   */
+  reload?: (row: BatchRow) => Promise<BatchRow | undefined>;
   /** PROGRESS_POLL_MS: the pause after each answer before the next query. */
   intervalMs: number;
   /** A poller nobody has read for this long stops. */
@@ -35,15 +42,24 @@ interface Poller {
   row: BatchRow;
   last: Snapshot | undefined;
   lastReadAt: number;
-  /** Settles with the first answer (or failure): what a batch's first read waits for. */
+  /** Settles with the first answer (or failure): what the first read after `forget` waits for. */
   first: Promise<void>;
   timer: NodeJS.Timeout | undefined;
   stopped: boolean;
 }
 
 export interface ProgressCache {
-  /** The latest snapshot of a running batch's progress, or null when the workflow has not answered yet. */
+  /**
+   * The latest snapshot of a running batch's progress, or null when the workflow has not answered
+   * yet. Waits only after `forget`, for the fresh answer.
+   */
   read(row: BatchRow): Promise<Snapshot | null>;
+  /**
+   * A read with no round trip at all: the polled row and its snapshot, when this batch is polled,
+   * has a snapshot, and is the tenant's. Counts as a read (it keeps the poller alive). Otherwise
+   * undefined: read the row, then `read`.
+   */
+  cached(tenantId: string, batchId: string): { row: BatchRow; snapshot: Snapshot } | undefined;
   /** Drops a batch's snapshot: after a signal or update, the next read waits for the workflow's fresh answer. */
   forget(batchId: string): void;
   /** How many batches are polled now. */
@@ -57,6 +73,9 @@ export function createProgressCache(opts: ProgressCacheOptions): ProgressCache {
   const now = opts.now ?? Date.now;
   // A Map keeps insertion order: re-inserting on each read makes its first key the least recently read.
   const pollers = new Map<string, Poller>();
+  // Batches whose next read waits for a fresh answer (forgotten since their last read); bounded
+  // like the pollers, oldest first out.
+  const fresh = new Set<string>();
 
   function stop(id: string, p: Poller): void {
     p.stopped = true;
@@ -64,8 +83,17 @@ export function createProgressCache(opts: ProgressCacheOptions): ProgressCache {
     if (pollers.get(id) === p) pollers.delete(id);
   }
 
-  async function poll(id: string, p: Poller): Promise<void> {
-    const progress = await opts.ask(p.row).catch(() => null);
+  /** `first`: the poller's first poll, whose row the read that started it has just read. */
+  async function poll(id: string, p: Poller, first = false): Promise<void> {
+    const reload = opts.reload && !first ? opts.reload(p.row).catch(() => p.row) : Promise.resolve(p.row);
+    const [row, progress] = await Promise.all([reload, opts.ask(p.row).catch(() => null)]);
+    if (!row || isTerminal(row.status)) {
+      // Deleted (retention), or ended: the row answers from now on, so no snapshot is kept.
+      p.last = undefined;
+      stop(id, p);
+      return;
+    }
+    p.row = row;
     // A failed query keeps the last snapshot: its `at` says how old it is. An answer that comes
     // after its poller was stopped (evicted, forgotten) still goes to the reads waiting for it.
     if (progress) p.last = { progress, at: now() };
@@ -79,30 +107,45 @@ export function createProgressCache(opts: ProgressCacheOptions): ProgressCache {
     p.timer.unref();
   }
 
+  /** Marks a read: the poller moves to the most recently read end, and past the cap the least recently read one stops. */
+  function touch(id: string, p: Poller): void {
+    p.lastReadAt = now();
+    pollers.delete(id);
+    pollers.set(id, p);
+    if (pollers.size > maxPollers) {
+      const [oldest, q] = pollers.entries().next().value as [string, Poller];
+      stop(oldest, q);
+    }
+  }
+
   return {
+    cached(tenantId, batchId) {
+      const p = pollers.get(batchId);
+      if (!p?.last || p.row.tenant_id !== tenantId || fresh.has(batchId)) return undefined;
+      touch(batchId, p);
+      return { row: p.row, snapshot: p.last };
+    },
     async read(row) {
       let p = pollers.get(row.id);
-      if (p) {
-        pollers.delete(row.id);
-      } else {
+      if (!p) {
         p = { row, last: undefined, lastReadAt: now(), first: Promise.resolve(), timer: undefined, stopped: false };
-        p.first = poll(row.id, p);
+        p.first = poll(row.id, p, true);
       }
-      p.lastReadAt = now();
-      pollers.set(row.id, p);
-      if (pollers.size > maxPollers) {
-        const [oldest, q] = pollers.entries().next().value as [string, Poller];
-        stop(oldest, q);
-      }
-      if (!p.last) await p.first;
+      const wait = fresh.delete(row.id);
+      touch(row.id, p);
+      if (wait && !p.last) await p.first;
       return p.last ?? null;
     },
     forget(batchId) {
       const p = pollers.get(batchId);
       if (p) stop(batchId, p);
+      fresh.delete(batchId);
+      fresh.add(batchId);
+      if (fresh.size > maxPollers) fresh.delete(fresh.values().next().value as string);
     },
     size: () => pollers.size,
     close() {
+      fresh.clear();
       for (const [id, p] of [...pollers]) stop(id, p);
     },
   };

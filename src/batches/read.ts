@@ -23,8 +23,14 @@ export function createRead(deps: JobDeps) {
   const { db, progress, ui } = deps;
 
   return {
-    /** A running batch's progress is the shared poller's last snapshot (progress-cache.ts): a read never waits on a busy worker. */
+    /**
+     * A running batch's progress is the shared poller's last snapshot (progress-cache.ts): a read
+     * never waits on a busy worker, and while the batch is polled, not on the database either.
+     */
     async get(tenantId: string, batchId: string): Promise<BatchBody | undefined> {
+      // A polled batch answers from the poller's row and snapshot, with no round trip at all.
+      const hit = progress.cached(tenantId, batchId);
+      if (hit) return toBatchBody(hit.row, hit.snapshot.progress, ui, hit.snapshot.at);
       const row = await batches.getBatch(db, tenantId, batchId);
       if (!row) return undefined;
       const snapshot = isTerminal(row.status) ? null : await progress.read(row);

@@ -6,16 +6,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createProgressCache } from '../../src/batches/progress-cache';
+import { createProgressCache, type ProgressCache, type Snapshot } from '../../src/batches/progress-cache';
 import type { BatchStatus, Progress } from '../../src/contracts/workflow';
 import type { BatchRow } from '../../src/db/schema';
 
-const row = (id: string) => ({ id, workflow_id: `batch-${id}` }) as BatchRow;
+const row = (id: string, more: Partial<BatchRow> = {}) =>
+  ({ id, workflow_id: `batch-${id}`, tenant_id: 'acme', status: 'running', ...more }) as BatchRow;
 const progress = (finished: number, status: BatchStatus = 'running') => ({ status, finished }) as unknown as Progress;
 
 /** Waits until `cond` holds (a condition, not a time: a slow machine only waits longer). */
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (const t0 = Date.now(); !cond(); await sleep(5)) if (Date.now() - t0 > 10_000) assert.fail(`never: ${what}`);
+}
+
+/** The first answer of a batch's poller: a first read starts it and does not wait, so read until it has answered. */
+async function firstAnswer(cache: ProgressCache, id: string): Promise<Snapshot | null> {
+  for (const t0 = Date.now(); Date.now() - t0 < 10_000; await sleep(2)) {
+    const snap = await cache.read(row(id));
+    if (snap) return snap;
+  }
+  return assert.fail(`batch ${id}'s poller never answered`);
 }
 
 /** A fake workflow: counts its queries, answers from `answer`, optionally after `delayMs`. */
@@ -33,12 +43,24 @@ function fakeWorkflow(answer: (n: number, id: string) => Progress | null | Error
   };
 }
 
-test('50 concurrent first reads of a batch cause one query, and all get its answer', async () => {
-  const wf = fakeWorkflow((n) => progress(n), 20);
-  const cache = createProgressCache({ ask: wf.ask, intervalMs: 10_000 });
+test('50 concurrent first reads of a batch cause one query, and none waits for it', async () => {
+  let release = (): void => undefined;
+  const asked: string[] = [];
+  const cache = createProgressCache({
+    intervalMs: 10_000,
+    ask: (r) => (asked.push(r.id), new Promise((resolve) => (release = () => resolve(progress(1))))),
+  });
+  // The query never answers until released: a first read that waited would hang here.
   const snaps = await Promise.all(Array.from({ length: 50 }, () => cache.read(row('b1'))));
-  assert.equal(wf.asked.length, 1);
-  for (const s of snaps) assert.deepEqual(s?.progress, progress(1));
+  assert.equal(asked.length, 1);
+  assert.ok(
+    snaps.every((s) => s === null),
+    'no snapshot yet: the row answers',
+  );
+  release();
+  await until(() => asked.length === 1 && cache.size() === 1, 'the poller is running');
+  await sleep(0);
+  assert.deepEqual((await cache.read(row('b1')))?.progress, progress(1), 'the next read has the answer');
   cache.close();
 });
 
@@ -66,7 +88,7 @@ test('readers in a loop cause at most one query per interval, however many they 
 test('a read answers from the last snapshot, and says when the workflow gave it', async () => {
   const wf = fakeWorkflow((n) => progress(n));
   const cache = createProgressCache({ ask: wf.ask, intervalMs: 30 });
-  const first = await cache.read(row('b1'));
+  const first = await firstAnswer(cache, 'b1');
   await until(() => wf.asked.length >= 3, 'the poller asks again');
   const later = await cache.read(row('b1'));
   cache.close();
@@ -78,7 +100,7 @@ test('a read answers from the last snapshot, and says when the workflow gave it'
 test('a failed query keeps the last snapshot, with its age', async () => {
   const wf = fakeWorkflow((n) => (n === 1 ? progress(7) : n % 2 === 0 ? null : new Error('no worker')));
   const cache = createProgressCache({ ask: wf.ask, intervalMs: 20 });
-  const first = await cache.read(row('b1'));
+  const first = await firstAnswer(cache, 'b1');
   await until(() => wf.asked.length >= 3, 'it asks again and gets failures');
   const later = await cache.read(row('b1'));
   cache.close();
@@ -89,6 +111,9 @@ test('a batch whose first query fails reads as no snapshot (the row answers)', a
   const wf = fakeWorkflow(() => null);
   const cache = createProgressCache({ ask: wf.ask, intervalMs: 1_000 });
   assert.equal(await cache.read(row('b1')), null);
+  await until(() => wf.asked.length === 1, 'the poller asked');
+  await sleep(0);
+  assert.equal(await cache.read(row('b1')), null, 'still none after the failed answer');
   cache.close();
 });
 
@@ -138,7 +163,7 @@ test('close stops every poller', async () => {
 test('after forget, the next read waits for a fresh answer', async () => {
   const wf = fakeWorkflow((n) => progress(n));
   const cache = createProgressCache({ ask: wf.ask, intervalMs: 10_000 });
-  assert.deepEqual((await cache.read(row('b1')))?.progress, progress(1));
+  assert.deepEqual((await firstAnswer(cache, 'b1'))?.progress, progress(1));
   assert.deepEqual((await cache.read(row('b1')))?.progress, progress(1), 'within the interval: the same snapshot');
   cache.forget('b1');
   assert.deepEqual((await cache.read(row('b1')))?.progress, progress(2), 'after forget: a new query');
@@ -174,17 +199,62 @@ test('a query slower than the interval never overlaps the next: the pause starts
   );
 });
 
-test('a read waiting for a first answer gets it even if its poller was evicted meanwhile', async () => {
+test('a read waiting for a fresh answer gets it even if its poller was evicted meanwhile', async () => {
   let release = (): void => undefined;
   const cache = createProgressCache({
     intervalMs: 10_000,
     maxPollers: 1,
     ask: (r) => (r.id === 'a' ? new Promise((resolve) => (release = () => resolve(progress(3)))) : Promise.resolve(progress(1))),
   });
+  cache.forget('a');
   const waiting = cache.read(row('a'));
   await cache.read(row('b'));
   assert.equal(cache.size(), 1, "'a' was evicted");
   release();
   assert.deepEqual((await waiting)?.progress, progress(3));
+  cache.close();
+});
+
+test("cached answers a polled batch's row and snapshot with no round trip, and only to its tenant", async () => {
+  const wf = fakeWorkflow((n) => progress(n));
+  let reloads = 0;
+  const cache = createProgressCache({
+    ask: wf.ask,
+    reload: async (r) => (reloads++, { ...r, updated_at: new Date(reloads) }),
+    intervalMs: 20,
+  });
+  assert.equal(cache.cached('acme', 'b1'), undefined, 'not polled yet');
+  await firstAnswer(cache, 'b1');
+  await until(() => reloads >= 2, 'later polls read the row again');
+  const hit = cache.cached('acme', 'b1');
+  assert.ok(hit, 'a polled batch with a snapshot answers from memory');
+  assert.ok(hit.row.updated_at.getTime() >= 1, 'with the reloaded row');
+  assert.equal(cache.cached('other', 'b1'), undefined, "another tenant's read never sees it");
+  cache.forget('b1');
+  assert.equal(cache.cached('acme', 'b1'), undefined, 'after forget, the database and a fresh answer');
+  cache.close();
+});
+
+test('a poller stops, keeping no snapshot, when its row has ended or is gone', async () => {
+  for (const reloaded of [undefined, { status: 'completed' as const }]) {
+    const wf = fakeWorkflow((n) => progress(n));
+    let polls = 0;
+    const cache = createProgressCache({
+      ask: wf.ask,
+      reload: async (r) => (++polls >= 2 ? (reloaded ? { ...r, ...reloaded } : undefined) : r),
+      intervalMs: 10,
+    });
+    await firstAnswer(cache, 'b1');
+    await until(() => cache.size() === 0, 'the poller stops');
+    assert.equal(cache.cached('acme', 'b1'), undefined);
+    cache.close();
+  }
+});
+
+test("a poller's first poll uses the row its read has just read", async () => {
+  let reloads = 0;
+  const cache = createProgressCache({ ask: async () => progress(1), reload: async (r) => (reloads++, r), intervalMs: 10_000 });
+  await firstAnswer(cache, 'b1');
+  assert.equal(reloads, 0);
   cache.close();
 });
