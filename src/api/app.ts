@@ -8,6 +8,7 @@ import type { Batches } from '../batches';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { guardApi } from './middleware/auth';
+import { cachedKeyLookup } from '../auth/key-cache';
 import { createRateLimits } from './middleware/rate-limit';
 import { LiveSlots } from './live/slots';
 import type { KeyLimits } from '../auth/limits';
@@ -35,6 +36,8 @@ export interface AppDeps {
   limits?: KeyLimits;
   /** Live progress (SSE and WebSocket watchers); default: a hub of this app's own. */
   live?: LiveHub;
+  /** API_KEY_CACHE_SECONDS in ms: how long a key found stays remembered (src/auth/key-cache.ts). Default 5 s. */
+  keyCacheMs?: number;
   /** Temporal Core's Prometheus endpoint on loopback, appended to GET /metrics (src/metrics/temporal-core.ts). */
   coreMetricsUrl?: string;
 }
@@ -47,7 +50,8 @@ export function createApp(deps: AppDeps): Koa {
   const rates = createRateLimits({ db: deps.db, log: deps.log });
   const slots = new LiveSlots();
   app.context.liveSlots = slots;
-  registerLive(app, { live, db: deps.db, log: deps.log, rates, slots, limits: deps.limits });
+  const findKey = cachedKeyLookup(deps.db, { ttlMs: deps.keyCacheMs });
+  registerLive(app, { live, findKey, log: deps.log, rates, slots, limits: deps.limits });
   app.proxy = true;
   // A client that hangs up mid-stream (an export, an event stream) is not a server error.
   const HUNG_UP = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -83,7 +87,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(consoleRoutes().routes());
 
   const v1 = batchRoutes(deps.batches, { maxBodyBytes: deps.maxBodyBytes });
-  app.use(guardApi({ db: deps.db, log: deps.log, limits: deps.limits, rates }));
+  app.use(guardApi({ findKey, log: deps.log, limits: deps.limits, rates }));
   app.use(liveRoutes(live, deps.batches).routes());
   app.use(v1.routes());
   app.use(v1.allowedMethods({ throw: false }));

@@ -97,6 +97,8 @@ export const EnvSchema = z.object({
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** The pause between a read batch's progress queries: reads answer from the last one (src/batches/progress-cache.ts). */
   PROGRESS_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+  /** How long the API remembers a key it found (0: look every request's key up); a revocation waits at most this long. */
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   /** Finished batches are deleted this many days after they finished. */
   BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
   /** A worker process serves its own GET /metrics here (0: none). The API serves /metrics on PORT. */

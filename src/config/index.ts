@@ -89,6 +89,8 @@ export interface Config {
   reconcileIntervalMs: number;
   /** PROGRESS_POLL_MS: the pause between a read batch's progress queries. */
   progressPollMs: number;
+  /** API_KEY_CACHE_SECONDS in ms: how long the API remembers a key it found. */
+  keyCacheMs: number;
   /** BATCH_RETENTION_DAYS: the retention schedule deletes batches finished longer ago than this. */
   retentionDays: number;
   /** WORKER_METRICS_*, TEMPORAL_CORE_METRICS*: where the worker's /metrics and Core's exporter listen (src/metrics). */
@@ -208,6 +210,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     staleBatchMinutes: env.STALE_BATCH_MINUTES,
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     progressPollMs: env.PROGRESS_POLL_MS,
+    keyCacheMs: env.API_KEY_CACHE_SECONDS * 1000,
     retentionDays: env.BATCH_RETENTION_DAYS,
     metrics: {
       workerPort: env.WORKER_METRICS_PORT,

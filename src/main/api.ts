@@ -39,7 +39,15 @@ async function main(): Promise<void> {
     workerSlots: config.activitySlots,
     progressPollMs: config.progressPollMs,
   });
-  const app = createApp({ db, client, batches, log, maxBodyBytes: config.maxBodyBytes, limits: config.limits });
+  const app = createApp({
+    db,
+    client,
+    batches,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    limits: config.limits,
+    keyCacheMs: config.keyCacheMs,
+  });
   const server = createServer(app).listen(config.port);
   const live = attachWebSockets(server, app);
   const reconcile = startReconcileLoop(batches, config.reconcileIntervalMs, log);

@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       log,
       maxBodyBytes: config.maxBodyBytes,
       limits: config.limits,
+      keyCacheMs: config.keyCacheMs,
       coreMetricsUrl,
     });
     const http: Server = createServer(app).listen(config.port);

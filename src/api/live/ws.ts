@@ -1,7 +1,7 @@
 /**
  * GET /v1/batches/{id}/ws: the live events over a WebSocket, one JSON message each,
  * `{"type", "id", ...data}`; closed with 1000 after the terminal event. Upgrades bypass Koa, so
- * this checks the key itself (findKey, as the auth middleware does), draws on its reads bucket
+ * this checks the key itself (the app's cached key lookup, as the auth middleware does), draws on its reads bucket
  * and its live slots as an SSE request does, and answers refusals in the contract's error shape
  * before any upgrade. A client that stops reading is dropped once MAX_LIVE_BUFFER_BYTES wait for it.
  *
@@ -12,12 +12,10 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { findKey } from '../../db/keys';
+import type { KeyLookup } from '../../auth/key-cache';
 import { isDatabaseUnavailable } from '../../db/connect';
-import type { Database } from '../../db/schema';
 import { CONTRACT_LIMITS, resolveLimits, type KeyLimits } from '../../auth/limits';
 import { BatchflowError } from '../../errors';
 import type { AuthedKey } from '../middleware/auth';
@@ -33,7 +31,8 @@ const MAX_PAYLOAD = 4_096;
 
 export interface LiveDeps {
   live: LiveHub;
-  db: Kysely<Database>;
+  /** The app's key lookup (cached, src/auth/key-cache.ts), shared with the HTTP routes. */
+  findKey: KeyLookup;
   log: Logger;
   rates: RateLimits;
   slots: LiveSlots;
@@ -55,7 +54,7 @@ export interface LiveSockets {
 export function attachWebSockets(server: Server, app: Koa): LiveSockets {
   const deps = registry.get(app);
   if (!deps) throw new Error('attachWebSockets: the app was not made by createApp');
-  const { live, db, log, rates, slots, limits } = deps;
+  const { live, log, rates, slots, limits, findKey } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
   const requestIds = new WeakMap<IncomingMessage, string>();
   wss.on('headers', (headers, req) => headers.push(`X-Request-Id: ${requestIds.get(req) ?? ''}`));
@@ -81,7 +80,7 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
     const header = req.headers['x-api-key'];
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const key = (typeof header === 'string' && header) || bearer || url.searchParams.get('api_key');
-    const owner = key ? await findKey(db, key) : undefined;
+    const owner = key ? await findKey(key) : undefined;
     if (!owner)
       return refuse(socket, requestId, 401, 'unauthorized', 'a valid API key is required (X-Api-Key, Authorization: Bearer or ?api_key=)');
     const authed: AuthedKey = { id: owner.keyId, tenantId: owner.tenantId, limits: resolveLimits(limits ?? CONTRACT_LIMITS, owner.limits) };

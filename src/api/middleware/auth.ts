@@ -1,8 +1,6 @@
 import type { Context, Middleware } from 'koa';
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Database } from '../../db/schema';
-import { findKey } from '../../db/keys';
+import type { KeyLookup } from '../../auth/key-cache';
 import { CONTRACT_LIMITS, resolveLimits, type KeyLimits } from '../../auth/limits';
 import { unauthorized } from '../../errors';
 import { rateLimit, type RateLimits } from './rate-limit';
@@ -21,11 +19,11 @@ export interface AuthedKey {
  * are all the same 401: the answer never tells which.
  */
 export const authenticate =
-  (db: Kysely<Database>, defaults: KeyLimits = CONTRACT_LIMITS): Middleware =>
+  (findKey: KeyLookup, defaults: KeyLimits = CONTRACT_LIMITS): Middleware =>
   async (ctx, next) => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
     const key = ctx.get('x-api-key') || bearer;
-    const owner = key ? await findKey(db, key) : undefined;
+    const owner = key ? await findKey(key) : undefined;
     if (!owner) throw unauthorized();
     ctx.state.tenantId = owner.tenantId;
     ctx.state.keyId = owner.keyId;
@@ -41,8 +39,8 @@ export const isProtected = (path: string): boolean => PROTECTED.some((p) => path
  * Authentication, then the key's request rate, for every protected path; anything else (health,
  * docs) passes untouched. Built once per app: the rate limiters live as long as it does.
  */
-export function guardApi(deps: { db: Kysely<Database>; log: Logger; limits?: KeyLimits; rates: RateLimits }): Middleware {
-  const auth = authenticate(deps.db, deps.limits);
+export function guardApi(deps: { findKey: KeyLookup; log: Logger; limits?: KeyLimits; rates: RateLimits }): Middleware {
+  const auth = authenticate(deps.findKey, deps.limits);
   const rate = rateLimit(deps.rates);
   return async (ctx, next) => (isProtected(ctx.path) ? auth(ctx, () => rate(ctx, next)) : next());
 }
