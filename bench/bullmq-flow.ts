@@ -1,13 +1,30 @@
 /**
  * The BullMQ peer: the per-item flow a Node user would otherwise write for classify → ingest →
  * publish. Three queues, one job per item per stage, a Worker per queue with concurrency 8; each
- * stage does the same nothing as the bare Temporal baseline's activities (bench/baseline-activities.ts)
- * and then adds the item's job to the next queue. Items go in with addBulk, as a producer would.
- * The bench runs it in a child process of its own (bench/bullmq-main.ts) so its RSS is its own.
+ * stage runs its `Stages` function on the item and then adds the item's job to the next queue.
+ * Items go in with addBulk, as a producer would. Two sets of stages: NO_OP, the same nothing as
+ * the bare Temporal baseline's activities (bench/baseline-activities.ts), and the per-item work
+ * batchflow's stages do (bench/bullmq-work.ts). The bench runs it in a child process of its own
+ * (bench/bullmq-main.ts) so its RSS is its own.
  */
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
-import type { BenchItem as Item } from './items';
+import type { BenchItem } from './items';
 import { percentile } from './measure';
+
+/** An item on its way through the queues: the bench's item, with its classification once classify has run. */
+export interface Item extends BenchItem {
+  classification?: { label: string; confidence: number };
+}
+
+/** What each stage does to an item before it goes on to the next queue. */
+export interface Stages {
+  classify(item: Item): Promise<Item>;
+  ingest(item: Item): Promise<Item>;
+  publish(item: Item): Promise<void>;
+}
+
+/** Nothing: handing the item on is the whole flow (the orchestration peer of bare Temporal). */
+export const NO_OP: Stages = { classify: async (item) => item, ingest: async (item) => item, publish: async () => undefined };
 
 export interface FlowResult {
   items: number;
@@ -34,7 +51,7 @@ async function jobsLeft(queues: Queue[]): Promise<number> {
   return left;
 }
 
-export async function runFlow(connection: ConnectionOptions, items: Item[]): Promise<FlowResult> {
+export async function runFlow(connection: ConnectionOptions, items: Item[], stages: Stages = NO_OP): Promise<FlowResult> {
   const classify = new Queue<Item>('classify', { connection, defaultJobOptions: JOB_OPTIONS });
   const ingest = new Queue<Item>('ingest', { connection, defaultJobOptions: JOB_OPTIONS });
   const publish = new Queue<Item>('publish', { connection, defaultJobOptions: JOB_OPTIONS });
@@ -43,31 +60,38 @@ export async function runFlow(connection: ConnectionOptions, items: Item[]): Pro
   let allPublished: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (allPublished = resolve));
 
-  // Each stage's work is a no-op, like the baseline's activities; handing the item on is the flow.
   const workers = [
     new Worker<Item>(
       'classify',
       async (job) => {
-        await ingest.add('ingest', job.data);
+        await ingest.add('ingest', await stages.classify(job.data));
       },
       { connection, concurrency: CONCURRENCY },
     ),
     new Worker<Item>(
       'ingest',
       async (job) => {
-        await publish.add('publish', job.data);
+        await publish.add('publish', await stages.ingest(job.data));
       },
       { connection, concurrency: CONCURRENCY },
     ),
     new Worker<Item>(
       'publish',
       async (job) => {
+        await stages.publish(job.data);
         seen.set(job.data.ref, (seen.get(job.data.ref) ?? 0) + 1);
         if (seen.size === items.length) allPublished();
       },
       { connection, concurrency: CONCURRENCY },
     ),
   ];
+  // A job that fails (one attempt, as JOB_OPTIONS leave it) would never reach publish: stop at once, not at the deadline.
+  let failure: Error | undefined;
+  for (const w of workers)
+    w.on('failed', (job, err) => {
+      failure ??= new Error(`${w.name} job for ${job?.data.ref ?? '?'} failed: ${err.message}`);
+      allPublished();
+    });
   try {
     await Promise.all([...queues, ...workers].map((q) => q.waitUntilReady()));
     const t0 = performance.now();
@@ -84,6 +108,7 @@ export async function runFlow(connection: ConnectionOptions, items: Item[]): Pro
       await Promise.race([finished, sleep(PROGRESS_EVERY_MS)]);
     }
     const wallMs = performance.now() - t0;
+    if (failure) throw failure;
     if (!done) throw new Error(`${seen.size} of ${items.length} items published before the deadline`);
 
     // The last publish job completes just after its processor returns: give the queues a moment to drain.

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       log(`${s.name}: ${s.items} items, ${s.kind}`);
       let row: Row;
       if (s.kind === 'bare') row = await runBare(server, baselineBundle!, s);
-      else if (s.kind === 'bullmq') row = await runBullmq(s.name, s.items);
+      else if (s.kind === 'bullmq') row = await runBullmq(s.name, s.items, s.work ? target : undefined);
       else if (s.kind === 'embedded') row = await runEmbedded(target, s, log);
       else {
         // The child processes start once, after the peers (so they take no CPU from them), and serve every batchflow scenario.
@@ -162,6 +162,9 @@ function writeRun(
         "SQL statements are the difference of `batchflow_db_statements_total` on the API's `/metrics` (PORT) and the worker's (WORKER_METRICS_PORT) before and after the scenario; the API's include the progress reads and one statement of the bench's own scrape (the batches gauge)."
       : "batchflow's peak RSS is sampled every 100 ms over the scenario. API and worker run in one process here (the bench's, PGlite serves one process), so their peak is one combined figure (with the bench's own request bodies). SQL statements count every statement the API and the worker issue through Kysely, each through a view of its own.",
     "The dev server is measured apart (its VmRSS sampled every 100 ms); the bare baseline's worker runs in the bench's process, so its row has the dev server's RSS alone. BullMQ's `node` is the flow's own process (its maxRSS, tsx included) and `redis` the redis-server's VmRSS sampled every 100 ms; its wall time runs from addBulk to the last item's publish job. " +
+      'Two BullMQ rows, one job per item per stage at concurrency 8 each: `bullmq…` runs no-op stages, the orchestration peer of bare Temporal (what the queues alone cost); ' +
+      "`bullmq…-work` does per item what batchflow's stages do, as a Node user would write it: batchflow's classifier, one INSERT … ON CONFLICT into a table of its own (`pg`, a pool of 8; PostgreSQL only, else skipped), one POST to the same publish target with an Idempotency-Key, over the same undici client. " +
+      "It has none of batchflow's durability: no per-chunk transactions, no staged records, text chunks or audit events, no record of what was sent, no compensation on failure or cancel; a failed job is just failed. " +
       (rows.some((r) => r.scenario.startsWith('npm-start'))
         ? "The npm-start rows are `npm start`'s embedded stack (src/main/start.ts: API, workers and PGlite in one node process, the Temporal dev server its child), a fresh one per row with a data dir and ports of its own, the batch submitted over HTTP at the defaults and checked by its counts and the target: `npm start` is the node process's VmHWM over the batch (reset before it), `npm start since start` the same since the process started (workflow bundling, PGlite and migrations included), `its dev server` that child's VmHWM over the batch; SQL statements are API and worker together, in the worker column. "
         : '') +

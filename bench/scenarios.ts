@@ -12,7 +12,8 @@ export interface Chunking {
 
 export type Scenario =
   | { kind: 'bare'; name: string; items: number; chunking: Chunking }
-  | { kind: 'bullmq'; name: string; items: number }
+  /** `work`: the stages do batchflow's per-item work (bench/bullmq-work.ts); else nothing, beside bare Temporal. */
+  | { kind: 'bullmq'; name: string; items: number; work?: boolean }
   /** `chunking` undefined: submitted without chunk_size and max_parallel_chunks, at batchflow's defaults. */
   | { kind: 'batchflow'; name: string; items: number; publishDelayMs: number; chunking?: Chunking }
   /** What `npm start` runs (src/main/start.ts) as one child of its own, at the defaults: its memory, and its dev server's. */
@@ -28,6 +29,7 @@ export const FULL: Scenario[] = [
   { kind: 'bare', name: 'bare50k', items: 50_000, chunking: AT_100_8 },
   { kind: 'bare', name: 'bare20k-25x4', items: 20_000, chunking: AT_25_4 },
   { kind: 'bullmq', name: 'bullmq20k', items: 20_000 },
+  { kind: 'bullmq', name: 'bullmq20k-work', items: 20_000, work: true },
   { kind: 'batchflow', name: 'a20k-defaults', items: 20_000, publishDelayMs: 0 },
   { kind: 'batchflow', name: 'a1k', items: 1_000, publishDelayMs: 0, chunking: AT_100_8 },
   { kind: 'batchflow', name: 'a20k', items: 20_000, publishDelayMs: 0, chunking: AT_100_8 },
@@ -42,6 +44,7 @@ export const QUICK: Scenario[] = [
   { kind: 'bare', name: 'bare2k', items: 2_000, chunking: AT_100_8 },
   { kind: 'bare', name: 'bare1k-25x4', items: 1_000, chunking: AT_25_4 },
   { kind: 'bullmq', name: 'bullmq1k', items: 1_000 },
+  { kind: 'bullmq', name: 'bullmq1k-work', items: 1_000, work: true },
   { kind: 'batchflow', name: 'a1k-defaults', items: 1_000, publishDelayMs: 0 },
   { kind: 'batchflow', name: 'a1k', items: 1_000, publishDelayMs: 0, chunking: AT_100_8 },
   { kind: 'batchflow', name: 'a2k', items: 2_000, publishDelayMs: 0, chunking: AT_100_8 },
