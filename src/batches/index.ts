@@ -13,7 +13,6 @@
  *   progress-cache.ts  one poller per read batch: reads answer from its last snapshot
  *   reconcile.ts  the loop that keeps rows and workflows in step
  */
-import { getBatchById } from '../db/batches';
 import { createControl } from './control';
 import { viewContextOf, type BatchesDeps, type JobDeps } from './deps';
 import { createHandles, type HandleFor } from './handle';
@@ -44,11 +43,7 @@ export function createBatches(deps: BatchesDeps) {
     closedGraceMs: Math.max(...Object.values(deps.retry).map((r) => r.heartbeatTimeoutMs)) + CLOSED_GRACE_MARGIN_MS,
   });
   const handles = createHandles({ client: deps.client, log: deps.log, reconciler });
-  const progress = createProgressCache({
-    ask: (row) => handles(row).progress(),
-    reload: (row) => getBatchById(deps.db, row.id),
-    intervalMs: deps.progressPollMs ?? DEFAULT_POLL_MS,
-  });
+  const progress = createProgressCache({ ask: (row) => handles(row).progress(), intervalMs: deps.progressPollMs ?? DEFAULT_POLL_MS });
   // A client that paused a batch reads it paused: a signal or update drops the batch's snapshot.
   const handleFor: HandleFor = (row) => {
     const handle = handles(row);

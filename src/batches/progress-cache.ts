@@ -20,11 +20,6 @@ export interface Snapshot {
 export interface ProgressCacheOptions {
   /** Asks the batch's workflow; null when it did not answer (the caller has logged why). */
   ask: (row: BatchRow) => Promise<Progress | null>;
-  /**
-   * Reads the batch's row again, beside each query, so that `cached` answers a read with no
-   * database round trip; undefined when the row is gone. Without it the row is the first read's.
-   */
-  reload?: (row: BatchRow) => Promise<BatchRow | undefined>;
   /** PROGRESS_POLL_MS: the pause after each answer before the next query. */
   intervalMs: number;
   /** A poller nobody has read for this long stops. */
@@ -54,12 +49,6 @@ export interface ProgressCache {
    * yet. Waits only after `forget`, for the fresh answer.
    */
   read(row: BatchRow): Promise<Snapshot | null>;
-  /**
-   * A read with no round trip at all: the polled row and its snapshot, when this batch is polled,
-   * has a snapshot, and is the tenant's. Counts as a read (it keeps the poller alive). Otherwise
-   * undefined: read the row, then `read`.
-   */
-  cached(tenantId: string, batchId: string): { row: BatchRow; snapshot: Snapshot } | undefined;
   /** Drops a batch's snapshot: after a signal or update, the next read waits for the workflow's fresh answer. */
   forget(batchId: string): void;
   /** How many batches are polled now. */
@@ -83,17 +72,8 @@ export function createProgressCache(opts: ProgressCacheOptions): ProgressCache {
     if (pollers.get(id) === p) pollers.delete(id);
   }
 
-  /** `first`: the poller's first poll, whose row the read that started it has just read. */
-  async function poll(id: string, p: Poller, first = false): Promise<void> {
-    const reload = opts.reload && !first ? opts.reload(p.row).catch(() => p.row) : Promise.resolve(p.row);
-    const [row, progress] = await Promise.all([reload, opts.ask(p.row).catch(() => null)]);
-    if (!row || isTerminal(row.status)) {
-      // Deleted (retention), or ended: the row answers from now on, so no snapshot is kept.
-      p.last = undefined;
-      stop(id, p);
-      return;
-    }
-    p.row = row;
+  async function poll(id: string, p: Poller): Promise<void> {
+    const progress = await opts.ask(p.row).catch(() => null);
     // A failed query keeps the last snapshot: its `at` says how old it is. An answer that comes
     // after its poller was stopped (evicted, forgotten) still goes to the reads waiting for it.
     if (progress) p.last = { progress, at: now() };
@@ -119,17 +99,11 @@ export function createProgressCache(opts: ProgressCacheOptions): ProgressCache {
   }
 
   return {
-    cached(tenantId, batchId) {
-      const p = pollers.get(batchId);
-      if (!p?.last || p.row.tenant_id !== tenantId || fresh.has(batchId)) return undefined;
-      touch(batchId, p);
-      return { row: p.row, snapshot: p.last };
-    },
     async read(row) {
       let p = pollers.get(row.id);
       if (!p) {
         p = { row, last: undefined, lastReadAt: now(), first: Promise.resolve(), timer: undefined, stopped: false };
-        p.first = poll(row.id, p, true);
+        p.first = poll(row.id, p);
       }
       const wait = fresh.delete(row.id);
       touch(row.id, p);

@@ -25,12 +25,11 @@ export function createRead(deps: JobDeps) {
   return {
     /**
      * A running batch's progress is the shared poller's last snapshot (progress-cache.ts): a read
-     * never waits on a busy worker, and while the batch is polled, not on the database either.
+     * never waits on a busy worker.
      */
     async get(tenantId: string, batchId: string): Promise<BatchBody | undefined> {
-      // A polled batch answers from the poller's row and snapshot, with no round trip at all.
-      const hit = progress.cached(tenantId, batchId);
-      if (hit) return toBatchBody(hit.row, hit.snapshot.progress, ui, hit.snapshot.at);
+      // The row on every read, though the snapshot is in memory: it is what says a batch has
+      // ended, the moment it has (a client told by the webhook must not read a 0.5 s old "running").
       const row = await batches.getBatch(db, tenantId, batchId);
       if (!row) return undefined;
       const snapshot = isTerminal(row.status) ? null : await progress.read(row);
