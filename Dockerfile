@@ -1,6 +1,8 @@
 # The API and worker image: one image, two commands (compose runs src/main/api.ts and
-# src/main/worker.ts). TypeScript runs through tsx, as in development; the workflows are bundled
-# here, once, so a worker starts without webpack and every replica runs the same workflow code.
+# src/main/worker.ts). TypeScript runs through tsx's CommonJS loader (`--require tsx/cjs`), as with
+# `npm start` and `npm run worker`: tsx's full `--import tsx` adds an ESM hooks thread and costs ~50
+# MB of RSS (docs/configuration.md). The workflows are bundled here, once, so a worker starts
+# without webpack and every replica runs the same workflow code.
 
 # 1. Production dependencies (tsx runs the code; @temporalio/worker brings the bundler).
 FROM node:20-bookworm-slim AS deps
@@ -37,4 +39,4 @@ EXPOSE 3000
 # No HEALTHCHECK here: the image runs the API or a worker, which are checked differently; the
 # compose file gives each service its own. node is PID 1 and handles SIGTERM itself (graceful
 # shutdown: src/main/boot.ts onShutdown).
-CMD ["node", "--import", "tsx", "src/main/api.ts"]
+CMD ["node", "--require", "tsx/cjs", "src/main/api.ts"]

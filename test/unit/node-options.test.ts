@@ -1,0 +1,45 @@
+/**
+ * The node options the long-running processes ship with (docs/configuration.md, "Node options and
+ * memory"): `npm start`, `npm run worker` and the compose worker run node itself with tsx's
+ * CommonJS loader and the same heap options, and the bench reads them from package.json.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { scriptNodeOptions } from '../../bench/child';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+
+/** The compose service's `command: ['node', …]` as a list of words. */
+function composeCommand(service: string): string[] {
+  const compose = fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+  const block = compose.split(/\n {2}(?=[a-z-]+:\n)/).find((b) => b.startsWith(`${service}:\n`));
+  const m = block && /\n\s+command: \[(.*)\]/.exec(block);
+  assert.ok(m, `no command for the compose service ${service}`);
+  return m[1]!.split(',').map((w) => w.trim().replace(/^'|'$/g, ''));
+}
+
+test('npm start and npm run worker run node with the CommonJS loader and a heap limit', () => {
+  for (const script of ['start', 'worker']) {
+    const options = scriptNodeOptions(script);
+    assert.match(scripts[script]!, /^node .* src\/main\/(start|worker)\.ts$/);
+    assert.deepEqual(options.slice(-2), ['--require', 'tsx/cjs'], `${script}: the loader`);
+    assert.ok(
+      options.some((o) => /^--max-old-space-size=\d+$/.test(o)),
+      `${script}: --max-old-space-size`,
+    );
+  }
+  assert.deepEqual(scriptNodeOptions('start'), scriptNodeOptions('worker'));
+});
+
+test('the compose worker runs with the options of npm run worker', () => {
+  assert.deepEqual(composeCommand('worker'), ['node', ...scriptNodeOptions('worker'), 'src/main/worker.ts']);
+  assert.deepEqual(composeCommand('api'), ['node', '--require', 'tsx/cjs', 'src/main/api.ts']);
+});
+
+test('the image runs the API with the same loader', () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  assert.match(dockerfile, /^CMD \["node", "--require", "tsx\/cjs", "src\/main\/api\.ts"\]$/m);
+});
