@@ -21,15 +21,16 @@ function composeCommand(service: string): string[] {
   return m[1]!.split(',').map((w) => w.trim().replace(/^'|'$/g, ''));
 }
 
-test('npm start and npm run worker run node with the CommonJS loader and a heap limit', () => {
+test('npm start and npm run worker run node with the CommonJS loader and the heap options', () => {
   for (const script of ['start', 'worker']) {
     const options = scriptNodeOptions(script);
     assert.match(scripts[script]!, /^node .* src\/main\/(start|worker)\.ts$/);
     assert.deepEqual(options.slice(-2), ['--require', 'tsx/cjs'], `${script}: the loader`);
-    assert.ok(
-      options.some((o) => /^--max-old-space-size=\d+$/.test(o)),
-      `${script}: --max-old-space-size`,
-    );
+    for (const flag of ['--max-old-space-size', '--max-semi-space-size'])
+      assert.ok(
+        options.some((o) => new RegExp(`^${flag}=\\d+$`).test(o)),
+        `${script}: ${flag}`,
+      );
   }
   assert.deepEqual(scriptNodeOptions('start'), scriptNodeOptions('worker'));
 });
