@@ -23,15 +23,31 @@ test('two Workers of one sharer run both queues on one workflow thread', { timeo
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../helpers/echo-workflow'), logger: quiet });
   const sharer = shareWorkflowThread();
   const [q1, q2] = [uniqueTaskQueue(), uniqueTaskQueue()];
-  const make = (taskQueue: string, workflowBundle = bundle): Promise<Worker> =>
-    sharer.Worker.create({ connection: temporal.nativeConnection, namespace: temporal.namespace, taskQueue, workflowBundle });
+  // Every Worker made and run, so that a failed assertion still stops them (a running Worker would keep the test alive).
+  const made: Worker[] = [];
+  const runs: Promise<void>[] = [];
+  const run = (w: Worker): Promise<void> => {
+    const r = w.run();
+    runs.push(r);
+    return r;
+  };
+  const make = async (taskQueue: string, workflowBundle = bundle): Promise<Worker> => {
+    const w = await sharer.Worker.create({
+      connection: temporal.nativeConnection,
+      namespace: temporal.namespace,
+      taskQueue,
+      workflowBundle,
+    });
+    made.push(w);
+    return w;
+  };
   const echo = (taskQueue: string, value: string): Promise<string> =>
     temporal.client.workflow.execute('echo', { taskQueue, workflowId: `echo-${taskQueue}-${value}`, args: [value] });
   try {
     const [w1, w2] = [await make(q1), await make(q2)];
     assert.equal(sharer.threads(), 1);
-    const r1 = w1.run();
-    const r2 = w2.run();
+    const r1 = run(w1);
+    const r2 = run(w2);
     assert.deepEqual(await Promise.all([echo(q1, 'a'), echo(q2, 'b')]), ['a', 'b']);
 
     // The first Worker to stop leaves the thread to the other.
@@ -48,12 +64,14 @@ test('two Workers of one sharer run both queues on one workflow thread', { timeo
     const other = { ...bundle, code: `/* another build */\n${bundle.code}` };
     const w4 = await make(q2, other);
     assert.equal(sharer.threads(), 3);
-    const runs = [w3.run(), w4.run()];
+    const both = [run(w3), run(w4)];
     assert.deepEqual(await Promise.all([echo(q1, 'd'), echo(q2, 'e')]), ['d', 'e']);
     w3.shutdown();
     w4.shutdown();
-    await Promise.all(runs);
+    await Promise.all(both);
   } finally {
+    for (const w of made) if (w.getState() === 'RUNNING') w.shutdown();
+    await Promise.allSettled(runs);
     await temporal.close();
   }
 });
