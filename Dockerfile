@@ -22,7 +22,10 @@ RUN npm run build:workflows -- dist/workflow-bundle.js
 
 # 3. Runtime: sources, dependencies and the bundle; runs as the image's unprivileged `node` user.
 FROM node:20-bookworm-slim
+# MALLOC_ARENA_MAX=2: glibc's malloc keeps two arenas, not one per thread that allocates (Core's
+# tokio threads, the workflow thread, libuv's pool); ~30 MiB less RSS (docs/configuration.md).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     BATCHFLOW_DATA_DIR=/app/.data \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 WORKDIR /app

@@ -46,14 +46,26 @@ export async function stopEntry(c: EntryProcess, graceMs: number): Promise<void>
   clearTimeout(timer);
 }
 
+/** An npm script of the form `[NAME=value …] node <options> <entry>`, split up. */
+function scriptWords(script: string): { env: Record<string, string>; nodeArgs: string[] } {
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const words = (pkg.scripts[script] ?? '').split(/\s+/).filter(Boolean);
+  const env: Record<string, string> = {};
+  while (words[0] && /^[A-Z_]+=/.test(words[0])) {
+    const [name, ...value] = words.shift()!.split('=');
+    env[name!] = value.join('=');
+  }
+  if (words[0] !== 'node')
+    throw new Error(`npm script ${script}: expected \`[NAME=value …] node <options> <entry>\`, got \`${pkg.scripts[script]}\``);
+  return { env, nodeArgs: words.slice(1, -1) };
+}
+
 /**
  * The node options an npm script gives its entry (package.json's `node <options> src/main/….ts`,
  * the loader `--require tsx/cjs` included), so the bench runs the process as `npm start` or
  * `npm run worker` does.
  */
-export function scriptNodeOptions(script: string): string[] {
-  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const words = (pkg.scripts[script] ?? '').split(/\s+/).filter(Boolean);
-  if (words[0] !== 'node') throw new Error(`npm script ${script}: expected \`node <options> <entry>\`, got \`${pkg.scripts[script]}\``);
-  return words.slice(1, -1);
-}
+export const scriptNodeOptions = (script: string): string[] => scriptWords(script).nodeArgs;
+
+/** The environment an npm script sets before node (`MALLOC_ARENA_MAX=2`), for the same reason. */
+export const scriptEnv = (script: string): Record<string, string> => scriptWords(script).env;

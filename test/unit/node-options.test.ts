@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { scriptNodeOptions } from '../../bench/child';
+import { scriptEnv, scriptNodeOptions } from '../../bench/child';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
@@ -24,7 +24,8 @@ function composeCommand(service: string): string[] {
 test('npm start and npm run worker run node with the CommonJS loader and the heap options', () => {
   for (const script of ['start', 'worker']) {
     const options = scriptNodeOptions(script);
-    assert.match(scripts[script]!, /^node .* src\/main\/(start|worker)\.ts$/);
+    assert.match(scripts[script]!, /^MALLOC_ARENA_MAX=2 node .* src\/main\/(start|worker)\.ts$/);
+    assert.deepEqual(scriptEnv(script), { MALLOC_ARENA_MAX: '2' });
     assert.deepEqual(options.slice(-2), ['--require', 'tsx/cjs'], `${script}: the loader`);
     for (const flag of ['--max-old-space-size', '--max-semi-space-size'])
       assert.ok(
@@ -40,7 +41,8 @@ test('the compose worker runs with the options of npm run worker', () => {
   assert.deepEqual(composeCommand('api'), ['node', '--require', 'tsx/cjs', 'src/main/api.ts']);
 });
 
-test('the image runs the API with the same loader', () => {
+test('the image runs the API with the same loader, and both processes with two malloc arenas', () => {
   const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  assert.match(dockerfile, /^ENV [^\n]*\\\n(?: {4}[^\n]*\\\n)* {4}MALLOC_ARENA_MAX=2 /m);
   assert.match(dockerfile, /^CMD \["node", "--require", "tsx\/cjs", "src\/main\/api\.ts"\]$/m);
 });
