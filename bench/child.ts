@@ -11,10 +11,15 @@ export interface EntryProcess {
   lines: string[];
 }
 
-/** `nodeArgs`: options for node itself, before the entry (the bench's profile passes `--cpu-prof`). */
+/**
+ * `nodeArgs`: options for node itself, before the entry (an npm script's, from scriptNodeOptions, and
+ * the bench's profile's `--cpu-prof`). Without a loader among them (`--require`/`--import`), tsx's
+ * full one (`--import tsx`).
+ */
 export function spawnEntry(name: string, entry: string, env: NodeJS.ProcessEnv, tailLines: number, nodeArgs: string[] = []): EntryProcess {
-  // node itself, not npm or tsx's launcher: the pid is the process whose memory we read.
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
+  const loader = nodeArgs.some((a) => a === '--require' || a === '--import') ? [] : ['--import', 'tsx'];
+  // node itself, not npm's shell: the pid is the process whose memory we read.
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, entry], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,11 +46,26 @@ export async function stopEntry(c: EntryProcess, graceMs: number): Promise<void>
   clearTimeout(timer);
 }
 
-/**
- * The node options an npm script gives its entry (package.json's `tsx <options> src/main/….ts`),
- * so the bench runs the process as `npm start` or `npm run worker` does.
- */
-export function scriptNodeOptions(script: string): string[] {
+/** An npm script of the form `[NAME=value …] node <options> <entry>`, split up. */
+function scriptWords(script: string): { env: Record<string, string>; nodeArgs: string[] } {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  return (pkg.scripts[script] ?? '').split(/\s+/).filter((a) => a.startsWith('--'));
+  const words = (pkg.scripts[script] ?? '').split(/\s+/).filter(Boolean);
+  const env: Record<string, string> = {};
+  while (words[0] && /^[A-Z_]+=/.test(words[0])) {
+    const [name, ...value] = words.shift()!.split('=');
+    env[name!] = value.join('=');
+  }
+  if (words[0] !== 'node')
+    throw new Error(`npm script ${script}: expected \`[NAME=value …] node <options> <entry>\`, got \`${pkg.scripts[script]}\``);
+  return { env, nodeArgs: words.slice(1, -1) };
 }
+
+/**
+ * The node options an npm script gives its entry (package.json's `node <options> src/main/….ts`,
+ * the loader `--require tsx/cjs` included), so the bench runs the process as `npm start` or
+ * `npm run worker` does.
+ */
+export const scriptNodeOptions = (script: string): string[] => scriptWords(script).nodeArgs;
+
+/** The environment an npm script sets before node (`MALLOC_ARENA_MAX=2`), for the same reason. */
+export const scriptEnv = (script: string): Record<string, string> => scriptWords(script).env;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../src/net/free-port';
-import { exited, scriptNodeOptions, spawnEntry, stopEntry, type EntryProcess } from './child';
+import { exited, scriptEnv, scriptNodeOptions, spawnEntry, stopEntry, type EntryProcess } from './child';
 import { childrenOf, peakOf, resetPeak, rssOf } from './measure';
 import { runBatchflow, type BatchflowScenario } from './batchflow-scenario';
 import type { SlowTarget } from './publish-target';
@@ -56,6 +56,8 @@ export async function startEmbeddedStack(
     // The progress reads every 250 ms would pass the contract's 600 a minute on a long batch.
     RATE_LIMIT_READS_PER_MINUTE: '100000',
     LOG_LEVEL: 'warn',
+    // What `npm start` sets before node (MALLOC_ARENA_MAX).
+    ...scriptEnv('start'),
     ...env,
   };
   const stack = spawnEntry('embedded', 'src/main/start.ts', childEnv, TAIL_LINES, [...scriptNodeOptions('start'), ...nodeArgs]);

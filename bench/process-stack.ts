@@ -17,7 +17,7 @@ import { createKey } from '../src/db/keys';
 import type { DevServer } from '../src/temporal/dev-server';
 import { LIMITS, keyedFetch, type BenchStack, type Usage } from './stack';
 import { freePort } from '../src/net/free-port';
-import { exited, scriptNodeOptions, spawnEntry, stopEntry } from './child';
+import { exited, scriptEnv, scriptNodeOptions, spawnEntry, stopEntry } from './child';
 
 /** A child compiles TypeScript and trains the classifier: slow on a busy 2-core machine. */
 const START_DEADLINE_MS = 240_000;
@@ -122,10 +122,13 @@ export async function startProcessStack(
   delete common.NODE_TEST_CONTEXT;
   const baseUrl = `http://127.0.0.1:${port}`;
   const api = spawnChild('API', 'src/main/api.ts', common, `${baseUrl}/metrics`);
-  const worker = spawnChild('worker', 'src/main/worker.ts', common, `http://127.0.0.1:${workerMetricsPort}/metrics`, [
-    ...scriptNodeOptions('worker'),
-    ...workerNodeArgs,
-  ]);
+  const worker = spawnChild(
+    'worker',
+    'src/main/worker.ts',
+    { ...common, ...scriptEnv('worker') },
+    `http://127.0.0.1:${workerMetricsPort}/metrics`,
+    [...scriptNodeOptions('worker'), ...workerNodeArgs],
+  );
   const children = [api, worker];
   const connection = await Connection.connect({ address: server.address });
   const stop = async (): Promise<void> => {

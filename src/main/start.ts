@@ -9,6 +9,9 @@
  * before a full collection, and a 20k batch's short-lived chunk data (each chunk's items, result
  * writes and publish requests, promoted because a chunk takes seconds) piled up to ~400 MB of
  * heap. Below 2 GiB V8 grows by 1.3-2x instead (1.6x at 1 GiB): the heap stays near 200 MB.
+ * `--max-semi-space-size=4` keeps each isolate's young generation (this one's and the workflow
+ * thread's) at 4 MiB semi-spaces instead of 16, and `--require tsx/cjs` is tsx without its ESM
+ * hooks thread: docs/configuration.md, "Node options and memory".
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -8,6 +8,7 @@ import type { WebhookOptions } from '../../activities/webhook';
 import type { Stage } from '../contracts/workflow';
 import type { Database } from '../db/schema';
 import { EXPRESS_ACTIVITY_SLOTS, expressTaskQueue } from './task-queues';
+import { shareWorkflowThread } from './shared-workflow-thread';
 import { metricsInterceptors } from '../metrics/activity-interceptor';
 import { workerTracing, workflowInterceptorsModule, type Tracing } from '../tracing';
 
@@ -67,9 +68,10 @@ const quietBundlerLogger = {
   error: (message: string) => console.error(message),
 };
 
-export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+/** `workerClass`: Worker, or a sharer's (./shared-workflow-thread) so that workers share one workflow thread. */
+export async function createWorker(deps: WorkerDeps, workerClass: typeof Worker = Worker): Promise<Worker> {
   const traced = deps.tracing ? workerTracing(deps.tracing) : undefined;
-  return Worker.create({
+  return workerClass.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
@@ -102,15 +104,20 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
 /**
  * The workers a process runs: one on the normal task queue and one on the express queue, each with
  * slots of its own, so express batches overtake queued normal work instead of waiting behind it.
+ * They share one workflow thread (./shared-workflow-thread): a second one cost ~40 MiB of RSS.
  */
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const bundle = deps.workflowBundle ?? (await bundleWorkflows({ tracing: Boolean(deps.tracing) }));
-  const normal = await createWorker({ ...deps, workflowBundle: bundle });
-  const express = await createWorker({
-    ...deps,
-    workflowBundle: bundle,
-    taskQueue: expressTaskQueue(deps.taskQueue),
-    activitySlots: deps.expressActivitySlots ?? EXPRESS_ACTIVITY_SLOTS,
-  });
+  const sharer = shareWorkflowThread();
+  const normal = await createWorker({ ...deps, workflowBundle: bundle }, sharer.Worker);
+  const express = await createWorker(
+    {
+      ...deps,
+      workflowBundle: bundle,
+      taskQueue: expressTaskQueue(deps.taskQueue),
+      activitySlots: deps.expressActivitySlots ?? EXPRESS_ACTIVITY_SLOTS,
+    },
+    sharer.Worker,
+  );
   return [normal, express];
 }
