@@ -12,7 +12,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { sharedBundle } from './helpers/temporal';
+import { suiteBundle } from './helpers/temporal';
 
 // A replay that fails is logged by the SDK at WARN/ERROR; the assertions say what matters.
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -71,7 +71,7 @@ async function replay(histories: Array<{ workflowId: string; json: JsonHistory }
   const results: ReplayResult[] = [];
   const iterable = histories.map(({ workflowId, json }) => ({ workflowId, history: historyFromJSON(json) }));
   for await (const result of Worker.runReplayHistories(
-    { workflowBundle: await sharedBundle(), replayName: 'batchflow-replay-test' },
+    { workflowBundle: await suiteBundle(), replayName: 'batchflow-replay-test' },
     iterable,
   )) {
     results.push(result);

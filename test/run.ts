@@ -1,14 +1,21 @@
 /**
- * `npm test`: provisions the Temporal CLI if needed, starts one dev server for the whole suite,
- * and runs every test file with Node's test runner against it. Each test uses its own task queue
- * (and, on PostgreSQL, its own schema), so files run in parallel without meeting.
+ * `npm test`: provisions the Temporal CLI if needed, starts one dev server and bundles the workflow
+ * code once for the whole suite, then runs every test file with Node's test runner against them,
+ * slowest files first (test/file-times.json). Each test uses its own task queue (and, on
+ * PostgreSQL, its own schema), so files run in parallel without meeting.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
 import { startDevServer } from '../src/temporal/dev-server';
-import { ensureChromium } from './helpers/browser';
+import { writeWorkflowBundle } from '../src/temporal/bundle';
 import { freePort } from '../src/net/free-port';
+import { ensureChromium } from './helpers/browser';
+import { writePgliteTemplate } from './helpers/db';
+import { fileTimer, readTimes, slowestFirst, summary, writeTimes } from './helpers/file-times';
 
 function testFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -18,76 +25,116 @@ function testFiles(dir: string): string[] {
   });
 }
 
+/** The whole run's bound; a full run takes 10-20 minutes here (docs/testing.md). */
+const RUN_LIMIT_MIN = 45;
+
+/**
+ * Test files at once. Much of a file's time is waiting (on Temporal, on timers a test is about),
+ * so one more file than the machine's 2 cores keeps it busier; at 4, on a machine loaded by others
+ * too, starved processes failed tests about timing (a 3 s database connect, a pause window).
+ */
+const DEFAULT_CONCURRENCY = 3;
+
 /**
  * The fault suite restarts PostgreSQL and dev servers and kills processes, which would break
  * whatever else runs beside it; it runs on its own (`npm run test:faults`), never in `npm test`.
  */
-/** The whole run's bound; a full run takes about 10 minutes here. */
-const RUN_LIMIT_MIN = 45;
-
 const OWN_RUN_ONLY = [path.join(__dirname, 'faults')];
+
+/**
+ * The fast tier (`npm run test:unit`): files that need no server of any kind (no dev server, no
+ * browser, no PostgreSQL: in-process PGlite even where DATABASE_URL is set).
+ */
+const UNIT = ['unit', 'db', 'api/api-doc.test.ts', 'replay.test.ts'].map((p) => path.join(__dirname, p));
+/** In test/db but about PostgreSQL only (other sessions dropping schemas): `npm test` runs it, on PostgreSQL. */
+const NOT_UNIT = [path.join(__dirname, 'db', 'migrate-race.test.ts')];
 
 /** Files and directories named on the command line, directories expanded to their test files. */
 function selectedFiles(args: string[]): string[] {
-  if (args.length === 0)
-    return testFiles(__dirname)
-      .filter((f) => !OWN_RUN_ONLY.some((dir) => f.startsWith(dir + path.sep)))
-      .sort();
-  return args.flatMap((arg) => (fs.statSync(arg).isDirectory() ? testFiles(arg).sort() : [arg]));
+  if (args.length === 0) return testFiles(__dirname).filter((f) => !OWN_RUN_ONLY.some((dir) => f.startsWith(dir + path.sep)));
+  return args.flatMap((arg) => (fs.statSync(arg).isDirectory() ? testFiles(path.resolve(arg)) : [path.resolve(arg)]));
+}
+
+/** Runs `files`, `concurrency` at a time in the order given, reporting as `node --test` does. */
+async function runFiles(files: string[], concurrency: number, signal: AbortSignal) {
+  const timer = fileTimer();
+  // A Node stream of the runner's events (@types/node 20 calls it a web ReadableStream).
+  const events = run({ files, concurrency, signal }) as unknown as Readable;
+  const out = (events.compose(timer.transform) as unknown as Readable).compose(new spec()) as unknown as Readable;
+  out.pipe(process.stdout);
+  await new Promise<void>((resolve, reject) => out.on('end', resolve).on('error', reject));
+  return timer;
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
   const log = (line: string): void => console.error(`[test] ${line}`);
-  // --concurrency=N: test files run at once (default 2, one per core here).
   const argv = process.argv.slice(2);
-  const concurrency = argv.find((a) => a.startsWith('--concurrency='))?.split('=')[1] ?? '2';
-  // --unit (npm run test:unit): the fast tier, test/unit only, with no server of any kind: no
-  // dev server, no browser, and in-process PGlite even where DATABASE_URL is set.
+  const option = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const concurrency = Number(option('concurrency') ?? DEFAULT_CONCURRENCY);
   const unit = argv.includes('--unit');
-  const files = unit ? testFiles(path.join(__dirname, 'unit')).sort() : selectedFiles(argv.filter((a) => !a.startsWith('--')));
+  const named = argv.filter((a) => !a.startsWith('--'));
+  const files = slowestFirst(unit ? selectedFiles(UNIT).filter((f) => !NOT_UNIT.includes(f)) : selectedFiles(named), readTimes());
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-test-run-'));
+  cleanups.push(() => fs.rmSync(scratch, { recursive: true, force: true }));
+  // On PGlite, every test's database starts from one migrated data directory made here (a new
+  // PGlite runs initdb: seconds of CPU each).
+  const template = path.join(scratch, 'pglite-template.tar');
+  const pgliteTemplate = unit || !process.env.DATABASE_URL ? writePgliteTemplate(template) : undefined;
+
   if (unit) {
     log(`unit tier: ${files.length} test files, no server, PGlite`);
-    const env = { ...process.env };
-    delete env.DATABASE_URL;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
-      stdio: 'inherit',
-      env,
-    });
-    const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
-    log(`finished in ${Math.round((Date.now() - started) / 1000)} s`);
-    process.exit(code);
-  }
-  ensureChromium(log);
-  // The Temporal UI too, on a free port, for the browser tests (TEMPORAL_TEST_UI_URL).
-  const server = await startDevServer({ log, ui: true, uiPort: await freePort() });
-  const faults = files.some((f) => path.resolve(f).startsWith(OWN_RUN_ONLY[0]! + path.sep));
-  const database = process.env.DATABASE_URL
-    ? 'PostgreSQL (DATABASE_URL)'
-    : faults
-      ? 'PostgreSQL at 127.0.0.1:5432 (the fault suite needs separate processes)'
-      : 'PGlite (in memory)';
-  log(`database: ${database}; ${files.length} test files`);
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
-    stdio: 'inherit',
-    env: {
-      ...process.env,
+    delete process.env.DATABASE_URL;
+    await pgliteTemplate;
+    process.env.TEST_PGLITE_TEMPLATE = template;
+  } else {
+    ensureChromium(log);
+    // One bundle for every worker of the run (bundling costs each file seconds of CPU otherwise);
+    // the tests about bundling itself still bundle (test/workflow/prebuilt-bundle.test.ts).
+    const bundle = path.join(scratch, 'workflow-bundle.js');
+    // The Temporal UI too, on a free port, for the browser tests (TEMPORAL_TEST_UI_URL).
+    const [server] = await Promise.all([
+      startDevServer({ log, ui: true, uiPort: await freePort() }),
+      writeWorkflowBundle(bundle),
+      pgliteTemplate,
+    ]);
+    cleanups.unshift(() => server.stop());
+    const faults = files.some((f) => path.resolve(f).startsWith(OWN_RUN_ONLY[0]! + path.sep));
+    const database = process.env.DATABASE_URL
+      ? 'PostgreSQL (DATABASE_URL)'
+      : faults
+        ? 'PostgreSQL at 127.0.0.1:5432 (the fault suite needs separate processes)'
+        : 'PGlite (in memory)';
+    log(`database: ${database}; ${files.length} test files, ${concurrency} at a time, slowest first`);
+    Object.assign(process.env, {
       TEMPORAL_TEST_ADDRESS: server.address,
       TEMPORAL_TEST_NAMESPACE: server.namespace,
       TEMPORAL_TEST_UI_URL: server.uiUrl ?? '',
-    },
-  });
+      TEST_WORKFLOW_BUNDLE: bundle,
+      ...(pgliteTemplate ? { TEST_PGLITE_TEMPLATE: template } : {}),
+    });
+  }
+
   // A file whose tests pass but whose process never exits (a timer or socket left open) would hold
   // the run until CI's own limit, with nothing to say why: fail it, loudly, well before that.
+  const abort = new AbortController();
   const deadline = setTimeout(() => {
     log(`still running after ${RUN_LIMIT_MIN} min: a test file did not exit (a timer, socket or server left open?); stopping`);
-    child.kill('SIGKILL');
+    abort.abort();
+    setTimeout(() => process.exit(1), 10_000).unref();
   }, RUN_LIMIT_MIN * 60_000);
-  const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  const timer = await runFiles(files, concurrency, abort.signal);
   clearTimeout(deadline);
-  await server.stop();
+  for (const cleanup of cleanups) await cleanup();
+  for (const line of summary(timer.times)) log(line);
+  const failed = timer.failed() || abort.signal.aborted;
+  if (argv.includes('--record-times')) {
+    if (failed || named.length > 0 || unit) log('--record-times: only a whole passing run is recorded; times not written');
+    else writeTimes(timer.times, `npm test, ${concurrency} at a time, ${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}`);
+  }
   log(`finished in ${Math.round((Date.now() - started) / 1000)} s`);
-  process.exit(code);
+  process.exit(failed ? 1 : 0);
 }
 
 main().catch((err: unknown) => {

@@ -23,6 +23,8 @@ export interface DbOptions {
   schema?: string;
   /** Where PGlite keeps its files; 'memory://' for a throwaway database. */
   pgliteDir?: string;
+  /** A PGlite data directory to start from (PGlite's dumpDataDir), instead of an empty cluster from initdb. */
+  pgliteLoad?: Blob;
   /** Pool size for PostgreSQL. */
   poolSize?: number;
   /** How long to wait for a PostgreSQL connection (default 3 s): a request to a database that is down fails fast. */
@@ -83,7 +85,7 @@ export async function openDb(options: DbOptions): Promise<Db> {
       options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
     );
-  return openPglite(options.pgliteDir ?? 'memory://');
+  return openPglite(options.pgliteDir ?? 'memory://', options.pgliteLoad);
 }
 
 async function openPostgres(
@@ -131,13 +133,16 @@ async function openPostgres(
  */
 export const PGLITE_SETTINGS = ['shared_buffers=32MB'];
 
-async function openPglite(dir: string): Promise<Db> {
+async function openPglite(dir: string, loadDataDir?: Blob): Promise<Db> {
   let release = (): void => undefined;
   if (dir !== 'memory://') {
     fs.mkdirSync(dir, { recursive: true });
     release = lockDir(dir);
   }
-  const client = await PGlite.create(dir, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ['-c', s])] });
+  const client = await PGlite.create(dir, {
+    startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ['-c', s])],
+    ...(loadDataDir ? { loadDataDir } : {}),
+  });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   await sql`select 1`.execute(db);
   return {

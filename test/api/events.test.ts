@@ -15,7 +15,7 @@ import { createLiveHub, type LiveHubDeps } from '../../src/api/live/hub';
 import { attachWebSockets } from '../../src/api/live/ws';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { items, startStack, waitForBatch, type Stack, type StackOptions } from '../helpers/stack';
-import { allItems, eventually, sleep, submit } from '../helpers/api';
+import { allItems, eventually, sleep, submit, within } from '../helpers/api';
 import { openSse, type SseEvent, type SseStream } from '../helpers/sse';
 
 const TEST_TIMEOUT_MS = 240_000;
@@ -51,7 +51,7 @@ const events = (stack: Stack, batchId: string, extra: Record<string, string> = {
   openSse(`${base}/v1/batches/${batchId}/events`, { 'x-api-key': stack.key, ...extra });
 
 async function untilClosed(s: SseStream, what: string): Promise<SseEvent[]> {
-  await Promise.race([s.closed, sleep(180_000).then(() => assert.fail(`${what}: the stream did not close`))]);
+  await within(s.closed, 180_000, `${what}: the stream did not close`);
   return s.events;
 }
 

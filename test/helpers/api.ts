@@ -26,6 +26,23 @@ export interface BatchBody {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * `promise`, or a failure saying `what` if it has not settled after `ms`. The timer is cleared
+ * either way: a bare `sleep(ms)` raced against it stays armed and keeps the test file's process
+ * alive for the rest of `ms` after its last test, and the run waits for that process.
+ */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new assert.AssertionError({ message: what })), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `probe` until it answers something truthy, or fails after `timeoutMs`. */
 export async function eventually<T>(
   what: string,

@@ -3,8 +3,13 @@
  * (CI), otherwise an in-memory PGlite. Same migrations either way.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
-import { openDb, type Db } from '../../src/db/connect';
+import { openDb, PGLITE_SETTINGS, type Db } from '../../src/db/connect';
+import type { Database } from '../../src/db/schema';
 import { migrateToLatest } from '../../src/db/migrate';
 
 export interface TestDb extends Db {
@@ -18,7 +23,10 @@ export interface TestDb extends Db {
 export async function testDb(): Promise<TestDb> {
   const url = process.env.DATABASE_URL;
   if (!url) {
-    const db = await openDb({ pgliteDir: 'memory://' });
+    // A new PGlite runs initdb, seconds of CPU; `npm test` made a migrated one once to start from.
+    const template = process.env.TEST_PGLITE_TEMPLATE;
+    const db = await openDb({ pgliteDir: 'memory://', pgliteLoad: template ? new Blob([fs.readFileSync(template)]) : undefined });
+    // Nothing to do on the template, unless a migration was added since: then it runs here.
     await migrateToLatest(db.db);
     return db;
   }
@@ -46,3 +54,22 @@ export async function schemaDb(url: string, prefix: string, poolSize: number): P
 /** `url` with a search_path, the way node-postgres reads it from a connection string. */
 const withSearchPath = (url: string, schema: string): string =>
   `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+
+/**
+ * For `npm test` without DATABASE_URL: an in-memory PGlite as openDb() makes it, migrated, dumped
+ * as a data directory to `file` (TEST_PGLITE_TEMPLATE), which testDb() loads instead of running
+ * initdb and the migrations again.
+ */
+export async function writePgliteTemplate(file: string): Promise<void> {
+  const client = await PGlite.create('memory://', {
+    startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ['-c', s])],
+  });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
+  try {
+    await migrateToLatest(db);
+    const dump = await client.dumpDataDir('none');
+    fs.writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
+  } finally {
+    await db.destroy();
+  }
+}

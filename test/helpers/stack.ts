@@ -30,7 +30,7 @@ import { bundleWorkflows, createWorkers } from '../../src/temporal/worker';
 import { workerOptions } from '../../src/temporal/worker-options';
 import type { Tracing } from '../../src/tracing';
 import { testDb } from './db';
-import { connectTemporal, sharedBundle, uniqueTaskQueue } from './temporal';
+import { connectTemporal, suiteBundle, uniqueTaskQueue } from './temporal';
 
 export interface Stack {
   baseUrl: string;
@@ -84,7 +84,7 @@ export interface StackOptions {
   allowPrivateCallbacks?: boolean;
   /** The worker's completion webhook options: the secret; `retry` is tuning (default SHIPPED.webhook.retry). */
   webhook?: WebhookOptions;
-  /** The worker's workflow bundle as a file (`npm run build:workflows`); default the suite's shared in-memory bundle. */
+  /** The worker's workflow bundle as a file (`npm run build:workflows`); default the suite's bundle (suiteBundle()). */
   workflowBundle?: { codePath: string };
   /** Builds the API's live-progress hub (e.g. over a Batches that counts its calls). */
   live?: (deps: LiveHubDeps) => LiveHub;
@@ -136,7 +136,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       db: db.db,
       publishUrl: opts.publishUrl,
       publishTimeoutMs: opts.publishTimeoutMs ?? SHIPPED.publishTimeoutMs,
-      workflowBundle: opts.workflowBundle ?? (opts.tracing ? await bundleWorkflows({ tracing: true }) : await sharedBundle()),
+      workflowBundle: opts.workflowBundle ?? (opts.tracing ? await bundleWorkflows({ tracing: true }) : await suiteBundle()),
       shutdownGraceMs: SHIPPED.shutdown.workerGraceMs,
       tracing: opts.tracing,
       classify: { ...shipped.classify, ...opts.classify },

@@ -44,7 +44,15 @@ export async function connectTemporal(target?: {
   };
 }
 
-/** Workflow code is bundled once per test process and shared by every worker in it. */
+/** Workflow code bundled in this process, once, and shared by every caller in it. */
 export const sharedBundle = (): Promise<WorkflowBundleWithSourceMap> => (bundle ??= bundleWorkflows());
+
+/**
+ * The workflow code for the suite's workers: the file `npm test` bundled once for the whole run
+ * (TEST_WORKFLOW_BUNDLE, written by the same bundleWorkflows()), or, when a file runs without
+ * test/run.ts, this process's own bundle. A test about bundling itself uses sharedBundle().
+ */
+export const suiteBundle = (): Promise<WorkflowBundleWithSourceMap | { codePath: string }> =>
+  process.env.TEST_WORKFLOW_BUNDLE ? Promise.resolve({ codePath: process.env.TEST_WORKFLOW_BUNDLE }) : sharedBundle();
 
 export const uniqueTaskQueue = (): string => `test-${randomUUID()}`;

@@ -25,7 +25,7 @@ import { createWorker } from '../../src/temporal/worker';
 import { testDb, type TestDb } from '../helpers/db';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
 import { SHIPPED } from '../helpers/stack';
-import { connectTemporal, sharedBundle, temporalAddress, uniqueTaskQueue } from '../helpers/temporal';
+import { connectTemporal, suiteBundle, temporalAddress, uniqueTaskQueue } from '../helpers/temporal';
 
 Runtime.install({ logger: new DefaultLogger((process.env.TEST_SDK_LOG_LEVEL as LogLevel | undefined) ?? 'ERROR') });
 
@@ -249,7 +249,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
  * second worker for the same task queue on one connection.
  */
 async function workersInProcess(db: TestDb, taskQueue: string, target: PublishTarget): Promise<WorkerPair> {
-  const bundle = await sharedBundle();
+  const bundle = await suiteBundle();
   const granted = new Map<string, number>();
   const names = ['worker-a', 'worker-b'];
   const started: Array<{ worker?: Worker; running?: Promise<void>; close(): Promise<void> }> = [];
