@@ -1,4 +1,6 @@
 /** batchflow's rows: one batch through the real API and workers, checked item by item; and the submit latency. */
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { devServerRss, percentile, runHistories, samplePeaks } from './measure';
 import { benchItems } from './items';
 import type { SlowTarget } from './publish-target';
@@ -17,6 +19,25 @@ function body(items: number, prefix: string, chunking?: Chunking): string {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The progress reader (./reader.ts) in a process of its own, ready to be told what to read. */
+async function startReader(): Promise<ChildProcess> {
+  const reader = fork(path.join(__dirname, 'reader.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  await new Promise<void>((resolve, reject) => {
+    reader.once('message', () => resolve());
+    reader.once('exit', (code) => reject(new Error(`the reader exited ${code} before it was ready`)));
+  });
+  return reader;
+}
+
+/** Stops the reader and answers the latencies of its reads (ms). */
+async function stopReader(reader: ChildProcess): Promise<number[]> {
+  const answer = new Promise<{ latencies?: number[]; error?: string }>((resolve) => reader.once('message', resolve));
+  reader.send('stop');
+  const { latencies, error } = await answer;
+  if (error) throw new Error(`the progress reader failed: ${error}`);
+  return latencies ?? [];
+}
 
 export interface BatchflowScenario {
   name: string;
@@ -39,6 +60,7 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
   // The embedded stack measures its own dev server; the bench's is idle then.
   const devServer = samplePeaks({ devServer: stack.mode === 'embedded' ? () => 0 : devServerRss() });
   const usage = await stack.measure();
+  const reader = await startReader();
   try {
     const payload = body(s.items, s.name, s.chunking);
     const t0 = performance.now();
@@ -51,16 +73,11 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
     let finished = false;
     void done.finally(() => (finished = true)).catch(() => undefined);
 
-    // Progress reads while it runs: what a client polling the batch sees.
-    const reads: number[] = [];
+    // Progress reads while it runs: what a client polling the batch sees, from a process of its own.
+    reader.send({ url: `${stack.baseUrl}/v1/batches/${submitted.batch_id}`, key: stack.key });
     const deadline = Date.now() + 120_000 + s.items * 15 + s.publishDelayMs * s.items;
-    while (!finished && Date.now() < deadline) {
-      const r0 = performance.now();
-      const r = await stack.api(`/v1/batches/${submitted.batch_id}`);
-      await r.arrayBuffer();
-      if (!finished) reads.push(performance.now() - r0);
-      await sleep(250);
-    }
+    while (!finished && Date.now() < deadline) await sleep(50);
+    const reads = await stopReader(reader);
     if (!finished) throw new Error(`batch ${submitted.batch_id} did not finish in time`);
     await done;
     const wallMs = performance.now() - t0;
@@ -106,6 +123,8 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
     devServer.stop();
     await usage.stop().catch(() => undefined);
     return { ...row, problem: (err as Error).message };
+  } finally {
+    if (reader.exitCode === null) reader.kill();
   }
 }
 

@@ -102,6 +102,7 @@ export async function startEmbeddedStack(
     mode: 'embedded',
     key,
     client: new Client({ connection, namespace: 'default' }),
+    baseUrl,
     api: keyedFetch(baseUrl, key),
     peakSinceStart: () => peakOf(pid).hwm,
     measure: async () => {

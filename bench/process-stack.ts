@@ -150,6 +150,7 @@ export async function startProcessStack(
     key,
     client: new Client({ connection, namespace: server.namespace }),
     db: db.db,
+    baseUrl,
     api: keyedFetch(baseUrl, key),
     measure: async () => {
       const running = children.filter((c) => !exited(c));

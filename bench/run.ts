@@ -168,7 +168,7 @@ function writeRun(
       (rows.some((r) => r.scenario.startsWith('npm-start'))
         ? "The npm-start rows are `npm start`'s embedded stack (src/main/start.ts: API, workers and PGlite in one node process, the Temporal dev server its child), a fresh one per row with a data dir and ports of its own, the batch submitted over HTTP at the defaults and checked by its counts and the target: `npm start` is the node process's VmHWM over the batch (reset before it), `npm start since start` the same since the process started (workflow bundling, PGlite and migrations included), `its dev server` that child's VmHWM over the batch; SQL statements are API and worker together, in the worker column. "
         : '') +
-      'Progress reads: batchflow `GET /v1/batches/{id}`, BullMQ `getJobCounts` on its three queues, every 250 ms while the work runs. × bare: wall time over the bare row with the same items and chunking.',
+      "Progress reads: batchflow `GET /v1/batches/{id}` from a reader process of its own (bench/reader.ts: the bench process also serves the publish target, whose load would be timed too), BullMQ `getJobCounts` on its three queues from the flow's process, every 250 ms while the work runs. × bare: wall time over the bare row with the same items and chunking.",
   ];
   console.log(generated.join('\n'));
   writeBlock(path.join(__dirname, scratch ? 'results-quick.md' : 'results.md'), 'bench', generated);

@@ -55,6 +55,8 @@ export interface BenchStack {
   /** The database without statement counting, for the bench's own checks; none when PGlite is another process's (embedded). */
   db?: Db['db'];
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** Where the API listens: a reader in a process of its own (bench/reader.ts) calls it there. */
+  baseUrl: string;
   /** Starts measuring; stop() answers what the stack used since. */
   measure(): Promise<{ stop(): Promise<Usage> }>;
   /** Process mode: stops the worker alone (SIGTERM), leaving the API up. */
@@ -164,6 +166,7 @@ export async function startBenchStack(
     key,
     client,
     db: db.db,
+    baseUrl,
     api: keyedFetch(baseUrl, key),
     measure: async () => {
       const [api0, worker0] = [apiStatements.count, workerStatements.count];
