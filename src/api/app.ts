@@ -12,6 +12,7 @@ import { cachedKeyLookup } from '../auth/key-cache';
 import { createRateLimits } from './middleware/rate-limit';
 import { LiveSlots } from './live/slots';
 import type { KeyLimits } from '../auth/limits';
+import type { Config } from '../config';
 import { batchRoutes } from './routes/batches';
 import { healthRoutes } from './routes/health';
 import { docsRoutes } from './routes/docs';
@@ -41,6 +42,13 @@ export interface AppDeps {
   /** Temporal Core's Prometheus endpoint on loopback, appended to GET /metrics (src/metrics/temporal-core.ts). */
   coreMetricsUrl?: string;
 }
+
+/** The app's settings from the configuration: what `npm start`, `npm run api` and the test stack all pass. */
+export const appSettingsOf = (config: Config): Pick<AppDeps, 'maxBodyBytes' | 'limits' | 'keyCacheMs'> => ({
+  maxBodyBytes: config.maxBodyBytes,
+  limits: config.limits,
+  keyCacheMs: config.keyCacheMs,
+});
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();

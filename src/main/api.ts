@@ -3,7 +3,7 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
 import { createBatches } from '../batches';
-import { createApp } from '../api/app';
+import { appSettingsOf, createApp } from '../api/app';
 import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
 import { ensureDevKey } from '../auth/dev-key';
@@ -39,15 +39,7 @@ async function main(): Promise<void> {
     workerSlots: config.activitySlots,
     progressPollMs: config.progressPollMs,
   });
-  const app = createApp({
-    db,
-    client,
-    batches,
-    log,
-    maxBodyBytes: config.maxBodyBytes,
-    limits: config.limits,
-    keyCacheMs: config.keyCacheMs,
-  });
+  const app = createApp({ db, client, batches, log, ...appSettingsOf(config) });
   const server = createServer(app).listen(config.port);
   const live = attachWebSockets(server, app);
   const reconcile = startReconcileLoop(batches, config.reconcileIntervalMs, log);

@@ -26,7 +26,7 @@ import { findKey } from '../db/keys';
 import { ensureWebhookSecret } from '../auth/shared-webhook-secret';
 import { hasOwnWebhookSecret } from '../db/webhook-secrets';
 import { createBatches } from '../batches';
-import { createApp } from '../api/app';
+import { appSettingsOf, createApp } from '../api/app';
 import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
 import { createWorkers } from '../temporal/worker';
@@ -124,9 +124,7 @@ async function main(): Promise<void> {
       client,
       batches,
       log,
-      maxBodyBytes: config.maxBodyBytes,
-      limits: config.limits,
-      keyCacheMs: config.keyCacheMs,
+      ...appSettingsOf(config),
       coreMetricsUrl,
     });
     const http: Server = createServer(app).listen(config.port);

@@ -18,7 +18,7 @@ import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import type { ClassifyOptions } from '../../activities/stages/classify';
 import type { WebhookOptions } from '../../activities/webhook';
-import { createApp } from '../../src/api/app';
+import { appSettingsOf, createApp } from '../../src/api/app';
 import { createLiveHub, type LiveHub, type LiveHubDeps } from '../../src/api/live/hub';
 import { attachWebSockets } from '../../src/api/live/ws';
 import { createBatches, type Batches } from '../../src/batches';
@@ -170,8 +170,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     client,
     batches,
     log,
+    ...appSettingsOf(SHIPPED),
     maxBodyBytes: opts.maxBodyBytes ?? SHIPPED.maxBodyBytes,
-    limits: SHIPPED.limits,
     live,
   });
   const server: Server = app.listen(0, '127.0.0.1');
