@@ -23,18 +23,38 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** The progress reader (./reader.ts) in a process of its own, ready to be told what to read. */
 async function startReader(): Promise<ChildProcess> {
   const reader = fork(path.join(__dirname, 'reader.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  await new Promise<void>((resolve, reject) => {
-    reader.once('message', () => resolve());
-    reader.once('exit', (code) => reject(new Error(`the reader exited ${code} before it was ready`)));
+  await bounded(
+    new Promise<void>((resolve, reject) => {
+      reader.once('message', () => resolve());
+      reader.once('exit', (code) => reject(new Error(`the reader exited ${code} before it was ready`)));
+    }),
+    'the reader to start',
+  ).catch((err: unknown) => {
+    reader.kill();
+    throw err;
   });
   return reader;
+}
+
+/** The reader's start and its last read (30 s at most, bench/reader.ts) are far within this. */
+const READER_WAIT_MS = 60_000;
+async function bounded<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`waited ${READER_WAIT_MS} ms for ${what}`)), READER_WAIT_MS)),
+  );
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Stops the reader and answers the latencies of its reads (ms). */
 async function stopReader(reader: ChildProcess): Promise<number[]> {
   const answer = new Promise<{ latencies?: number[]; error?: string }>((resolve) => reader.once('message', resolve));
   reader.send('stop');
-  const { latencies, error } = await answer;
+  const { latencies, error } = await bounded(answer, "the reader's latencies");
   if (error) throw new Error(`the progress reader failed: ${error}`);
   return latencies ?? [];
 }

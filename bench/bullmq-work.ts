@@ -15,12 +15,13 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { defaultCore } from '../activities/stages/classify/default-model';
 import { closeHttpAgent, httpCall } from '../src/net/http-client';
+import { loadConfig } from '../src/config';
 import type { Stages } from './bullmq-flow';
 
 /** As many connections as ingest jobs run at once (the flow's concurrency per stage). */
 const POOL_SIZE = 8;
-/** batchflow's publish timeout when none is configured (activities/index.ts). */
-const PUBLISH_TIMEOUT_MS = 10_000;
+/** batchflow's publish timeout when none is configured (PUBLISH_TIMEOUT_MS). */
+const PUBLISH_TIMEOUT_MS = loadConfig({}).publishTimeoutMs;
 
 /** What the flow's process needs for the work: the database, the table, the target and the run's key prefix. */
 export interface WorkEnv {

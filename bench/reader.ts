@@ -6,6 +6,8 @@
  * the latencies of the reads it made.
  */
 const READ_EVERY_MS = 250;
+/** A read that takes longer fails the row: the API is stuck, not slow. */
+const READ_TIMEOUT_MS = 30_000;
 
 type Message = { url: string; key: string } | 'stop';
 
@@ -15,7 +17,7 @@ let stopped = false;
 async function readLoop(url: string, key: string): Promise<void> {
   while (!stopped) {
     const t0 = performance.now();
-    const res = await fetch(url, { headers: { 'x-api-key': key } });
+    const res = await fetch(url, { headers: { 'x-api-key': key }, signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}`);
     if (!stopped) latencies.push(performance.now() - t0);
