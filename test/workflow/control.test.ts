@@ -292,17 +292,28 @@ test(
     try {
       const answers: string[] = [];
       for (let round = 0; round < 5; round++) {
+        // Back-to-back reads spend the shipped 600 reads a minute in a few seconds, now that a read
+        // answers in milliseconds; each round is a tenant of its own, with a budget of its own.
+        const { key } = await stack.addTenant();
         target.faults.rejectRefs = new Set(['sku-1']);
-        const batchId = await submit(stack, { items: items(4), chunk_size: 4 });
+        const batchId = await submit(stack, { items: items(4), chunk_size: 4 }, key);
         // Polled back to back (as a client that redrives on the first finished read would).
-        for (const deadline = Date.now() + 60_000; (await getBatch(stack, batchId)).status !== 'partial';) {
+        for (const deadline = Date.now() + 60_000; ; ) {
           assert.ok(Date.now() < deadline, 'the batch reads partial within 60 s');
+          const read = await stack.api(`/v1/batches/${batchId}`, { key });
+          if (read.status === 429) {
+            // A client honours the limit; the redrive still follows its first finished read.
+            await sleep(Number(read.headers.get('retry-after') ?? 1) * 1000);
+            continue;
+          }
+          assert.equal(read.status, 200);
+          if (((await read.json()) as { status: string }).status === 'partial') break;
         }
         target.faults.rejectRefs = undefined;
-        const r = await call(stack, 'POST', `/v1/batches/${batchId}/retry-failed`);
+        const r = await call(stack, 'POST', `/v1/batches/${batchId}/retry-failed`, undefined, key);
         answers.push(`${r.status} ${JSON.stringify(r.body)}`);
         // Whatever it answered, let the batch settle before the next round.
-        await finished(stack, batchId);
+        await finished(stack, batchId, key);
       }
       t.diagnostic(answers.join(' | '));
       assert.deepEqual(
