@@ -46,7 +46,10 @@ const registry = new WeakMap<Koa, LiveDeps>();
 export const registerLive = (app: Koa, deps: LiveDeps): void => void registry.set(app, deps);
 
 export interface LiveSockets {
-  /** Ends every live stream (SSE and WebSocket, 1001) and the hub's pollers. Call before server.close(). */
+  /**
+   * Ends every live stream (SSE and WebSocket, 1001) and the hub's pollers, and gives back what is
+   * left of this process's rate leases (the app's one teardown). Call before server.close().
+   */
   close(): Promise<void>;
 }
 
@@ -164,6 +167,7 @@ export function attachWebSockets(server: Server, app: Koa): LiveSockets {
       for (const c of wss.clients) c.close(1001, 'server shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       for (const c of wss.clients) c.terminate();
+      await rates.close();
     },
   };
 }

@@ -5,16 +5,18 @@
  * The store is rate-limiter-flexible's RateLimiterPostgres, fed through Kysely rather than a pg
  * Pool: its SQL is plain PostgreSQL, so the same limiter runs on PostgreSQL (one count across all
  * API processes) and on embedded PGlite (a single process by construction). The table comes from
- * migration 0005_rate_limits, so the library never issues DDL (`tableCreated: true`).
+ * migration 0005_rate_limits, so the library never issues DDL (`tableCreated: true`). A busy key's
+ * requests are granted from leases of its budget (rate-leases.ts says what stays exact).
  */
 import type { Context, Middleware } from 'koa';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import type { Database } from '../../db/schema';
 import type { Bucket, Rate } from '../../auth/limits';
 import { rateLimited, unavailable } from '../../errors';
 import type { AuthedKey } from './auth';
+import { RateLeases } from './rate-leases';
 
 const TABLE = 'rate_limits';
 
@@ -47,18 +49,21 @@ export interface RateLimits {
    * the bucket is empty. Throws the contract's 503 when the store cannot be reached.
    */
   take(key: AuthedKey, bucket: Bucket, requestId?: string): Promise<{ headers: Record<string, string>; retryAfter?: number; rate: Rate }>;
+  /** Gives back to the store what is left of this process's leases (at shutdown). */
+  close(): Promise<void>;
 }
 
 export function createRateLimits(deps: { db: Kysely<Database>; log: Logger }): RateLimits {
   const client = storeClient(deps.db);
   // One limiter per distinct (bucket, rate): keys with the same limits share an instance; the
-  // stored count is per `<bucket>:<key id>` whichever instance reads it.
-  const limiters = new Map<string, RateLimiterPostgres>();
-  const limiterFor = (bucket: Bucket, rate: Rate): RateLimiterPostgres => {
+  // stored count is per `<bucket>:<key id>` whichever instance reads it. Each grants from leases
+  // (rate-leases.ts), so that a busy key's reads skip the round trip.
+  const counters = new Map<string, RateLeases>();
+  const counterFor = (bucket: Bucket, rate: Rate): RateLeases => {
     const id = `${bucket}:${rate.points}:${rate.windowSeconds}`;
-    let limiter = limiters.get(id);
-    if (!limiter) {
-      limiter = new RateLimiterPostgres({
+    let counter = counters.get(id);
+    if (!counter) {
+      const limiter = new RateLimiterPostgres({
         storeClient: client,
         storeType: 'client',
         tableName: TABLE,
@@ -67,35 +72,39 @@ export function createRateLimits(deps: { db: Kysely<Database>; log: Logger }): R
         points: rate.points,
         duration: rate.windowSeconds,
         // Expired rows are deleted every 5 minutes; one instance doing it is enough.
-        clearExpiredByTimeout: limiters.size === 0,
+        clearExpiredByTimeout: counters.size === 0,
       });
-      limiters.set(id, limiter);
+      // penalty() adds whatever the limit (and takes away, given a negative count); the leases decide.
+      const add = async (key: string, n: number) => {
+        const res = await limiter.penalty(key, n);
+        return { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
+      };
+      counter = new RateLeases(add, rate.points);
+      counters.set(id, counter);
     }
-    return limiter;
+    return counter;
   };
 
   return {
     async take(key, bucket, requestId) {
       const rate = key.limits[bucket];
-      let res: RateLimiterRes;
-      let limited = false;
+      let grant;
       try {
-        res = await limiterFor(bucket, rate).consume(key.id);
+        grant = await counterFor(bucket, rate).take(key.id);
       } catch (err) {
-        if (!(err instanceof RateLimiterRes)) {
-          deps.log.warn({ err, requestId }, 'rate limit store failed');
-          throw unavailable('the database');
-        }
-        res = err;
-        limited = true;
+        deps.log.warn({ err, requestId }, 'rate limit store failed');
+        throw unavailable('the database');
       }
-      const resetMs = Date.now() + Math.max(res.msBeforeNext, 0);
       const headers = {
         'X-RateLimit-Limit': String(rate.points),
-        'X-RateLimit-Remaining': String(res.remainingPoints),
-        'X-RateLimit-Reset': String(Math.ceil(resetMs / 1000)),
+        'X-RateLimit-Remaining': String(grant.remaining),
+        'X-RateLimit-Reset': String(Math.ceil(grant.resetAt / 1000)),
       };
-      return { headers, rate, ...(limited ? { retryAfter: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) } : {}) };
+      if (grant.granted) return { headers, rate };
+      return { headers, rate, retryAfter: Math.max(1, Math.ceil((grant.resetAt - Date.now()) / 1000)) };
+    },
+    async close() {
+      await Promise.all([...counters.values()].map((c) => c.close()));
     },
   };
 }
