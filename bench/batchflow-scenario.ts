@@ -3,6 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { devServerRss, percentile, runHistories, samplePeaks } from './measure';
 import { benchItems } from './items';
+import { servedReads, servedSince } from './served';
 import type { SlowTarget } from './publish-target';
 import type { Row } from './report';
 import { describeChunking, type Chunking } from './scenarios';
@@ -81,6 +82,7 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
   const devServer = samplePeaks({ devServer: stack.mode === 'embedded' ? () => 0 : devServerRss() });
   const usage = await stack.measure();
   const reader = await startReader();
+  const servedBefore = await servedReads(stack.baseUrl);
   try {
     const payload = body(s.items, s.name, s.chunking);
     const t0 = performance.now();
@@ -98,6 +100,7 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
     const deadline = Date.now() + 120_000 + s.items * 15 + s.publishDelayMs * s.items;
     while (!finished && Date.now() < deadline) await sleep(50);
     const reads = await stopReader(reader);
+    const served = servedSince(servedBefore, await servedReads(stack.baseUrl));
     if (!finished) throw new Error(`batch ${submitted.batch_id} did not finish in time`);
     await done;
     const wallMs = performance.now() - t0;
@@ -131,7 +134,7 @@ export async function runBatchflow(stack: BenchStack, target: SlowTarget, s: Bat
     return {
       ...row,
       wallMs,
-      progress: { p50: percentile(reads, 50), p99: percentile(reads, 99), n: reads.length },
+      progress: { p50: percentile(reads, 50), p99: percentile(reads, 99), n: reads.length, served },
       rss: { ...used.rss, ...(stack.mode === 'embedded' ? (devServer.stop(), {}) : { 'dev server': devServer.stop().devServer }) },
       peakFrom: used.peakFrom,
       statements: used.statements,

@@ -1,6 +1,7 @@
 /** The bench's printed figures: one table for bare Temporal, BullMQ and batchflow, and the results file's marked blocks. */
 import fs from 'node:fs';
 import os from 'node:os';
+import type { Served } from './served';
 
 export type System = 'bare Temporal' | 'BullMQ' | 'batchflow';
 
@@ -14,7 +15,7 @@ export interface Row {
   wallMs: number;
   /** Wall time of the bare baseline with the same items and chunking, when one ran. */
   baselineMs?: number;
-  progress?: { p50: number; p99: number; n: number };
+  progress?: { p50: number; p99: number; n: number; served?: Served };
   /** Peak RSS by process name (API, worker, dev server, node, redis…), bytes. */
   rss?: Record<string, number>;
   history?: { runs: number; events: number; bytes: number };
@@ -47,9 +48,16 @@ export function machine(dbKind: string, processes: boolean, loadAtStart: number[
 const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
 export const ms = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(0));
 
+/** The share of reads the API itself served within 25 ms (its histogram), beside the reader's timing. */
+const servedText = (s: Served | undefined): string =>
+  s && s.n > 0
+    ? `; ${((100 * s.within25) / s.n).toFixed(1)}% of ${s.n}` +
+      (s.loopP99Ms !== undefined ? ` (its event loop's delay p99 ${ms(s.loopP99Ms)}, max ${ms(s.loopMaxMs ?? NaN)})` : '')
+    : '';
+
 export function table(rows: Row[]): string[] {
   const out = [
-    '| scenario | system | items | chunk size / in flight | wall s | items/s | ms/item | × bare | progress read p50/p99 ms (n) | peak RSS MiB | runs, largest history events / KiB | SQL statements/item API / worker | ok |',
+    '| scenario | system | items | chunk size / in flight | wall s | items/s | ms/item | × bare | progress read p50/p99 ms (n); API within 25 ms | peak RSS MiB | runs, largest history events / KiB | SQL statements/item API / worker | ok |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
@@ -61,7 +69,7 @@ export function table(rows: Row[]): string[] {
         (ran
           ? `${(r.wallMs / 1000).toFixed(1)} | ${(r.items / (r.wallMs / 1000)).toFixed(0)} | ${(r.wallMs / r.items).toFixed(2)} | `
           : '– | – | – | ') +
-        `${ratio} | ${r.progress ? `${ms(r.progress.p50)} / ${ms(r.progress.p99)} (${r.progress.n})` : '–'} | ` +
+        `${ratio} | ${r.progress ? `${ms(r.progress.p50)} / ${ms(r.progress.p99)} (${r.progress.n})${servedText(r.progress.served)}` : '–'} | ` +
         `${
           r.rss
             ? Object.entries(r.rss)
