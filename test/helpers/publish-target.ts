@@ -37,7 +37,8 @@ export interface PublishTarget {
   faults: TargetFaults;
   /** Live items by id. */
   items: Map<string, { ref: string; key: string }>;
-  creates: Array<{ key: string; ref: string; at: number; status: number }>;
+  /** `arrivedAt`: when the request arrived; `at`: when it was answered (later for a hang). */
+  creates: Array<{ key: string; ref: string; arrivedAt: number; at: number; status: number }>;
   deletes: Array<{ id: string; at: number; status: number }>;
   /** Requests being served right now, and the most there ever were at once. */
   inFlight: number;
@@ -72,15 +73,16 @@ export async function startPublishTarget(faults: TargetFaults = {}, random: () =
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
   const server = http.createServer((req, res) => {
+    const arrivedAt = Date.now();
     target.inFlight++;
     target.maxInFlight = Math.max(target.maxInFlight, target.inFlight);
     res.on('close', () => target.inFlight--);
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => void handle(req, res, raw));
+    req.on('end', () => void handle(req, res, raw, arrivedAt));
   });
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string, arrivedAt: number): Promise<void> {
     const f = target.faults;
     if (f.latencyMs) await sleep(f.latencyMs);
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}): void => {
@@ -107,7 +109,7 @@ export async function startPublishTarget(faults: TargetFaults = {}, random: () =
     } catch {
       return send(400, { error: 'bad json' });
     }
-    const record = (status: number): void => void target.creates.push({ key, ref, at: Date.now(), status });
+    const record = (status: number): void => void target.creates.push({ key, ref, arrivedAt, at: Date.now(), status });
     if (!key) return (record(400), send(400, { error: 'Idempotency-Key required' }));
     if (f.rejectRefs?.has(ref)) return (record(422), send(422, { error: `ref ${ref} rejected` }));
     const seen = target.creates.filter((c) => c.ref === ref && c.status === 201).length;
