@@ -19,6 +19,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { createApp } from '../src/api/app';
 import { createLiveHub } from '../src/api/live/hub';
+import { watchedRowCache } from '../src/batches/row-cache';
 import { createBatches } from '../src/batches';
 import { DEFAULT_RETRY } from '../src/config';
 import { samplePeaks } from './measure';
@@ -146,10 +147,13 @@ export async function startBenchStack(
 
   const log = pino({ level: 'silent' });
   const apiDb = db.db.withPlugin(apiStatements);
+  // As the API keeps them: rows for progress reads, dropped by the database's change notifications.
+  const watched = await watchedRowCache(db.listen);
   const batches = createBatches({
     db: apiDb,
     client,
     log,
+    rows: watched.rows,
     taskQueue,
     namespace: server.namespace,
     uiUrl: 'http://localhost:8233',
@@ -184,6 +188,7 @@ export async function startBenchStack(
       await new Promise<void>((resolve) => http.close(() => resolve()));
       // The progress pollers of batches read last would otherwise query a closed connection.
       batches.close();
+      await watched.close();
       for (const w of workers) w.shutdown();
       await running;
       await connection.close();

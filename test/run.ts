@@ -46,8 +46,8 @@ const OWN_RUN_ONLY = [path.join(__dirname, 'faults')];
  * browser, no PostgreSQL: in-process PGlite even where DATABASE_URL is set).
  */
 const UNIT = ['unit', 'db', 'api/api-doc.test.ts', 'replay.test.ts'].map((p) => path.join(__dirname, p));
-/** In test/db but about PostgreSQL only (other sessions dropping schemas): `npm test` runs it, on PostgreSQL. */
-const NOT_UNIT = [path.join(__dirname, 'db', 'migrate-race.test.ts')];
+/** In test/db but about PostgreSQL only (other sessions dropping schemas, a lost connection): `npm test` runs them, on PostgreSQL. */
+const NOT_UNIT = ['migrate-race.test.ts', 'listen.test.ts'].map((f) => path.join(__dirname, 'db', f));
 
 /** Files and directories named on the command line, directories expanded to their test files. */
 function selectedFiles(args: string[]): string[] {

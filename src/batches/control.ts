@@ -12,7 +12,7 @@ import { cancelSignal, configureUpdate, pauseSignal, resumeSignal, retryFailedUp
 import { toBatchBody, type BatchBody } from './view';
 
 export function createControl(deps: JobDeps) {
-  const { db, handleFor, starter, ui } = deps;
+  const { db, handleFor, starter, ui, rows } = deps;
 
   return {
     /** Signals the workflow; it stops dispatching at once and in-flight chunks stop at their next heartbeat. */
@@ -23,6 +23,7 @@ export function createControl(deps: JobDeps) {
       const handle = handleFor(row);
       await handle.signal(cancelSignal, rollback === undefined ? {} : { rollback });
       await batches.setActiveStatus(db, row.id, 'cancelling');
+      rows?.drop(row.id);
       const live = await handle.progress();
       return toBatchBody(row, live ? { ...live, status: isTerminal(live.status) ? live.status : 'cancelling' } : null, ui);
     },
@@ -35,6 +36,7 @@ export function createControl(deps: JobDeps) {
       const handle = handleFor(row);
       await handle.signal(paused ? pauseSignal : resumeSignal);
       await batches.setActiveStatus(db, row.id, paused ? 'paused' : 'running');
+      rows?.drop(row.id);
       return toBatchBody(row, await handle.progress(), ui);
     },
 
@@ -85,6 +87,7 @@ export function createControl(deps: JobDeps) {
           try {
             await handleFor(row).signal(cancelSignal, rollback === undefined ? {} : { rollback });
             await batches.setActiveStatus(db, row.id, 'cancelling');
+            rows?.drop(row.id);
             cancelled.push(row.id);
           } catch (err) {
             if (!(err instanceof BatchConflict)) throw err;

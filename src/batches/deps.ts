@@ -7,6 +7,7 @@ import { DEFAULT_STALE_AFTER_MS } from '../db/retention';
 import type { Database } from '../db/schema';
 import type { HandleFor } from './handle';
 import type { ProgressCache } from './progress-cache';
+import type { RowCache } from './row-cache';
 import type { Starter } from './start';
 
 export interface BatchesDeps {
@@ -29,6 +30,11 @@ export interface BatchesDeps {
   workerSlots?: number;
   /** PROGRESS_POLL_MS: how often the one poller of a read batch asks its workflow (default 500). */
   progressPollMs?: number;
+  /**
+   * Batch rows kept for progress reads, fed by the database's change notifications
+   * (row-cache.ts). Without it every read loads its row.
+   */
+  rows?: RowCache;
 }
 
 /** What a batch body needs beside the row (src/batches/view.ts). */

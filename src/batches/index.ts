@@ -44,13 +44,18 @@ export function createBatches(deps: BatchesDeps) {
   });
   const handles = createHandles({ client: deps.client, log: deps.log, reconciler });
   const progress = createProgressCache({ ask: (row) => handles(row).progress(), intervalMs: deps.progressPollMs ?? DEFAULT_POLL_MS });
-  // A client that paused a batch reads it paused: a signal or update drops the batch's snapshot.
+  // A client that paused a batch reads it paused: a signal or update drops the batch's snapshot,
+  // and its row (the notification of the row's change comes too, but later).
+  const changed = (batchId: string): void => {
+    progress.forget(batchId);
+    deps.rows?.drop(batchId);
+  };
   const handleFor: HandleFor = (row) => {
     const handle = handles(row);
     return {
       ...handle,
-      signal: (def, ...args) => handle.signal(def, ...args).finally(() => progress.forget(row.id)),
-      update: (def, ...args) => handle.update(def, ...args).finally(() => progress.forget(row.id)),
+      signal: (def, ...args) => handle.signal(def, ...args).finally(() => changed(row.id)),
+      update: (def, ...args) => handle.update(def, ...args).finally(() => changed(row.id)),
     };
   };
   const jobs: JobDeps = { ...deps, ui: viewContextOf(deps), starter, handleFor, progress };

@@ -20,7 +20,7 @@ export interface BatchExport {
 }
 
 export function createRead(deps: JobDeps) {
-  const { db, progress, ui } = deps;
+  const { db, progress, ui, rows } = deps;
 
   return {
     /**
@@ -28,9 +28,11 @@ export function createRead(deps: JobDeps) {
      * never waits on a busy worker.
      */
     async get(tenantId: string, batchId: string): Promise<BatchBody | undefined> {
-      // The row on every read, though the snapshot is in memory: it is what says a batch has
-      // ended, the moment it has (a client told by the webhook must not read a 0.5 s old "running").
-      const row = await batches.getBatch(db, tenantId, batchId);
+      // The row is what says a batch has ended, the moment it has (a client told by the webhook
+      // must not read a 0.5 s old "running"): a kept copy is dropped by the row's change
+      // notification at commit (row-cache.ts), else the row is loaded.
+      const load = () => batches.getBatch(db, tenantId, batchId);
+      const row = await (rows ? rows.get(tenantId, batchId, load) : load());
       if (!row) return undefined;
       const snapshot = isTerminal(row.status) ? null : await progress.read(row);
       return toBatchBody(row, snapshot?.progress ?? null, ui, snapshot?.at ?? null);

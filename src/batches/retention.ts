@@ -21,7 +21,10 @@ export function createRetention(deps: BatchesDeps) {
      */
     async cleanup(tenantId: string, olderThanDays: number): Promise<{ deleted: number }> {
       try {
-        return await runRetention(client, { taskQueue: deps.taskQueue, tenantId, olderThanDays });
+        const deleted = await runRetention(client, { taskQueue: deps.taskQueue, tenantId, olderThanDays });
+        // Deleted rows are never served from a copy, whichever notification is still on its way.
+        deps.rows?.gap();
+        return deleted;
       } catch (err) {
         log.error({ err, tenantId }, 'cleanup failed');
         throw new Unavailable('the cleanup could not finish; batches it had deleted stay deleted');

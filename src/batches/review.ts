@@ -23,6 +23,7 @@ export function createReview(deps: JobDeps) {
     const counts = await countItems(db, row.id, batchOptionsOf(row).stages);
     const status = row.status === 'partial' && counts.failed + counts.needs_review + counts.orphaned === 0 ? 'completed' : row.status;
     await batches.saveSnapshot(db, row.id, status, counts);
+    deps.rows?.drop(row.id);
   }
 
   return {

@@ -97,6 +97,8 @@ export function createStarter(deps: BatchesDeps): Starter {
       throw await unavailable();
     }
     await batches.reopen(db, row.id);
+    // This process reads the reopened row at once; the change notification comes a moment later.
+    deps.rows?.drop(row.id);
   }
 
   return { start, redrive, unavailable };

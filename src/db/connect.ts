@@ -9,10 +9,13 @@ import { PGliteDialect } from 'kysely-pglite-dialect';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Database } from './schema';
+import { listenPglite, listenPostgres, type ListenHandlers, type Listening } from './listen';
 
 export interface Db {
   db: Kysely<Database>;
   kind: 'postgres' | 'pglite';
+  /** LISTEN on `channel` (listen.ts): PGlite in-process, PostgreSQL on a connection of its own. */
+  listen(channel: string, handlers: ListenHandlers): Promise<Listening>;
   close(): Promise<void>;
 }
 
@@ -122,7 +125,12 @@ async function openPostgres(
   // broken client when it is released.
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  return {
+    db,
+    kind: 'postgres',
+    listen: (channel, handlers) => listenPostgres(url, connectTimeoutMs, channel, handlers),
+    close: () => db.destroy(),
+  };
 }
 
 /**
@@ -148,6 +156,7 @@ async function openPglite(dir: string, loadDataDir?: Blob): Promise<Db> {
   return {
     db,
     kind: 'pglite',
+    listen: (channel, handlers) => listenPglite(client, channel, handlers),
     close: async () => {
       await db.destroy();
       release();

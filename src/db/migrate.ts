@@ -9,6 +9,7 @@ import * as m0005 from './migrations/0005_rate_limits';
 import * as m0006 from './migrations/0006_publish_sent';
 import * as m0007 from './migrations/0007_webhook_secrets';
 import * as m0008 from './migrations/0008_rate_limits_unlogged';
+import * as m0009 from './migrations/0009_batch_changes';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_publish_sent': m0006,
   '0007_webhook_secrets': m0007,
   '0008_rate_limits_unlogged': m0008,
+  '0009_batch_changes': m0009,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -3,6 +3,7 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
 import { createBatches } from '../batches';
+import { watchedRowCache } from '../batches/row-cache';
 import { appSettingsOf, createApp } from '../api/app';
 import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
@@ -17,8 +18,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'api');
   const tracing = tracingFromConfig(config, `${config.tracing?.serviceName ?? 'batchflow'}-api`);
-  const { db, close } = await openDatabase(config);
+  const { db, close, listen } = await openDatabase(config);
   await assertMigrated(db);
+  // Rows for progress reads, dropped by the database's change notifications (src/batches/row-cache.ts).
+  const watched = await watchedRowCache(listen);
   if (config.devApiKey) await ensureDevKey(db, { dataDir: config.dataDir, fixed: config.devApiKey });
   const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace, Boolean(tracing));
   // Said at start rather than first in a submit's 503: the namespace lacks the search attributes.
@@ -38,6 +41,7 @@ async function main(): Promise<void> {
     allowPrivateCallbacks: config.allowPrivateCallbacks,
     workerSlots: config.activitySlots,
     progressPollMs: config.progressPollMs,
+    rows: watched.rows,
   });
   const app = createApp({ db, client, batches, log, ...appSettingsOf(config) });
   const server = createServer(app).listen(config.port);
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
       // Live streams end first (they would hold the server open); other requests get API_SHUTDOWN_DRAIN_MS.
       await drainHttp(server, () => live.close(), config.shutdown.apiDrainMs);
       batches.close();
+      await watched.close();
       await client.connection.close();
       await close();
       await tracing?.shutdown();

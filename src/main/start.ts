@@ -26,6 +26,7 @@ import { findKey } from '../db/keys';
 import { ensureWebhookSecret } from '../auth/shared-webhook-secret';
 import { hasOwnWebhookSecret } from '../db/webhook-secrets';
 import { createBatches } from '../batches';
+import { watchedRowCache } from '../batches/row-cache';
 import { appSettingsOf, createApp } from '../api/app';
 import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
@@ -100,6 +101,9 @@ async function main(): Promise<void> {
 
     const client = await connectClient(address, config.temporal.namespace, Boolean(tracing));
     stops.push(() => client.connection.close());
+    // Rows for progress reads, dropped by the database's change notifications (src/batches/row-cache.ts).
+    const watched = await watchedRowCache(database.listen);
+    stops.push(() => watched.close());
     const batches = createBatches({
       db: database.db,
       client,
@@ -112,6 +116,7 @@ async function main(): Promise<void> {
       allowPrivateCallbacks: config.allowPrivateCallbacks,
       workerSlots: config.activitySlots,
       progressPollMs: config.progressPollMs,
+      rows: watched.rows,
     });
     stops.push(async () => batches.close());
     const schedule = await installRetentionSchedule(client, { taskQueue: config.temporal.taskQueue, retentionDays: config.retentionDays });

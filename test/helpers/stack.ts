@@ -19,6 +19,7 @@ import pino from 'pino';
 import type { ClassifyOptions } from '../../activities/stages/classify';
 import type { WebhookOptions } from '../../activities/webhook';
 import { appSettingsOf, createApp } from '../../src/api/app';
+import { watchedRowCache } from '../../src/batches/row-cache';
 import { createLiveHub, type LiveHub, type LiveHubDeps } from '../../src/api/live/hub';
 import { attachWebSockets } from '../../src/api/live/ws';
 import { createBatches, type Batches } from '../../src/batches';
@@ -151,10 +152,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     running = Promise.all(workers.map((w) => w.run()));
   }
 
+  // As npm start and npm run api keep them: rows for progress reads, dropped by change notifications.
+  const watched = await watchedRowCache(db.listen);
   const batches = createBatches({
     db: db.db,
     client,
     log,
+    rows: watched.rows,
     taskQueue,
     namespace: temporal.namespace,
     uiUrl: opts.uiUrl ?? SHIPPED.temporal.uiUrl,
@@ -201,6 +205,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await sockets.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       batches.close();
+      await watched.close();
       for (const w of workers) w.shutdown();
       await running;
       await temporal.close();

@@ -298,7 +298,7 @@ test(
         target.faults.rejectRefs = new Set(['sku-1']);
         const batchId = await submit(stack, { items: items(4), chunk_size: 4 }, key);
         // Polled back to back (as a client that redrives on the first finished read would).
-        for (const deadline = Date.now() + 60_000; ; ) {
+        for (const deadline = Date.now() + 60_000; ;) {
           assert.ok(Date.now() < deadline, 'the batch reads partial within 60 s');
           const read = await stack.api(`/v1/batches/${batchId}`, { key });
           if (read.status === 429) {
