@@ -142,13 +142,14 @@ test(
     const temporal = await connectTemporal();
     const { address, namespace } = await temporalAddress();
     const taskQueue = uniqueTaskQueue();
-    const bundlePath = path.join(shared.env.BATCHFLOW_DATA_DIR!, 'workflow-bundle.js');
+    // The suite's prebuilt bundle (test/run.ts) when there is one; otherwise one built here.
+    const bundlePath = process.env.TEST_WORKFLOW_BUNDLE ?? path.join(shared.env.BATCHFLOW_DATA_DIR!, 'workflow-bundle.js');
     const children: Child[] = [];
     const ITEMS = 96;
     try {
       t.diagnostic(`database: ${shared.kind}`);
       // The image's way: a prebuilt bundle, which also spares each child the bundling.
-      await writeWorkflowBundle(bundlePath);
+      if (!process.env.TEST_WORKFLOW_BUNDLE) await writeWorkflowBundle(bundlePath);
       const env: NodeJS.ProcessEnv = {
         ...shared.env,
         TEMPORAL_ADDRESS: address,
