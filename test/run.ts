@@ -3,6 +3,12 @@
  * code once for the whole suite, then runs every test file with Node's test runner against them,
  * slowest files first (test/file-times.json). Each test uses its own task queue (and, on
  * PostgreSQL, its own schema), so files run in parallel without meeting.
+ *
+ * npm runs it as `node --require tsx/cjs test/run.ts`: node:test starts each test file's process
+ * with this process's execArgv, so the files load through tsx's CommonJS hook (as `npm start`
+ * does) rather than its ESM loader, which costs each of the ~80 processes a loader thread and a
+ * few tenths of a second of CPU more. `npx tsx test/run.ts` works too, only slower; a test file
+ * must therefore not `await import()` TypeScript, which only the ESM loader resolves.
  */
 import fs from 'node:fs';
 import os from 'node:os';
