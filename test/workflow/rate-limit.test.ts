@@ -182,7 +182,8 @@ async function workerProcesses(databaseUrl: string, taskQueue: string, target: P
   delete env.NODE_TEST_CONTEXT;
   const children: Array<{ child: ChildProcess; log: string[] }> = [];
   const start = (): Promise<void> => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
+    // Loaded as npm run worker and docker-compose load it (tsx's CommonJS hook, no ESM loader thread).
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main/worker.ts'], {
       cwd: REPO_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

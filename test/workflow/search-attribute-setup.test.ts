@@ -92,14 +92,14 @@ function envFor(server: DevServer | undefined, dataDir: string, extra: NodeJS.Pr
   return { ...env, ...extra };
 }
 
-/** `npm run migrate`, as a process. */
+/** `npm run migrate`, as a process, loaded as docker-compose runs it (node --require tsx/cjs). */
 async function migrate(env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
-  return exec(process.execPath, ['--import', 'tsx', 'src/main/migrate.ts'], { cwd: REPO_ROOT, env, timeout: 120_000 });
+  return exec(process.execPath, ['--require', 'tsx/cjs', 'src/main/migrate.ts'], { cwd: REPO_ROOT, env, timeout: 120_000 });
 }
 
 /** `npm run worker`, as a process, until its log says it runs; then SIGTERM. Returns its log. */
 async function workerStartLog(env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main/worker.ts'], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
