@@ -14,6 +14,9 @@ import { taskQueueFor } from '../temporal/task-queues';
 import { batchStaticDetails, batchStaticSummary } from '../temporal/user-metadata';
 import type { BatchesDeps } from './deps';
 
+/** How long a refused start's 503 waits to name missing search attributes (the listing's gRPC deadline too). */
+const EXPLAIN_DEADLINE_MS = 2_000;
+
 /** A redrive runs a finished batch again; `keepFailed` leaves its failed items failed (a review's redrive). */
 export type Redrive = { redriveFinished: true; keepFailed?: boolean } | Record<string, never>;
 
@@ -83,10 +86,13 @@ export function createStarter(deps: BatchesDeps): Starter {
    * with only "invalid argument"; then the 503 names the missing attributes and the fix.
    */
   async function unavailable(): Promise<Unavailable> {
-    return new Unavailable(
-      'Temporal',
-      await explainMissingSearchAttributes(client.connection.operatorService, { namespace: deps.namespace }),
+    // The listing's own gRPC deadline, not only the 2 s the explanation waits for it: otherwise,
+    // with Temporal unreachable, the call goes on retrying in the background for ~20 s after the
+    // 503 has been answered, one such call per refused request.
+    const explained = client.connection.withDeadline(Date.now() + EXPLAIN_DEADLINE_MS, () =>
+      explainMissingSearchAttributes(client.connection.operatorService, { namespace: deps.namespace, timeoutMs: EXPLAIN_DEADLINE_MS }),
     );
+    return new Unavailable('Temporal', await explained);
   }
 
   async function redrive(row: BatchRow, how: Redrive): Promise<void> {

@@ -38,11 +38,14 @@ let env: NodeJS.ProcessEnv;
 let dataDir: string | undefined;
 let pgDb: Db | undefined;
 
-/** Runs the keys command the way an operator does (`npm run keys -- …`), or straight through tsx. */
+/**
+ * Runs the keys command the way an operator does (`npm run keys -- …`), or straight through tsx's
+ * CommonJS hook (as the image loads entries: no ESM loader thread in each of these ~20 processes).
+ */
 function keys(args: string[], opts: { viaNpm?: boolean } = {}): Promise<Run> {
   const [cmd, argv] = opts.viaNpm
     ? ['npm', ['run', '--silent', 'keys', '--', ...args]]
-    : [process.execPath, ['--import', 'tsx', 'src/main/keys.ts', ...args]];
+    : [process.execPath, ['--require', 'tsx/cjs', 'src/main/keys.ts', ...args]];
   const child = spawn(cmd as string, argv as string[], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

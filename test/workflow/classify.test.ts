@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CoreTier } from '../../activities/stages/classify';
-import { createFallback } from '../../activities/stages/classify/fallback';
+import { createFallback, parseAnswer } from '../../activities/stages/classify/fallback';
+import { startPublishTarget } from '../helpers/publish-target';
 import { startStack, waitForBatch, type Stack } from '../helpers/stack';
 
 /** A stand-in core tier whose confidence the test chooses, so each tier's path is certain. */
@@ -171,7 +172,6 @@ test('a review resolved through the API runs the remaining stages, and the count
 });
 
 test('the fallback answer is parsed defensively: a label outside the candidates counts for nothing', async () => {
-  const { parseAnswer } = await import('../../activities/stages/classify/fallback');
   const reply = (content: string) => JSON.stringify({ choices: [{ message: { content } }] });
   assert.deepEqual(parseAnswer(reply('{"label":"6109","confidence":0.9}'), new Set(['6109'])), {
     ok: true,
@@ -188,7 +188,6 @@ test('the fallback answer is parsed defensively: a label outside the candidates 
 });
 
 test('a review resolved while its batch still runs goes through the workflow, in the same run', { timeout: 120_000 }, async () => {
-  const { startPublishTarget } = await import('../helpers/publish-target');
   const target = await startPublishTarget({ latencyMs: 150 });
   const slow = await startStack({ publishUrl: target.url, classify: { core, coreThreshold: 0.85, fallbackThreshold: 0.7, cost: COST } });
   try {

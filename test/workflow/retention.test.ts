@@ -88,7 +88,8 @@ function staleProcess(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: n
   const childEnv = { ...env };
   // The test runner marks its own children; the command is not one of them.
   delete childEnv.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/stale.ts', ...args], {
+  // tsx's CommonJS hook, as npm start and the image load entries: no ESM loader thread per run.
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main/stale.ts', ...args], {
     cwd: REPO_ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

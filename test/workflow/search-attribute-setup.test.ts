@@ -23,6 +23,7 @@ import { resolveTemporalCli } from '../../src/temporal/cli';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { checkSearchAttributes } from '../../src/temporal/search-attribute-setup';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes';
+import { schemaDb } from '../helpers/db';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { items, startStack, waitForBatch } from '../helpers/stack';
 
@@ -38,6 +39,20 @@ const tmpDir = (): string => {
   dirs.push(dir);
   return dir;
 };
+const schemas: Array<{ close(): Promise<void> }> = [];
+
+/**
+ * The database of a case's processes: on PostgreSQL (DATABASE_URL, as CI runs) a migrated schema
+ * of their own (`npm run migrate` then finds it up to date: these cases are about its search
+ * attribute check); otherwise the embedded PGlite in their data dir, which `npm run migrate`
+ * creates and migrates (an initdb: seconds of CPU). Either way, not the suite's.
+ */
+async function childDatabase(): Promise<NodeJS.ProcessEnv> {
+  if (!process.env.DATABASE_URL) return {};
+  const db = await schemaDb(process.env.DATABASE_URL, 'sa', 1);
+  schemas.push(db);
+  return { DATABASE_URL: db.url };
+}
 
 before(async () => {
   [allowed, disabled] = await Promise.all([startDevServer({ searchAttributes: false }), startDevServer({ searchAttributes: false })]);
@@ -45,6 +60,7 @@ before(async () => {
 after(async () => {
   await Promise.all([allowed?.stop(), disabled?.stop()]);
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  for (const schema of schemas) await schema.close();
 });
 
 async function missingOn(server: DevServer): Promise<string[]> {
@@ -56,7 +72,7 @@ async function missingOn(server: DevServer): Promise<string[]> {
   }
 }
 
-/** Only what the case is about: the Temporal to use, a data dir of its own (PGlite), no DATABASE_URL. */
+/** Only what the case is about: the Temporal to use, a data dir of its own, no DATABASE_URL but what `extra` gives (childDatabase()). */
 function envFor(server: DevServer | undefined, dataDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -64,6 +80,9 @@ function envFor(server: DevServer | undefined, dataDir: string, extra: NodeJS.Pr
     LOG_LEVEL: 'info',
     WORKER_METRICS_PORT: '0',
     TEMPORAL_CORE_METRICS: 'off',
+    // The suite's prebuilt bundle (test/run.ts), as the image passes one: the workers here are
+    // about search attributes, and bundling would cost each start seconds of CPU.
+    ...(process.env.TEST_WORKFLOW_BUNDLE ? { WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE } : {}),
   };
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
@@ -73,14 +92,14 @@ function envFor(server: DevServer | undefined, dataDir: string, extra: NodeJS.Pr
   return { ...env, ...extra };
 }
 
-/** `npm run migrate`, as a process. */
+/** `npm run migrate`, as a process, loaded as docker-compose runs it (node --require tsx/cjs). */
 async function migrate(env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
-  return exec(process.execPath, ['--import', 'tsx', 'src/main/migrate.ts'], { cwd: REPO_ROOT, env, timeout: 120_000 });
+  return exec(process.execPath, ['--require', 'tsx/cjs', 'src/main/migrate.ts'], { cwd: REPO_ROOT, env, timeout: 120_000 });
 }
 
 /** `npm run worker`, as a process, until its log says it runs; then SIGTERM. Returns its log. */
 async function workerStartLog(env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main/worker.ts'], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -119,8 +138,9 @@ test(
 
     // The worker process as the image runs it, on a migrated database of its own.
     const dataDir = tmpDir();
-    await migrate(envFor(undefined, dataDir));
-    const env = envFor(allowed, dataDir, { TEMPORAL_TASK_QUEUE: uniqueTaskQueue() });
+    const database = await childDatabase();
+    await migrate(envFor(undefined, dataDir, database));
+    const env = envFor(allowed, dataDir, { ...database, TEMPORAL_TASK_QUEUE: uniqueTaskQueue() });
     const first = await workerStartLog(env);
     assert.match(
       first,
@@ -157,7 +177,9 @@ test(
       `temporal operator search-attribute create --address ${disabled.address} --namespace ${disabled.namespace}` +
       ' --name TenantId --type Keyword --name BatchStatus --type Keyword --name ItemCount --type Int --name FailedCount --type Int --name Priority --type Keyword';
 
-    const { stderr } = await migrate(envFor(disabled, tmpDir(), { TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: 'false' }));
+    const { stderr } = await migrate(
+      envFor(disabled, tmpDir(), { ...(await childDatabase()), TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: 'false' }),
+    );
     assert.ok(stderr.includes(`lacks batchflow's search attributes ${ALL_NAMES.join(', ')}`), stderr);
     assert.ok(stderr.includes('TEMPORAL_REGISTER_SEARCH_ATTRIBUTES=false'), stderr);
     assert.ok(stderr.includes(`Fix: ${expectedFix}`), stderr);

@@ -1,7 +1,8 @@
 /**
  * Graceful shutdown of the production processes, for real: `src/main/worker.ts` and
- * `src/main/api.ts` run as child processes configured by environment only (the way the image runs
- * them: node --import tsx, so the signal reaches the process itself), and get a SIGTERM mid-work.
+ * `src/main/api.ts` run as child processes configured by environment only (the way the image and
+ * docker-compose run them: node --require tsx/cjs, so the signal reaches the process itself), and get
+ * a SIGTERM mid-work.
  *
  * The database: on PostgreSQL a schema of this test's own, shared with the children. On PGlite,
  * which serves one process at a time, a PGlite directory that the test migrates and seeds, then
@@ -89,13 +90,13 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-/** Starts `node --import tsx <entry>` and resolves once a log line matches `ready`. */
+/** Starts `node --require tsx/cjs <entry>` (as the image does) and resolves once a log line matches `ready`. */
 async function startChild(entry: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: Child; line: string }> {
   // No metrics listener: other test files start workers too, and a fixed port would collide.
   const full: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', WORKER_METRICS_PORT: '0', ...env };
   // The test runner marks its own children; these are not test files.
   delete full.NODE_TEST_CONTEXT;
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--require', 'tsx/cjs', entry], { cwd: REPO_ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const child: Child = { process: proc, output: () => `--- ${entry} (pid ${proc.pid})\n${log.join('')}`, exited };
@@ -142,13 +143,14 @@ test(
     const temporal = await connectTemporal();
     const { address, namespace } = await temporalAddress();
     const taskQueue = uniqueTaskQueue();
-    const bundlePath = path.join(shared.env.BATCHFLOW_DATA_DIR!, 'workflow-bundle.js');
+    // The suite's prebuilt bundle (test/run.ts) when there is one; otherwise one built here.
+    const bundlePath = process.env.TEST_WORKFLOW_BUNDLE ?? path.join(shared.env.BATCHFLOW_DATA_DIR!, 'workflow-bundle.js');
     const children: Child[] = [];
     const ITEMS = 96;
     try {
       t.diagnostic(`database: ${shared.kind}`);
       // The image's way: a prebuilt bundle, which also spares each child the bundling.
-      await writeWorkflowBundle(bundlePath);
+      if (!process.env.TEST_WORKFLOW_BUNDLE) await writeWorkflowBundle(bundlePath);
       const env: NodeJS.ProcessEnv = {
         ...shared.env,
         TEMPORAL_ADDRESS: address,
