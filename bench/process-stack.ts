@@ -121,7 +121,8 @@ export async function startProcessStack(
   delete common.BATCHFLOW_DEV_API_KEY;
   delete common.NODE_TEST_CONTEXT;
   const baseUrl = `http://127.0.0.1:${port}`;
-  const api = spawnChild('API', 'src/main/api.ts', common, `${baseUrl}/metrics`);
+  // Each with its npm script's node options, as `npm run api` and `npm run worker` start them.
+  const api = spawnChild('API', 'src/main/api.ts', { ...common, ...scriptEnv('api') }, `${baseUrl}/metrics`, scriptNodeOptions('api'));
   const worker = spawnChild(
     'worker',
     'src/main/worker.ts',
