@@ -35,6 +35,18 @@ export const EnvSchema = z.object({
    * Temporal's operator API). `false` where that is not allowed (Temporal Cloud: tcld or the UI).
    */
   TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: boolOn,
+  /**
+   * How the API, the workers and the commands reach an existing Temporal (src/temporal/connection.ts),
+   * under the Temporal CLI's own names for them. An API key (Temporal Cloud) is sent as a bearer
+   * token and turns TLS on; the TLS_* variables are file paths (PEM) and turn it on too.
+   */
+  TEMPORAL_API_KEY: z.string().optional(),
+  /** `true`: TLS with the system's roots; `false`: never TLS, even with an API key (a local proxy). Unset: on when anything below or an API key is set. */
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0']).optional(),
+  TEMPORAL_TLS_CERT: z.string().optional(),
+  TEMPORAL_TLS_KEY: z.string().optional(),
+  TEMPORAL_TLS_CA: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   PUBLISH_URL: z.url().optional(),
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   MAX_BODY_BYTES: z.coerce

@@ -58,7 +58,17 @@ export interface Config {
   /** PostgreSQL's bounds: DB_CONNECT_TIMEOUT_MS and DB_STATEMENT_TIMEOUT_MS. */
   database: { connectTimeoutMs: number; statementTimeoutMs: number };
   /** registerSearchAttributes: TEMPORAL_REGISTER_SEARCH_ATTRIBUTES (src/temporal/search-attribute-setup.ts). */
-  temporal: { address: string | undefined; namespace: string; taskQueue: string; uiUrl: string; registerSearchAttributes: boolean };
+  temporal: {
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+    registerSearchAttributes: boolean;
+    /** TEMPORAL_API_KEY. */
+    apiKey?: string;
+    /** Present: TLS to Temporal (TEMPORAL_TLS and TEMPORAL_TLS_*); absent: plaintext. */
+    tls?: TemporalTls;
+  };
   /** TEMPORAL_DEV_PORT and TEMPORAL_DEV_UI_PORT: where `npm start` runs its dev server when TEMPORAL_ADDRESS is unset. */
   devServer: { port: number; uiPort: number };
   publishUrl: string | undefined;
@@ -117,6 +127,34 @@ function defaultRate(bucket: Bucket, perMinute: number | undefined, perHour: num
   return { ...CONTRACT_LIMITS[bucket] };
 }
 
+/** TLS to Temporal: the file paths and the name to check, each as given. */
+export interface TemporalTls {
+  certPath?: string;
+  keyPath?: string;
+  caPath?: string;
+  serverName?: string;
+}
+
+/**
+ * Whether and how to use TLS, as the Temporal CLI reads the same variables: on when TEMPORAL_TLS
+ * says so, or when a TLS file, a server name or an API key is given; TEMPORAL_TLS=false keeps it off.
+ */
+function temporalTls(env: Env): { tls?: TemporalTls } {
+  const tls: TemporalTls = {
+    ...(env.TEMPORAL_TLS_CERT ? { certPath: env.TEMPORAL_TLS_CERT } : {}),
+    ...(env.TEMPORAL_TLS_KEY ? { keyPath: env.TEMPORAL_TLS_KEY } : {}),
+    ...(env.TEMPORAL_TLS_CA ? { caPath: env.TEMPORAL_TLS_CA } : {}),
+    ...(env.TEMPORAL_TLS_SERVER_NAME ? { serverName: env.TEMPORAL_TLS_SERVER_NAME } : {}),
+  };
+  const given = Object.keys(tls).length > 0;
+  if (Boolean(tls.certPath) !== Boolean(tls.keyPath))
+    throw new ConfigError('invalid configuration:\n  TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: a client certificate needs both');
+  const flag = env.TEMPORAL_TLS === undefined ? undefined : env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1';
+  if (flag === false && given) throw new ConfigError('invalid configuration:\n  TEMPORAL_TLS: false, yet TEMPORAL_TLS_* is set');
+  const on = flag ?? (given || Boolean(env.TEMPORAL_API_KEY));
+  return on ? { tls } : {};
+}
+
 /** Reads and validates the environment. Throws ConfigError naming every bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable (`PUBLISH_URL=` in a compose file) means "not set", not "set to nothing".
@@ -155,6 +193,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       uiUrl: env.TEMPORAL_UI_URL.replace(/\/+$/, ''),
       registerSearchAttributes: env.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES,
+      ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
+      ...temporalTls(env),
     },
     devServer: { port: env.TEMPORAL_DEV_PORT, uiPort: env.TEMPORAL_DEV_UI_PORT },
     publishUrl: env.PUBLISH_URL,

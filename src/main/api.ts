@@ -11,6 +11,7 @@ import { ensureDevKey } from '../auth/dev-key';
 import { tracingFromConfig } from '../tracing';
 import { explainMissingSearchAttributes } from '../temporal/search-attribute-setup';
 import { connectClient, drainHttp, onShutdown, openDatabase, startReconcileLoop } from './boot';
+import { configuredTarget } from '../temporal/connection';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   // Rows for progress reads, dropped by the database's change notifications (src/batches/row-cache.ts).
   const watched = await watchedRowCache(listen);
   if (config.devApiKey) await ensureDevKey(db, { dataDir: config.dataDir, fixed: config.devApiKey });
-  const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace, Boolean(tracing));
+  const client = await connectClient(configuredTarget(config.temporal), Boolean(tracing));
   // Said at start rather than first in a submit's 503: the namespace lacks the search attributes.
   void explainMissingSearchAttributes(client.connection.operatorService, {
     namespace: config.temporal.namespace,

@@ -1,7 +1,8 @@
 /** Start-up steps that the embedded stack, the API process and the worker process share. */
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectClientConnection, type TemporalTarget } from '../temporal/connection';
 import { openDb, type Db } from '../db/connect';
 import { statementMetric } from '../db/statement-metric';
 import type { Config } from '../config';
@@ -16,9 +17,9 @@ export async function openDatabase(config: Config): Promise<Db> {
 }
 
 /** `traced`: the client's workflow starts and signals open spans (src/tracing; off by default). */
-export async function connectClient(address: string, namespace: string, traced = false): Promise<Client> {
-  const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace, ...(traced ? { interceptors: clientInterceptors() } : {}) });
+export async function connectClient(target: TemporalTarget, traced = false): Promise<Client> {
+  const connection = await connectClientConnection(target);
+  return new Client({ connection, namespace: target.namespace, ...(traced ? { interceptors: clientInterceptors() } : {}) });
 }
 
 /**

@@ -1,5 +1,6 @@
 /** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
+import { configuredTarget, connectClientConnection } from '../temporal/connection';
 import { loadConfig, type Config } from '../config';
 import { migrateToLatest } from '../db/migrate';
 import { setUpSearchAttributes } from '../temporal/search-attribute-setup';
@@ -28,11 +29,9 @@ async function searchAttributes(config: Config): Promise<void> {
   if (!address) return;
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address, connectTimeout: 10_000 });
+    connection = await connectClientConnection(configuredTarget(config.temporal), { connectTimeoutMs: 10_000 });
   } catch (err) {
-    console.warn(
-      `could not reach Temporal at ${address} to check its search attributes (${(err as Error).message}); the worker checks again at start`,
-    );
+    console.warn(`${(err as Error).message}; its search attributes were not checked (the worker checks them again at start)`);
     return;
   }
   try {

@@ -16,6 +16,7 @@ import { assertMigrated } from '../db/migrate';
 import { createBatches, type Batches } from '../batches';
 import { BatchConflict, Unavailable } from '../errors';
 import { connectClient, openDatabase } from './boot';
+import { configuredTarget } from '../temporal/connection';
 
 const USAGE = `usage:
   npm run stale -- list   [--tenant TENANT] [--older-than-minutes N]
@@ -128,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
   const database = await openDatabase(config);
   try {
     await assertMigrated(database.db);
-    const client = await connectClient(config.temporal.address ?? 'localhost:7233', config.temporal.namespace);
+    const client = await connectClient(configuredTarget(config.temporal));
     try {
       // The use-case layer's own warnings (a progress query that timed out) go to stderr, apart from the listing.
       const log = pino({ name: 'stale', level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { NativeConnection } from '@temporalio/worker';
+import { configuredTarget, connectNative, type TemporalTarget } from '../temporal/connection';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { migrateToLatest } from '../db/migrate';
@@ -59,9 +59,10 @@ async function main(): Promise<void> {
   if (tracing) stops.push(() => tracing.shutdown());
 
   try {
-    let address = config.temporal.address;
+    // An existing Temporal (TEMPORAL_ADDRESS) with its TLS and API key, else the dev server started here.
+    let target: TemporalTarget = configuredTarget(config.temporal);
     let uiUrl = config.temporal.uiUrl;
-    if (!address) {
+    if (!config.temporal.address) {
       say('starting the Temporal dev server…');
       const server: DevServer = await startDevServer({
         dbFilename: path.join(config.dataDir, 'temporal.db'),
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
         log: say,
       });
       stops.push(() => server.stop());
-      address = server.address;
+      target = { address: server.address, namespace: config.temporal.namespace };
       if (server.uiUrl && !process.env.TEMPORAL_UI_URL) uiUrl = server.uiUrl.replace('127.0.0.1', 'localhost');
     }
 
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     if (applied.length > 0) say(`migrated the ${database.kind} database: ${applied.join(', ')}`);
     const devKey = await ensureDevKey(database.db, { dataDir: config.dataDir, fixed: config.devApiKey });
 
-    const connection = await NativeConnection.connect({ address });
+    const connection = await connectNative(target);
     stops.push(() => connection.close());
     // Made once and kept in the data dir: receivers verify with it, so it outlives restarts.
     const webhookSecret = ensureWebhookSecret({ dataDir: config.dataDir, fixed: config.webhook.secret });
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
       await running;
     });
 
-    const client = await connectClient(address, config.temporal.namespace, Boolean(tracing));
+    const client = await connectClient(target, Boolean(tracing));
     stops.push(() => client.connection.close());
     // Rows for progress reads, dropped by the database's change notifications (src/batches/row-cache.ts).
     const watched = await watchedRowCache(database.listen);

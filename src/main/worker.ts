@@ -1,6 +1,6 @@
 /** `npm run worker`: the production worker process. Scale by running more of them. */
 import fs from 'node:fs';
-import { NativeConnection } from '@temporalio/worker';
+import { configuredTarget, connectNative } from '../temporal/connection';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { assertMigrated } from '../db/migrate';
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   if (metricsServer) log.info({ port: metricsPort }, 'worker metrics on /metrics');
   const { db, close } = await openDatabase(config);
   await assertMigrated(db);
-  const connection = await NativeConnection.connect({ address: config.temporal.address ?? 'localhost:7233' });
+  const connection = await connectNative(configuredTarget(config.temporal));
   // An existing Temporal may lack the custom search attributes, and then refuses every batch: add
   // them (TEMPORAL_REGISTER_SEARCH_ATTRIBUTES), or say which are missing and the command to run.
   await setUpSearchAttributes(connection.operatorService, {

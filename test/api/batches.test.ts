@@ -225,11 +225,13 @@ describe('auth and health', () => {
     assert.equal(res.status, 200);
   });
 
-  test('healthz and readyz need no key and report both dependencies', async () => {
+  test('healthz and readyz need no key and report both dependencies and the namespace', async () => {
     assert.equal((await fetch(`${stack.baseUrl}/healthz`)).status, 200);
     const ready = await fetch(`${stack.baseUrl}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { database: 'ok', temporal: 'ok' });
+    const body = (await ready.json()) as { checks: unknown; namespace: unknown };
+    assert.deepEqual(body.checks, { database: 'ok', temporal: 'ok' });
+    assert.equal(body.namespace, stack.namespace);
   });
 });
 

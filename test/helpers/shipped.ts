@@ -40,11 +40,15 @@ const LOCATING = [
 /** A cold start bundles the workflows and opens PGlite; on a loaded 2-core machine that takes a while. */
 const START_TIMEOUT_MS = 240_000;
 
-export async function startShipped(): Promise<Shipped> {
+/**
+ * `extra`: settings a test is about (an existing Temporal and how to reach it), on top of the
+ * shipped ones; nothing else of the test's environment gets in.
+ */
+export async function startShipped(extra: Record<string, string> = {}): Promise<Shipped> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-shipped-'));
   const port = await freePort();
   const env: NodeJS.ProcessEnv = Object.fromEntries(LOCATING.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
-  Object.assign(env, { PORT: String(port), BATCHFLOW_DATA_DIR: dataDir, ALLOW_PRIVATE_CALLBACKS: 'true' });
+  Object.assign(env, { PORT: String(port), BATCHFLOW_DATA_DIR: dataDir, ALLOW_PRIVATE_CALLBACKS: 'true' }, extra);
   const entry: EntryProcess = spawnEntry('start', 'src/main/start.ts', env, 200);
   const baseUrl = `http://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((resolve) => entry.child.once('exit', (code) => resolve(code)));
@@ -54,7 +58,10 @@ export async function startShipped(): Promise<Shipped> {
   let early: number | null | undefined;
   void exited.then((code) => (early = code));
   for (;;) {
-    if (early !== undefined) throw new Error(`npm start exited with ${early} before it served:\n${log()}`);
+    if (early !== undefined) {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`npm start exited with ${early} before it served:\n${log()}`);
+    }
     const ok = await fetch(`${baseUrl}/readyz`).then(
       (r) => r.ok,
       () => false,

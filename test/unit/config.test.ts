@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, DEFAULT_RETRY, loadConfig } from '../../src/config';
+import { explain } from '../../src/temporal/connection';
 
 test('the embedded defaults apply when nothing is set', () => {
   const c = loadConfig({});
@@ -80,4 +81,43 @@ test("request rates: the contract's per-minute defaults, RATE_LIMIT_*_PER_MINUTE
     () => loadConfig({ RATE_LIMIT_READS_PER_MINUTE: '0' }),
     (e: Error) => e instanceof ConfigError && /RATE_LIMIT_READS_PER_MINUTE/.test(e.message),
   );
+});
+
+test('Temporal TLS and API key, as the Temporal CLI reads the same variables', () => {
+  assert.equal(loadConfig({}).temporal.tls, undefined, 'plaintext unless asked');
+  assert.equal(loadConfig({}).temporal.apiKey, undefined);
+  // An API key (Temporal Cloud) turns TLS on with the system's roots.
+  const cloud = loadConfig({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'secret-key' });
+  assert.deepEqual(cloud.temporal.tls, {});
+  assert.equal(cloud.temporal.apiKey, 'secret-key');
+  assert.deepEqual(loadConfig({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' }).temporal.tls, undefined, 'false keeps it off');
+  assert.deepEqual(loadConfig({ TEMPORAL_TLS: 'true' }).temporal.tls, {});
+  // mTLS files and the name to check turn it on by themselves.
+  assert.deepEqual(
+    loadConfig({
+      TEMPORAL_TLS_CA: '/ca.pem',
+      TEMPORAL_TLS_CERT: '/c.pem',
+      TEMPORAL_TLS_KEY: '/c.key',
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+    }).temporal.tls,
+    { caPath: '/ca.pem', certPath: '/c.pem', keyPath: '/c.key', serverName: 'temporal.internal' },
+  );
+  assert.throws(
+    () => loadConfig({ TEMPORAL_TLS_CERT: '/c.pem' }),
+    (e: Error) => e instanceof ConfigError && /needs both/.test(e.message),
+  );
+  assert.throws(() => loadConfig({ TEMPORAL_TLS: 'false', TEMPORAL_TLS_CA: '/ca.pem' }), ConfigError);
+  assert.throws(
+    () => loadConfig({ TEMPORAL_TLS: 'yes' }),
+    (e: Error) => e instanceof ConfigError && /TEMPORAL_TLS/.test(e.message),
+  );
+});
+
+test('a connection that fails names what was tried, never the API key', async () => {
+  const err = await explain(
+    { address: '127.0.0.1:1', namespace: 'prod', apiKey: 'do-not-print-me' },
+    new Error('Failed to connect before the deadline'),
+  );
+  assert.match(err.message, /cannot connect to Temporal at 127\.0\.0\.1:1 \(namespace prod; no TLS, an API key \(TEMPORAL_API_KEY\)\)/);
+  assert.doesNotMatch(err.message, /do-not-print-me/);
 });

@@ -191,6 +191,7 @@ test(
       assert.equal(ready.status, 503);
       assert.deepEqual(await ready.json(), {
         status: 'unavailable',
+        namespace: disabled.namespace,
         checks: { database: 'ok', temporal: `missing search attributes: ${ALL_NAMES.join(', ')}` },
         fix: expectedFix,
       });

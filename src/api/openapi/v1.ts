@@ -175,7 +175,7 @@ export function v1Paths(): ZodOpenApiPathsObject {
     },
     '/readyz': {
       get: {
-        summary: "Temporal and the database are reachable, and the namespace has batchflow's search attributes",
+        summary: "Temporal and the database are reachable, and the namespace (named in the answer) has batchflow's search attributes",
         tags: ['operations'],
         security: [],
         responses: {

@@ -66,6 +66,8 @@ export function healthRoutes(deps: {
     ctx.status = ready ? 200 : 503;
     ctx.body = {
       status: ready ? 'ready' : 'unavailable',
+      // Which namespace this process works in: a deployment pointed at the wrong one is seen here.
+      namespace: deps.client.options.namespace,
       checks: { database, temporal },
       ...(attributes.fix ? { fix: attributes.fix } : {}),
     };
