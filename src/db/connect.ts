@@ -5,8 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite as PGliteClass } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Database } from './schema';
 import { listenPglite, listenPostgres, type ListenHandlers, type Listening } from './listen';
@@ -141,12 +140,35 @@ async function openPostgres(
  */
 export const PGLITE_SETTINGS = ['shared_buffers=32MB'];
 
+/**
+ * PGlite and its Kysely dialect, loaded when the embedded database is opened. They are development
+ * dependencies (`npm start`, the tests): a production install (`npm ci --omit=dev`, the image)
+ * runs on PostgreSQL and has neither, and a process there never loads them.
+ */
+function loadPglite(): { PGlite: typeof PGliteClass; PGliteDialect: typeof import('kysely-pglite-dialect').PGliteDialect } {
+  try {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when used; see above */
+    return {
+      PGlite: (require('@electric-sql/pglite') as typeof import('@electric-sql/pglite')).PGlite,
+      PGliteDialect: (require('kysely-pglite-dialect') as typeof import('kysely-pglite-dialect')).PGliteDialect,
+    };
+    /* eslint-enable @typescript-eslint/no-require-imports */
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      'the embedded database (PGlite) is not installed here, as in a production install (npm ci --omit=dev): set DATABASE_URL to a PostgreSQL database',
+      { cause: err },
+    );
+  }
+}
+
 async function openPglite(dir: string, loadDataDir?: Blob): Promise<Db> {
   let release = (): void => undefined;
   if (dir !== 'memory://') {
     fs.mkdirSync(dir, { recursive: true });
     release = lockDir(dir);
   }
+  const { PGlite, PGliteDialect } = loadPglite();
   const client = await PGlite.create(dir, {
     startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ['-c', s])],
     ...(loadDataDir ? { loadDataDir } : {}),

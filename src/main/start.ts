@@ -32,6 +32,7 @@ import { createServer } from '../api/server';
 import { attachWebSockets } from '../api/live/ws';
 import { createWorkers } from '../temporal/worker';
 import { workerOptions } from '../temporal/worker-options';
+import { builtBundlePath } from '../temporal/bundle';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { connectClient, drainHttp, onShutdown, openDatabase, startReconcileLoop } from './boot';
 import { installRetentionSchedule } from '../temporal/schedule';
@@ -86,11 +87,13 @@ async function main(): Promise<void> {
     stops.push(() => connection.close());
     // Made once and kept in the data dir: receivers verify with it, so it outlives restarts.
     const webhookSecret = ensureWebhookSecret({ dataDir: config.dataDir, fixed: config.webhook.secret });
+    // WORKFLOW_BUNDLE_PATH, else the bundle `npm run build` made when this runs from dist/, else bundled now.
+    const bundlePath = config.workflowBundlePath ?? builtBundlePath();
     const workers = await createWorkers({
       ...workerOptions({ ...config, webhook: { ...config.webhook, secret: webhookSecret.secret } }),
       connection,
       db: database.db,
-      ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
+      ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
       shutdownGraceMs: config.shutdown.workerGraceMs,
       tracing,
     });

@@ -7,6 +7,7 @@ import { assertMigrated } from '../db/migrate';
 import { sharedSecretNotice } from '../auth/shared-webhook-secret';
 import { createWorkers } from '../temporal/worker';
 import { workerOptions } from '../temporal/worker-options';
+import { builtBundlePath } from '../temporal/bundle';
 import { onShutdown, openDatabase } from './boot';
 import { Client } from '@temporalio/client';
 import { installRetentionSchedule } from '../temporal/schedule';
@@ -43,7 +44,8 @@ async function main(): Promise<void> {
     info: (m) => log.info(m),
     warn: (m) => log.warn(m),
   });
-  const workflowBundle = config.workflowBundlePath ? prebuiltBundle(config.workflowBundlePath) : undefined;
+  const bundlePath = config.workflowBundlePath ?? builtBundlePath();
+  const workflowBundle = bundlePath ? prebuiltBundle(bundlePath) : undefined;
   // A prebuilt bundle carries the workflow interceptors it was built with, whatever the config says now.
   if (workflowBundle && tracing)
     log.warn(

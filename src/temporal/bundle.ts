@@ -9,7 +9,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflows } from './worker';
 
-export const DEFAULT_BUNDLE_PATH = path.join(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
+/** This module runs compiled (`npm run build`'s dist/src/temporal/bundle.js), not through tsx. */
+const COMPILED = __filename.endsWith('.js');
+
+/** dist/workflow-bundle.js at the repository's root, whether this runs from the sources or from dist/. */
+export const DEFAULT_BUNDLE_PATH = COMPILED
+  ? path.join(__dirname, '..', '..', 'workflow-bundle.js')
+  : path.join(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
+
+/**
+ * The bundle `npm run build` wrote beside the compiled code, when this process runs that code: a
+ * worker started from dist/ loads it (WORKFLOW_BUNDLE_PATH still wins) instead of bundling at start.
+ * From the sources, none: a bundle left in dist/ may be older than the workflows being edited.
+ */
+export const builtBundlePath = (): string | undefined => (COMPILED && fs.existsSync(DEFAULT_BUNDLE_PATH) ? DEFAULT_BUNDLE_PATH : undefined);
 
 /** Writes the bundle to `out` (via a temporary file, so a reader never sees half of it); returns its size. */
 export async function writeWorkflowBundle(out: string, opts: { tracing?: boolean } = {}): Promise<number> {

@@ -167,10 +167,15 @@ export interface Child {
 
 const READY = { worker: '"msg":"worker running', api: '"msg":"api listening' } as const;
 
-/** Starts the production entry `src/main/<entry>.ts` and waits for its ready log line. */
-export async function startChild(name: string, entry: 'worker' | 'api', env: NodeJS.ProcessEnv): Promise<Child> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', `src/main/${entry}.ts`], {
-    cwd: REPO_ROOT,
+/**
+ * Starts the production entry `src/main/<entry>.ts` and waits for its ready log line. `built`: a
+ * directory laid out as the image is (package.json, a production node_modules, `npm run build`'s
+ * dist/): the compiled `dist/src/main/<entry>.js` runs there, with node alone.
+ */
+export async function startChild(name: string, entry: 'worker' | 'api', env: NodeJS.ProcessEnv, built?: string): Promise<Child> {
+  const args = built ? [path.join(built, 'dist', 'src', 'main', `${entry}.js`)] : ['--import', 'tsx', `src/main/${entry}.ts`];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: built ?? REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,7 +1,8 @@
 /**
  * The node options the long-running processes ship with (docs/configuration.md, "Node options and
- * memory"): `npm start`, `npm run worker` and the compose worker run node itself with tsx's
- * CommonJS loader and the same heap options, and the bench reads them from package.json.
+ * memory"): `npm start` and `npm run worker` run node itself with tsx's CommonJS loader and the
+ * same heap options, the compose worker the compiled code with those heap options, and the bench
+ * reads them from package.json.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,13 +37,18 @@ test('npm start and npm run worker run node with the CommonJS loader and the hea
   assert.deepEqual(scriptNodeOptions('start'), scriptNodeOptions('worker'));
 });
 
-test('the compose worker runs with the options of npm run worker', () => {
-  assert.deepEqual(composeCommand('worker'), ['node', ...scriptNodeOptions('worker'), 'src/main/worker.ts']);
-  assert.deepEqual(composeCommand('api'), ['node', '--require', 'tsx/cjs', 'src/main/api.ts']);
+/** npm run worker's node options but the loader: the image runs the compiled dist/, with node alone. */
+const heapOptions = (script: string): string[] => scriptNodeOptions(script).filter((o) => o !== '--require' && o !== 'tsx/cjs');
+
+test('the compose worker runs the compiled worker with the heap options of npm run worker', () => {
+  assert.deepEqual(composeCommand('worker'), ['node', ...heapOptions('worker'), 'dist/src/main/worker.js']);
+  assert.deepEqual(composeCommand('api'), ['node', 'dist/src/main/api.js']);
+  assert.deepEqual(composeCommand('migrate'), ['node', 'dist/src/main/migrate.js']);
 });
 
-test('the image runs the API with the same loader, and both processes with two malloc arenas', () => {
+test('the image runs the compiled API with no loader, and both processes with two malloc arenas', () => {
   const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   assert.match(dockerfile, /^ENV [^\n]*\\\n(?: {4}[^\n]*\\\n)* {4}MALLOC_ARENA_MAX=2 /m);
-  assert.match(dockerfile, /^CMD \["node", "--require", "tsx\/cjs", "src\/main\/api\.ts"\]$/m);
+  assert.match(dockerfile, /^CMD \["node", "dist\/src\/main\/api\.js"\]$/m);
+  assert.doesNotMatch(dockerfile, /^(?:CMD|ENTRYPOINT|RUN) .*tsx/m);
 });
