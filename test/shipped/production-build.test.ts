@@ -18,6 +18,12 @@ import { startPublishTarget, type PublishTarget } from '../helpers/publish-targe
 import { temporalAddress } from '../helpers/temporal';
 import { items } from '../helpers/stack';
 
+/** The worker polls once it has started; Temporal lists it within a few seconds. */
+async function eventuallyHealthy(check: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 30_000; !check(); await new Promise((r) => setTimeout(r, 1_000)))
+    assert.ok(Date.now() < deadline, 'the worker health check passes within 30 s');
+}
+
 /** What only `npm start`, the tests and the build use: a production install must not hold them. */
 const DEV_ONLY = ['tsx', 'typescript', '@electric-sql/pglite', 'kysely-pglite-dialect', '@temporalio/testing'];
 /** Not ours to list: no code of ours imports protobufjs, and only a test reads Parquet (both still come in under packages that need them). */
@@ -90,6 +96,21 @@ test('node dist/src/main/{migrate,worker,api}.js run a batch to completion on Po
   children.push(worker);
   // It loaded the bundle `npm run build` made, rather than bundling at start.
   assert.match(worker.output(), new RegExp(`"workflowBundle":"${path.join(prod, 'dist', 'workflow-bundle.js').replace(/[.]/g, '\\.')}"`));
+  // The compose worker's health check: healthy while Temporal lists this worker among the queue's pollers.
+  const health = (pid: number): number => {
+    try {
+      execFileSync(process.execPath, ['dist/src/main/worker-health.js'], {
+        cwd: prod,
+        env: { ...env, WORKER_HEALTH_PID: String(pid) },
+        stdio: 'pipe',
+      });
+      return 0;
+    } catch (err) {
+      return (err as { status: number }).status;
+    }
+  };
+  await eventuallyHealthy(() => health(worker.pid) === 0);
+  assert.equal(health(worker.pid + 100_000), 1, 'a worker that does not poll is unhealthy');
   const api = await startChild('api', 'api', env, prod);
   children.push(api);
   const base = `http://127.0.0.1:${api.port}`;
