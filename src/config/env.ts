@@ -125,6 +125,12 @@ export const EnvSchema = z.object({
   OTEL_SERVICE_NAME: z.string().default('batchflow'),
   /** A prebuilt workflow bundle (`npm run build:workflows`); unset, the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  /**
+   * The identity Temporal records for this process's workers (pollers, activity attempts, the Web
+   * UI's task queue view). Unset: `batchflow-worker@<hostname>`, which a container's own hostname
+   * makes unique per replica; several workers on one host each set their own.
+   */
+  WORKER_IDENTITY: z.string().min(1).max(200).optional(),
   /** Activities one worker process runs at once on the main task queue; size it to the process's CPU and memory. */
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().positive().default(32),
   /** On SIGTERM, how long running activities may finish before they are cancelled (and retried elsewhere). */

@@ -2,6 +2,7 @@
  * One typed view of the environment, validated once at start-up so a bad value fails fast with a
  * clear message instead of surfacing mid-batch. The variables and their defaults: env.ts.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { RetryPolicies, StageRetry } from '../contracts/workflow';
@@ -107,6 +108,8 @@ export interface Config {
   metrics?: { workerPort: number; workerHost: string; core: boolean; corePort: number };
   /** BATCHFLOW_TRACING / OTEL_EXPORTER_OTLP_ENDPOINT: OpenTelemetry tracing (src/tracing), off by default. */
   tracing?: { enabled: boolean; endpoint: string | undefined; serviceName: string };
+  /** WORKER_IDENTITY, else `batchflow-worker@<hostname>`. */
+  workerIdentity: string;
   /** WORKFLOW_BUNDLE_PATH: the worker loads this prebuilt bundle instead of bundling at start. */
   workflowBundlePath: string | undefined;
   /** WORKER_SHUTDOWN_GRACE_MS and API_SHUTDOWN_DRAIN_MS: what a SIGTERM waits for. */
@@ -126,6 +129,9 @@ function defaultRate(bucket: Bucket, perMinute: number | undefined, perHour: num
   if (perHour !== undefined) return { points: perHour, windowSeconds: 3_600 };
   return { ...CONTRACT_LIMITS[bucket] };
 }
+
+/** What Temporal shows for a worker no one named: the host it runs on, not a process id. */
+export const defaultWorkerIdentity = (): string => `batchflow-worker@${os.hostname()}`;
 
 /** TLS to Temporal: the file paths and the name to check, each as given. */
 export interface TemporalTls {
@@ -264,6 +270,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       serviceName: env.OTEL_SERVICE_NAME,
     },
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
+    workerIdentity: env.WORKER_IDENTITY ?? defaultWorkerIdentity(),
     shutdown: { workerGraceMs: env.WORKER_SHUTDOWN_GRACE_MS, apiDrainMs: env.API_SHUTDOWN_DRAIN_MS },
     activitySlots: env.WORKER_ACTIVITY_SLOTS,
   };

@@ -1,15 +1,13 @@
 /**
  * The worker container's health check (docker-compose.yml): healthy while this container's worker
- * polls its task queue, i.e. Temporal lists it among the queue's pollers. In the container the
- * worker is PID 1, so its identity (the SDK's `pid@hostname`) is `1@<hostname>`. It connects as
- * the worker does (src/temporal/connection.ts: TLS, mTLS or an API key), and exits 0 or 1.
+ * polls its task queue, i.e. Temporal lists its identity among the queue's pollers. It reads the
+ * worker's own settings (WORKER_IDENTITY, else `batchflow-worker@<hostname>`, the container's),
+ * connects as the worker does (src/temporal/connection.ts: TLS, mTLS or an API key), and exits 0
+ * or 1.
  */
-import os from 'node:os';
 import { Client } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { configuredTarget, connectClientConnection } from '../temporal/connection';
-
-const WORKER_PID = Number(process.env.WORKER_HEALTH_PID ?? 1);
 
 async function main(): Promise<boolean> {
   const config = loadConfig();
@@ -23,7 +21,7 @@ async function main(): Promise<boolean> {
       // Activity pollers: a worker that runs chunks.
       taskQueueType: 2,
     });
-    return queue.pollers.some((p) => p.identity === `${WORKER_PID}@${os.hostname()}`);
+    return queue.pollers.some((p) => p.identity === config.workerIdentity);
   } finally {
     await connection.close();
   }

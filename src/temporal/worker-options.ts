@@ -25,6 +25,7 @@ export function workerOptions(config: Config): Omit<WorkerDeps, 'connection' | '
   return {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
+    identity: config.workerIdentity,
     publishUrl: config.publishUrl,
     publishTimeoutMs: config.publishTimeoutMs,
     classify: classifyOptions(config),

@@ -16,6 +16,8 @@ export interface WorkerDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
+  /** What Temporal records for this worker (WORKER_IDENTITY); unset, the SDK's `pid@hostname`. */
+  identity?: string;
   db: Kysely<Database>;
   publishUrl?: string;
   publishTimeoutMs?: number;
@@ -75,6 +77,7 @@ export async function createWorker(deps: WorkerDeps, workerClass: typeof Worker 
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
+    ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     activities: createActivities({
       db: deps.db,

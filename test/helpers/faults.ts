@@ -152,7 +152,7 @@ export function tempDataDir(): { dir: string; remove(): void } {
 export interface Child {
   name: string;
   pid: number;
-  /** `pid@host`: the identity Temporal records for a worker's activities. */
+  /** WORKER_IDENTITY: what Temporal records for a worker's polls and activities. */
   identity: string;
   /** The API's bound port (API children only). */
   port?: number;
@@ -174,9 +174,11 @@ const READY = { worker: '"msg":"worker running', api: '"msg":"api listening' } a
  */
 export async function startChild(name: string, entry: 'worker' | 'api', env: NodeJS.ProcessEnv, built?: string): Promise<Child> {
   const args = built ? [path.join(built, 'dist', 'src', 'main', `${entry}.js`)] : ['--import', 'tsx', `src/main/${entry}.ts`];
+  // Several workers on one host: each is named (WORKER_IDENTITY), and its activities say which it was.
+  const identity = env.WORKER_IDENTITY ?? `${name}-${randomBytes(3).toString('hex')}@${os.hostname()}`;
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: built ?? REPO_ROOT,
-    env,
+    env: { ...env, WORKER_IDENTITY: identity },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log: string[] = [];
@@ -222,7 +224,7 @@ export async function startChild(name: string, entry: 'worker' | 'api', env: Nod
   const handle: Child = {
     name,
     pid: child.pid!,
-    identity: `${child.pid}@${os.hostname()}`,
+    identity,
     output,
     kill,
     crashed: () => crash,

@@ -96,12 +96,13 @@ test('node dist/src/main/{migrate,worker,api}.js run a batch to completion on Po
   children.push(worker);
   // It loaded the bundle `npm run build` made, rather than bundling at start.
   assert.match(worker.output(), new RegExp(`"workflowBundle":"${path.join(prod, 'dist', 'workflow-bundle.js').replace(/[.]/g, '\\.')}"`));
-  // The compose worker's health check: healthy while Temporal lists this worker among the queue's pollers.
-  const health = (pid: number): number => {
+  // The compose worker's health check: healthy while Temporal lists this worker's identity
+  // (WORKER_IDENTITY, set by startChild) among the queue's pollers.
+  const health = (identity: string): number => {
     try {
       execFileSync(process.execPath, ['dist/src/main/worker-health.js'], {
         cwd: prod,
-        env: { ...env, WORKER_HEALTH_PID: String(pid) },
+        env: { ...env, WORKER_IDENTITY: identity },
         stdio: 'pipe',
       });
       return 0;
@@ -109,8 +110,8 @@ test('node dist/src/main/{migrate,worker,api}.js run a batch to completion on Po
       return (err as { status: number }).status;
     }
   };
-  await eventuallyHealthy(() => health(worker.pid) === 0);
-  assert.equal(health(worker.pid + 100_000), 1, 'a worker that does not poll is unhealthy');
+  await eventuallyHealthy(() => health(worker.identity) === 0);
+  assert.equal(health(`not-${worker.identity}`), 1, 'a worker that does not poll is unhealthy');
   const api = await startChild('api', 'api', env, prod);
   children.push(api);
   const base = `http://127.0.0.1:${api.port}`;

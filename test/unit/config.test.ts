@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { ConfigError, DEFAULT_RETRY, loadConfig } from '../../src/config';
 import { explain } from '../../src/temporal/connection';
 
@@ -120,4 +121,10 @@ test('a connection that fails names what was tried, never the API key', async ()
   );
   assert.match(err.message, /cannot connect to Temporal at 127\.0\.0\.1:1 \(namespace prod; no TLS, an API key \(TEMPORAL_API_KEY\)\)/);
   assert.doesNotMatch(err.message, /do-not-print-me/);
+});
+
+test("a worker's identity is named, not a process id", () => {
+  assert.equal(loadConfig({}).workerIdentity, `batchflow-worker@${os.hostname()}`);
+  assert.equal(loadConfig({ WORKER_IDENTITY: 'eu-worker-3' }).workerIdentity, 'eu-worker-3');
+  assert.doesNotMatch(loadConfig({}).workerIdentity, new RegExp(`\\b${process.pid}\\b`));
 });

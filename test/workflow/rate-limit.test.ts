@@ -185,7 +185,7 @@ async function workerProcesses(databaseUrl: string, taskQueue: string, target: P
     // Loaded as npm run worker and docker-compose load it (tsx's CommonJS hook, no ESM loader thread).
     const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main/worker.ts'], {
       cwd: REPO_ROOT,
-      env,
+      env: { ...env, WORKER_IDENTITY: identityOf(children.length) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const log: string[] = [];
@@ -211,8 +211,8 @@ async function workerProcesses(databaseUrl: string, taskQueue: string, target: P
     await stop();
     throw err;
   }
-  // Started activities name the worker that ran them: `pid@host` by default.
-  const names = children.map(({ child }) => `${child.pid}@${os.hostname()}`);
+  // Started activities name the worker that ran them: its WORKER_IDENTITY.
+  const names = children.map((_, i) => identityOf(i));
   return {
     kind: `two processes (pids ${children.map(({ child }) => child.pid).join(', ')})`,
     names,
@@ -235,6 +235,9 @@ async function workerProcesses(databaseUrl: string, taskQueue: string, target: P
     },
   };
 }
+
+/** The n-th worker process's WORKER_IDENTITY: two workers on one host each name themselves. */
+const identityOf = (n: number): string => `rate-worker-${n + 1}@${os.hostname()}`;
 
 /** SIGTERM (the worker's graceful shutdown), then SIGKILL if it has not exited after 20 s. */
 async function stopChild(child: ChildProcess): Promise<void> {
