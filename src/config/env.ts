@@ -131,6 +131,16 @@ export const EnvSchema = z.object({
    * makes unique per replica; several workers on one host each set their own.
    */
   WORKER_IDENTITY: z.string().min(1).max(200).optional(),
+  /**
+   * Worker Versioning (Temporal's Worker Deployments), for rolling deploys: this worker serves
+   * the version WORKER_DEPLOYMENT_NAME / WORKER_BUILD_ID (both or neither), and Temporal routes
+   * work to a version once it is made current (`temporal worker deployment set-current-version`).
+   * WORKER_VERSIONING_BEHAVIOR: `pinned` (a batch ends on the version it started on; the default)
+   * or `auto-upgrade` (a running batch moves to the new current version; needs patched() changes).
+   */
+  WORKER_DEPLOYMENT_NAME: z.string().min(1).max(200).optional(),
+  WORKER_BUILD_ID: z.string().min(1).max(200).optional(),
+  WORKER_VERSIONING_BEHAVIOR: z.enum(['pinned', 'auto-upgrade']).default('pinned'),
   /** Activities one worker process runs at once on the main task queue; size it to the process's CPU and memory. */
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().positive().default(32),
   /** On SIGTERM, how long running activities may finish before they are cancelled (and retried elsewhere). */

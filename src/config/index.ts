@@ -110,6 +110,8 @@ export interface Config {
   tracing?: { enabled: boolean; endpoint: string | undefined; serviceName: string };
   /** WORKER_IDENTITY, else `batchflow-worker@<hostname>`. */
   workerIdentity: string;
+  /** WORKER_DEPLOYMENT_NAME and WORKER_BUILD_ID: Worker Versioning, when both are set. */
+  workerDeployment?: WorkerDeployment;
   /** WORKFLOW_BUNDLE_PATH: the worker loads this prebuilt bundle instead of bundling at start. */
   workflowBundlePath: string | undefined;
   /** WORKER_SHUTDOWN_GRACE_MS and API_SHUTDOWN_DRAIN_MS: what a SIGTERM waits for. */
@@ -132,6 +134,23 @@ function defaultRate(bucket: Bucket, perMinute: number | undefined, perHour: num
 
 /** What Temporal shows for a worker no one named: the host it runs on, not a process id. */
 export const defaultWorkerIdentity = (): string => `batchflow-worker@${os.hostname()}`;
+
+/** A worker's deployment version and what running batches do when another becomes current. */
+export interface WorkerDeployment {
+  deploymentName: string;
+  buildId: string;
+  behavior: 'PINNED' | 'AUTO_UPGRADE';
+}
+
+function workerDeployment(env: Env): { workerDeployment?: WorkerDeployment } {
+  const { WORKER_DEPLOYMENT_NAME: deploymentName, WORKER_BUILD_ID: buildId } = env;
+  if (!deploymentName && !buildId) return {};
+  if (!deploymentName || !buildId)
+    throw new ConfigError('invalid configuration:\n  WORKER_DEPLOYMENT_NAME and WORKER_BUILD_ID: Worker Versioning needs both');
+  return {
+    workerDeployment: { deploymentName, buildId, behavior: env.WORKER_VERSIONING_BEHAVIOR === 'auto-upgrade' ? 'AUTO_UPGRADE' : 'PINNED' },
+  };
+}
 
 /** TLS to Temporal: the file paths and the name to check, each as given. */
 export interface TemporalTls {
@@ -271,6 +290,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
     workerIdentity: env.WORKER_IDENTITY ?? defaultWorkerIdentity(),
+    ...workerDeployment(env),
     shutdown: { workerGraceMs: env.WORKER_SHUTDOWN_GRACE_MS, apiDrainMs: env.API_SHUTDOWN_DRAIN_MS },
     activitySlots: env.WORKER_ACTIVITY_SLOTS,
   };

@@ -26,6 +26,7 @@ export function workerOptions(config: Config): Omit<WorkerDeps, 'connection' | '
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     identity: config.workerIdentity,
+    ...(config.workerDeployment ? { deployment: config.workerDeployment } : {}),
     publishUrl: config.publishUrl,
     publishTimeoutMs: config.publishTimeoutMs,
     classify: classifyOptions(config),

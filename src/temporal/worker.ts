@@ -1,6 +1,7 @@
 /** Builds the worker that runs batch workflows and activities on one task queue. */
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
+import type { WorkerDeployment } from '../config';
 import { createActivities } from '../../activities';
 import type { ClassifyOptions } from '../../activities';
 import type { BlobStore } from '../../activities/blobs';
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   taskQueue: string;
   /** What Temporal records for this worker (WORKER_IDENTITY); unset, the SDK's `pid@hostname`. */
   identity?: string;
+  /** Worker Versioning: the deployment version this worker serves (WORKER_DEPLOYMENT_NAME, WORKER_BUILD_ID). */
+  deployment?: WorkerDeployment;
   db: Kysely<Database>;
   publishUrl?: string;
   publishTimeoutMs?: number;
@@ -78,6 +81,15 @@ export async function createWorker(deps: WorkerDeps, workerClass: typeof Worker 
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.identity ? { identity: deps.identity } : {}),
+    ...(deps.deployment
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: deps.deployment.deploymentName, buildId: deps.deployment.buildId },
+            useWorkerVersioning: true as const,
+            defaultVersioningBehavior: deps.deployment.behavior,
+          },
+        }
+      : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     activities: createActivities({
       db: deps.db,

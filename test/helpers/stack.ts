@@ -23,7 +23,7 @@ import { watchedRowCache } from '../../src/batches/row-cache';
 import { createLiveHub, type LiveHub, type LiveHubDeps } from '../../src/api/live/hub';
 import { attachWebSockets } from '../../src/api/live/ws';
 import { createBatches, type Batches } from '../../src/batches';
-import { DEFAULT_RETRY, loadConfig, type Config } from '../../src/config';
+import { DEFAULT_RETRY, loadConfig, type Config, type WorkerDeployment } from '../../src/config';
 import type { RetryPolicies } from '../../src/contracts/workflow';
 import type { Db } from '../../src/db/connect';
 import { ensureTenant, putKey } from '../../src/db/keys';
@@ -91,6 +91,8 @@ export interface StackOptions {
   live?: (deps: LiveHubDeps) => LiveHub;
   /** OpenTelemetry tracing for the worker (its workflows bundled with the tracing interceptors). */
   tracing?: Tracing;
+  /** Worker Versioning: the deployment version the stack's workers serve (WORKER_DEPLOYMENT_NAME, WORKER_BUILD_ID). */
+  deployment?: WorkerDeployment;
 }
 
 /** What the product runs with when nothing is set: loadConfig() of an empty environment. */
@@ -140,6 +142,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       workflowBundle: opts.workflowBundle ?? (opts.tracing ? await bundleWorkflows({ tracing: true }) : await suiteBundle()),
       shutdownGraceMs: SHIPPED.shutdown.workerGraceMs,
       tracing: opts.tracing,
+      ...(opts.deployment ? { deployment: opts.deployment } : {}),
       classify: { ...shipped.classify, ...opts.classify },
       activitySlots: opts.activitySlots ?? SHIPPED.activitySlots,
       webhook: {
