@@ -3,7 +3,7 @@
  * The taxonomy defaults to CLASSIFY_TAXONOMY, else the shipped one; thresholds come from the config.
  */
 import { loadConfig } from '../../../src/config';
-import { evaluate, type Evaluation } from './evaluate';
+import { evaluate, evaluateOpenSet, type Evaluation, type OpenSetEvaluation } from './evaluate';
 import { DEFAULT_TAXONOMY_PATH, loadTaxonomy } from './taxonomy';
 
 const HOLD_OUT_EVERY = 5;
@@ -89,7 +89,29 @@ function main(): void {
         `| ${h.code} | ${h.correct}/${h.heldOut} | ${h.mistakes.map((x) => `${x.predicted} (${x.confidence.toFixed(2)}): ${x.text}`).join('; ')} |`,
       );
   }
+  out.push('', ...openSetSection(evaluateOpenSet(taxonomy, opts)));
   console.log(out.join('\n'));
+}
+
+/** Held out by heading: what the core tier does with products of a heading it has never seen. */
+function openSetSection(o: OpenSetEvaluation): string[] {
+  const out = ['## Core tier: held out by heading', ''];
+  out.push(
+    `Each heading in turn left out of training; its ${o.asked} products asked of the model trained on the others. None can be right: ` +
+      `the question is whether the core tier decides them alone (confidence ≥ ${o.threshold}, a confident wrong code) or passes them on.`,
+    '',
+    `| products asked | not decided alone (< ${o.threshold}) | below ${o.fallbackThreshold} too |`,
+    '|---:|---:|---:|',
+    `| ${o.asked} | ${pct(o.notAutoDecided)} | ${pct(o.belowFallbackThreshold)} |`,
+  );
+  if (o.worst.length > 0) {
+    out.push('', '| left-out heading | decided alone anyway | as |', '|---|---:|---|');
+    for (const h of o.worst)
+      out.push(
+        `| ${h.code} | ${h.autoDecided}/${h.asked} | ${h.decidedAs.map((d) => `${d.predicted} (${d.confidence.toFixed(2)}): ${d.text}`).join('; ')} |`,
+      );
+  }
+  return out;
 }
 
 function describeCalibration(r: Evaluation): string {

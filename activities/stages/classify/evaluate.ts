@@ -122,3 +122,58 @@ export function evaluate(taxonomy: Taxonomy, options: EvaluateOptions = {}): Eva
 }
 
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+
+export interface OpenSetEvaluation {
+  threshold: number;
+  fallbackThreshold: number;
+  /** Examples of left-out headings, each asked of a model that never saw its heading. */
+  asked: number;
+  /** Share not decided alone (confidence < threshold): what goes on to the fallback tier or review. Every decided one is wrong. */
+  notAutoDecided: number;
+  /** Share below the fallback threshold too: what goes to review even when the fallback tier agrees. */
+  belowFallbackThreshold: number;
+  /** The left-out headings whose products were most often decided anyway, with what they were decided as. */
+  worst: Array<{
+    code: string;
+    asked: number;
+    autoDecided: number;
+    decidedAs: Array<{ text: string; predicted: string; confidence: number }>;
+  }>;
+}
+
+/**
+ * Held out by heading: each heading in turn is left out of training entirely, and its examples are
+ * asked of the model trained on the others. None of them can be answered right, so the question
+ * is what the core tier does with a product unlike anything it knows: decide it alone (confidence
+ * ≥ threshold, a confident wrong code) or pass it on. Deterministic: one model per heading.
+ */
+export function evaluateOpenSet(taxonomy: Taxonomy, options: EvaluateOptions & { worst?: number } = {}): OpenSetEvaluation {
+  const threshold = options.threshold ?? 0.85;
+  const fallbackThreshold = options.fallbackThreshold ?? 0.7;
+  const perHeading = taxonomy.headings.map((left) => {
+    const core = trainCore({ ...taxonomy, headings: taxonomy.headings.filter((h) => h.code !== left.code) }, options);
+    const answers = left.examples.map((text) => ({ text, ...core.classify(text) }));
+    const decided = answers.filter((a) => a.confidence >= threshold);
+    return {
+      code: left.code,
+      asked: answers.length,
+      autoDecided: decided.length,
+      belowFallback: answers.filter((a) => a.confidence < fallbackThreshold).length,
+      decidedAs: decided.map((a) => ({ text: a.text, predicted: a.label, confidence: round(a.confidence) })),
+    };
+  });
+  const asked = perHeading.reduce((k, h) => k + h.asked, 0);
+  const share = (k: number): number => (asked === 0 ? 0 : round(k / asked));
+  return {
+    threshold,
+    fallbackThreshold,
+    asked,
+    notAutoDecided: share(asked - perHeading.reduce((k, h) => k + h.autoDecided, 0)),
+    belowFallbackThreshold: share(perHeading.reduce((k, h) => k + h.belowFallback, 0)),
+    worst: perHeading
+      .filter((h) => h.autoDecided > 0)
+      .sort((a, b) => b.autoDecided / b.asked - a.autoDecided / a.asked)
+      .slice(0, options.worst ?? 8)
+      .map(({ code, asked: n, autoDecided, decidedAs }) => ({ code, asked: n, autoDecided, decidedAs })),
+  };
+}
