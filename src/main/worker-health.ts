@@ -9,18 +9,23 @@ import { Client } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { configuredTarget, connectClientConnection } from '../temporal/connection';
 
+const DEADLINE_MS = 4_000;
+
 async function main(): Promise<boolean> {
   const config = loadConfig();
   const target = configuredTarget(config.temporal);
-  const connection = await connectClientConnection(target, { connectTimeoutMs: 5_000 });
+  const connection = await connectClientConnection(target, { connectTimeoutMs: DEADLINE_MS });
   try {
     const client = new Client({ connection, namespace: target.namespace });
-    const queue = await client.workflowService.describeTaskQueue({
-      namespace: target.namespace,
-      taskQueue: { name: config.temporal.taskQueue },
-      // Activity pollers: a worker that runs chunks.
-      taskQueueType: 2,
-    });
+    // Within compose's 10 s health-check timeout, whatever Temporal does.
+    const queue = await client.withDeadline(Date.now() + DEADLINE_MS, () =>
+      client.workflowService.describeTaskQueue({
+        namespace: target.namespace,
+        taskQueue: { name: config.temporal.taskQueue },
+        // Activity pollers: a worker that runs chunks.
+        taskQueueType: 2,
+      }),
+    );
     return queue.pollers.some((p) => p.identity === config.workerIdentity);
   } finally {
     await connection.close();

@@ -45,13 +45,14 @@ export function configuredTarget(temporal: {
 export class TemporalConnectError extends Error {}
 
 /** The SDK's TLS options, the files read now: a missing file is named, not a failed handshake later. */
-export function tlsOptions(tls: TemporalTls | undefined) {
-  if (!tls) return false as const;
+export function tlsOptions(settings: TemporalTls | undefined) {
+  if (!settings) return false as const;
+  const { serverName, caPath, certPath, keyPath } = settings;
   return {
-    ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
-    ...(tls.caPath ? { serverRootCACertificate: readPem('TEMPORAL_TLS_CA', tls.caPath) } : {}),
-    ...(tls.certPath && tls.keyPath
-      ? { clientCertPair: { crt: readPem('TEMPORAL_TLS_CERT', tls.certPath), key: readPem('TEMPORAL_TLS_KEY', tls.keyPath) } }
+    ...(serverName ? { serverNameOverride: serverName } : {}),
+    ...(caPath ? { serverRootCACertificate: readPem('TEMPORAL_TLS_CA', caPath) } : {}),
+    ...(certPath && keyPath
+      ? { clientCertPair: { crt: readPem('TEMPORAL_TLS_CERT', certPath), key: readPem('TEMPORAL_TLS_KEY', keyPath) } }
       : {}),
   };
 }
@@ -97,7 +98,8 @@ const PROBE_TIMEOUT_MS = 5_000;
 function tlsProbe(t: TemporalTarget, tlsOpts: ReturnType<typeof tlsOptions>): Promise<string | undefined> {
   if (!tlsOpts) return Promise.resolve(undefined);
   const at = t.address.lastIndexOf(':');
-  const host = t.address.slice(0, at);
+  // `[::1]:7233`: the brackets are the address's, not the host's.
+  const host = t.address.slice(0, at).replace(/^\[(.*)\]$/, '$1');
   return new Promise((resolve) => {
     const socket = tls.connect(
       {

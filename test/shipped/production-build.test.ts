@@ -24,6 +24,9 @@ async function eventuallyHealthy(check: () => boolean): Promise<void> {
     assert.ok(Date.now() < deadline, 'the worker health check passes within 30 s');
 }
 
+/** Each step (the build, the install, a command) stops the test rather than hang it. */
+const STEP_TIMEOUT_MS = 240_000;
+
 /** What only `npm start`, the tests and the build use: a production install must not hold them. */
 const DEV_ONLY = ['tsx', 'typescript', '@electric-sql/pglite', 'kysely-pglite-dialect', '@temporalio/testing'];
 /** Not ours to list: no code of ours imports protobufjs, and only a test reads Parquet (both still come in under packages that need them). */
@@ -36,12 +39,12 @@ let data: { dir: string; remove(): void };
 const children: Child[] = [];
 
 before(async () => {
-  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
+  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'pipe', timeout: STEP_TIMEOUT_MS });
   prod = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-prod-'));
   for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(REPO_ROOT, f), path.join(prod, f));
-  execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: prod, stdio: 'pipe' });
+  execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: prod, stdio: 'pipe', timeout: STEP_TIMEOUT_MS });
   // As the Dockerfile's deps stage does: the Core bridge for this architecture only.
-  execFileSync('sh', [path.join(REPO_ROOT, 'docker', 'prune-core-bridge.sh')], { cwd: prod, stdio: 'pipe' });
+  execFileSync('sh', [path.join(REPO_ROOT, 'docker', 'prune-core-bridge.sh')], { cwd: prod, stdio: 'pipe', timeout: STEP_TIMEOUT_MS });
   fs.cpSync(path.join(REPO_ROOT, 'dist'), path.join(prod, 'dist'), { recursive: true });
   db = await schemaDb(await sharedPostgresUrl(), 'prod', 3);
   target = await startPublishTarget();
@@ -89,7 +92,12 @@ test('node dist/src/main/{migrate,worker,api}.js run a batch to completion on Po
   // The shipped stage retries, and nothing that would load TypeScript.
   delete env.STAGE_RETRY_JSON;
   delete env.NODE_OPTIONS;
-  const migrated = execFileSync(process.execPath, ['dist/src/main/migrate.js'], { cwd: prod, env, stdio: 'pipe' }).toString();
+  const migrated = execFileSync(process.execPath, ['dist/src/main/migrate.js'], {
+    cwd: prod,
+    env,
+    stdio: 'pipe',
+    timeout: STEP_TIMEOUT_MS,
+  }).toString();
   t.diagnostic(`migrate: ${migrated.trim().split('\n').at(-1) ?? ''}`);
 
   const worker = await startChild('worker', 'worker', env, prod);
@@ -104,6 +112,7 @@ test('node dist/src/main/{migrate,worker,api}.js run a batch to completion on Po
         cwd: prod,
         env: { ...env, WORKER_IDENTITY: identity },
         stdio: 'pipe',
+        timeout: 30_000,
       });
       return 0;
     } catch (err) {
