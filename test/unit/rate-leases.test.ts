@@ -153,3 +153,19 @@ test('a store that cannot answer refuses nothing it already leased, and fails th
   assert.equal(store, 20);
   await leases.close();
 });
+
+test("one window's requests are told one end, however long the store takes to answer", async () => {
+  // The store measures the time left as it answers (as RateLimiterPostgres does from the row's
+  // expiry); slow answers must not move the end the grant reports.
+  const end = Date.now() + 30_000;
+  let store = 0;
+  const leases = new RateLeases(async (_key, n) => {
+    await new Promise((r) => setTimeout(r, 15 * (store + 1)));
+    store += n;
+    return { consumed: store, msBeforeNext: end - Date.now() };
+  }, 10);
+  const ends = [];
+  for (let i = 0; i < 4; i++) ends.push((await leases.take('k')).resetAt);
+  for (const at of ends) assert.ok(Math.abs(at - end) <= 2, `reset ${at - end} ms from the window's end`);
+  await leases.close();
+});

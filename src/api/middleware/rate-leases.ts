@@ -99,7 +99,10 @@ export class RateLeases {
     // A key that cannot be remembered takes one token at a time: a lease it could not keep would be lost.
     const size = this.leases.has(key) || this.leases.size < MAX_KEYS ? this.size : 1;
     const count = await this.add(key, size);
-    const resetAt = now + count.msBeforeNext;
+    // The store measures the time left when its answer arrives, so the clock is read then too: read
+    // before the round trip, the window's end would drift by the round trip's length, and requests
+    // in one window could be told different reset seconds.
+    const resetAt = Date.now() + count.msBeforeNext;
     const got = Math.max(0, size - Math.max(0, count.consumed - this.points));
     if (got === 0) {
       this.leases.delete(key);
