@@ -4,7 +4,7 @@ export interface BenchItem {
   text: string;
 }
 
-const TEXTS = ['cotton t-shirt crew neck', 'leather shoes boots', 'laptop computer notebook', 'wooden chair table', 'plush toy puzzle'];
+const TEXTS = ['cotton t-shirt crew neck', 'leather oxford shoes', 'laptop computer', 'wooden dining chair', 'plush toy puzzle'];
 
 export const benchItems = (count: number, prefix: string): BenchItem[] =>
   Array.from({ length: count }, (_, i) => ({ ref: `${prefix}-${i}`, text: TEXTS[i % TEXTS.length]! }));

@@ -181,7 +181,7 @@ describe('classify design: POST /api/v1/classify/bulk, GET /api/v1/jobs/{job_id}
   });
 
   test('501 products are refused whole, and so are duplicate product ids, in the design’s field names', async () => {
-    const products = Array.from({ length: 501 }, (_, i) => ({ product_id: `SKU-${i}`, description: 'wooden chair' }));
+    const products = Array.from({ length: 501 }, (_, i) => ({ product_id: `SKU-${i}`, description: 'wooden dining chair' }));
     const tooMany = assertError(await send('/api/v1/classify/bulk', 'POST', { products }), 400, 'validation_failed');
     assert.equal(tooMany.details[0].path, 'products');
     const ok500 = await send('/api/v1/classify/bulk', 'POST', { products: products.slice(0, 500) });
@@ -590,7 +590,7 @@ describe('part-number design: /api/bulk-search, /api/bulk-publish, /api/batches'
 
 describe('every compatibility route needs a key and sees only its tenant', () => {
   test('another tenant’s ids answer 404 on every GET and DELETE, and its list is empty', async () => {
-    const job = await send('/api/v1/classify/bulk', 'POST', { products: [{ product_id: 'P-1', description: 'wooden chair' }] });
+    const job = await send('/api/v1/classify/bulk', 'POST', { products: [{ product_id: 'P-1', description: 'wooden dining chair' }] });
     const doc = await send('/batch/jobs', 'POST', { documents: [{ filename: 'x.txt', content: b64('x') }] });
     const parts = await send('/api/bulk-search', 'POST', { part_numbers: ['chair-oak-1'] });
     const ids = { job: job.body.job_id as string, doc: doc.body.job_id as string, parts: parts.body.batch_id as string };

@@ -42,7 +42,7 @@ test(
     const sockets: WebSocket[] = [];
     try {
       // No worker: the batch stays queued, so every stream stays open.
-      const batchId = await submit(stack, { items: [{ ref: 'a', text: 'wooden chair' }] });
+      const batchId = await submit(stack, { items: [{ ref: 'a', text: 'wooden dining chair' }] });
       const statuses: number[] = [];
       for (let i = 0; i < 30; i++) statuses.push(await openSse(stack, batchId, sse.signal));
       for (let i = 0; i < 30; i++) {
@@ -81,7 +81,7 @@ test('a WebSocket upgrade draws on the key’s reads: past the limit it is 429 w
   const stack = await startStack({ noWorker: true, limits: { reads: 3, reads_window_s: 60 } });
   const open: WebSocket[] = [];
   try {
-    const batchId = await submit(stack, { items: [{ ref: 'a', text: 'wooden chair' }] });
+    const batchId = await submit(stack, { items: [{ ref: 'a', text: 'wooden dining chair' }] });
     const results = [];
     for (let i = 0; i < 4; i++) {
       const r = await openWs(stack, batchId);

@@ -113,8 +113,8 @@ describe('every optional field sent as null answers as the field left out', () =
   test('POST /v1/batches (JSON): items and items_text forms, same answer and the same batch', async () => {
     const items = [
       { ref: 'sku-1', text: 'cotton t-shirt crew neck' },
-      { ref: 'sku-2', content: Buffer.from('leather shoes').toString('base64'), content_type: 'text/plain' },
-      { ref: 'sku-3', text: 'wooden chair', attributes: { origin_country: 'CN', note: null } },
+      { ref: 'sku-2', content: Buffer.from('leather oxford shoes').toString('base64'), content_type: 'text/plain' },
+      { ref: 'sku-3', text: 'wooden dining chair', attributes: { origin_country: 'CN', note: null } },
     ];
     const forms: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
       ['items', { items }, { ...nullsFor(SubmitBatch), items: items.map((i) => ({ ...nullsFor(Item), ...i })) }],
@@ -141,13 +141,13 @@ describe('every optional field sent as null answers as the field left out', () =
     const first = await stack.api('/v1/batches', {
       method: 'POST',
       headers,
-      body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes' }], chunk_size: 5 }),
+      body: JSON.stringify({ items: [{ ref: 'a', text: 'leather oxford shoes' }], chunk_size: 5 }),
     });
     assert.equal(first.status, 202);
     const again = await stack.api('/v1/batches', {
       method: 'POST',
       headers,
-      body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes', attributes: null }], chunk_size: 5, callback_url: null }),
+      body: JSON.stringify({ items: [{ ref: 'a', text: 'leather oxford shoes', attributes: null }], chunk_size: 5, callback_url: null }),
     });
     assert.equal(again.status, 200, await again.clone().text());
     assert.equal(again.headers.get('idempotent-replayed'), 'true');

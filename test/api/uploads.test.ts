@@ -160,7 +160,7 @@ describe('an NDJSON file', () => {
   test('runs to completed with its attributes, and options from the query', async () => {
     const lines = [
       { ref: 'n-1', text: 'laptop computer', attributes: { origin_country: 'CN', weight_kg: 1.4 } },
-      { ref: 'n-2', text: 'leather shoes' },
+      { ref: 'n-2', text: 'leather oxford shoes' },
       {
         ref: 'n-3',
         content: Buffer.from('hello').toString('base64'),
@@ -267,7 +267,7 @@ describe('a bad file', () => {
 describe('Idempotency-Key with a file', () => {
   test('the same file and options replay the batch; another file or other options are refused', async () => {
     const key = `upload-${Date.now()}`;
-    const file = 'ref,text,colour\nk-1,cotton t-shirt,red\nk-2,leather shoes,brown\n';
+    const file = 'ref,text,colour\nk-1,cotton t-shirt,red\nk-2,leather oxford shoes,brown\n';
     const first = await accepted(await upload(stack, file, CSV, '?stages=classify', { 'idempotency-key': key }));
 
     // Streamed this time, with a default spelled out: the digest is over bytes and normalised options.
@@ -287,7 +287,7 @@ describe('Idempotency-Key with a file', () => {
     const chunked = `?stages=classify&chunk_size=${(first.options as Record<string, unknown>).chunk_size}`;
     await expectError(await upload(stack, file, CSV, chunked, { 'idempotency-key': key }), 422, 'idempotency_key_reused');
     const asNdjson =
-      '{"ref":"k-1","text":"cotton t-shirt","attributes":{"colour":"red"}}\n{"ref":"k-2","text":"leather shoes","attributes":{"colour":"brown"}}\n';
+      '{"ref":"k-1","text":"cotton t-shirt","attributes":{"colour":"red"}}\n{"ref":"k-2","text":"leather oxford shoes","attributes":{"colour":"brown"}}\n';
     await expectError(await upload(stack, asNdjson, NDJSON, '?stages=classify', { 'idempotency-key': key }), 422, 'idempotency_key_reused');
     await waitForBatch(stack, first.batch_id);
   });

@@ -45,7 +45,7 @@ after(async () => {
   await target?.close();
 });
 
-const DESCRIPTIONS = ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'];
+const DESCRIPTIONS = ['cotton t-shirt crew neck', 'leather oxford shoes', 'laptop computer', 'wooden dining chair'];
 const partRefs = (): string[] => Array.from({ length: 60 }, (_, i) => `${DESCRIPTIONS[i % 4]} ${i}`);
 
 const text = (selector: string): Promise<string> => page.locator(selector).innerText();

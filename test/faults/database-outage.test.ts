@@ -13,7 +13,7 @@ import { apiFetch, freePort, openCase, submitBatch, waitForEnd } from '../helper
 
 /** One request of each route family, as a client sends it. */
 const ROUTES = (batchId: string): Array<[string, string, unknown?]> => [
-  ['POST', '/v1/batches', { items: [{ ref: 'outage-1', text: 'wooden chair' }] }],
+  ['POST', '/v1/batches', { items: [{ ref: 'outage-1', text: 'wooden dining chair' }] }],
   ['GET', '/v1/batches'],
   ['GET', `/v1/batches/${batchId}`],
   ['GET', `/v1/batches/${batchId}/items`],
@@ -22,7 +22,7 @@ const ROUTES = (batchId: string): Array<[string, string, unknown?]> => [
   ['POST', `/v1/batches/${batchId}/cancel`, {}],
   ['GET', '/v1/review'],
   ['GET', '/v1/catalog'],
-  ['POST', '/api/v1/classify/bulk', { products: [{ product_id: 'p', description: 'wooden chair' }] }],
+  ['POST', '/api/v1/classify/bulk', { products: [{ product_id: 'p', description: 'wooden dining chair' }] }],
   ['POST', '/batch/jobs', { documents: [{ filename: 'a.txt', content: 'QUJD' }] }],
   ['POST', '/api/bulk-search', { part_numbers: ['PN-1'] }],
   ['GET', '/api/batches'],
@@ -39,7 +39,7 @@ test(
         const api = await fault.startApi('api', await freePort());
         const baseUrl = `http://127.0.0.1:${api.port}`;
         await fault.startWorker('worker');
-        const { batchId } = await submitBatch(baseUrl, { items: [{ ref: 'before', text: 'wooden chair' }] });
+        const { batchId } = await submitBatch(baseUrl, { items: [{ ref: 'before', text: 'wooden dining chair' }] });
         await waitForEnd(() => baseUrl, batchId, 120_000, fault);
         const rowsBefore = Number(
           (
@@ -99,7 +99,7 @@ test(
           ).n,
         );
         assert.equal(rowsAfter, rowsBefore, 'no submission refused during the outage left a row');
-        const again = await submitBatch(baseUrl, { items: [{ ref: 'after', text: 'wooden chair' }] });
+        const again = await submitBatch(baseUrl, { items: [{ ref: 'after', text: 'wooden dining chair' }] });
         assert.equal((await waitForEnd(() => baseUrl, again.batchId, 120_000, fault)).status, 'completed');
       } finally {
         await fault.close();

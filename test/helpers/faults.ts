@@ -272,7 +272,7 @@ export async function submitBatch(baseUrl: string, body: Record<string, unknown>
 export const catalogItems = (n: number): Array<{ ref: string; text: string }> =>
   Array.from({ length: n }, (_, i) => ({
     ref: `sku-${i}`,
-    text: ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'][i % 4]!,
+    text: ['cotton t-shirt crew neck', 'leather oxford shoes', 'laptop computer', 'wooden dining chair'][i % 4]!,
   }));
 
 /** Items of the batch in a final state, per the database. */

@@ -240,5 +240,5 @@ export async function waitForBatch(
 
 export const items = (
   n: number,
-  text = (i: number) => ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'][i % 4]!,
+  text = (i: number) => ['cotton t-shirt crew neck', 'leather oxford shoes', 'laptop computer', 'wooden dining chair'][i % 4]!,
 ) => Array.from({ length: n }, (_, i) => ({ ref: `sku-${i}`, text: text(i) }));

@@ -263,7 +263,7 @@ describe('seed conformance, 003 part numbers: /api/bulk-search, /api/bulk-publis
 // Shipped defaults: every feature once
 // =============================================================================================
 
-const ITEMS = ['cotton t-shirt crew neck', 'leather shoes', 'laptop computer', 'wooden chair'];
+const ITEMS = ['cotton t-shirt crew neck', 'leather oxford shoes', 'laptop computer', 'wooden dining chair'];
 
 describe('shipped defaults: every feature once, over HTTP', () => {
   let jsonBatch: string;
@@ -330,7 +330,7 @@ describe('shipped defaults: every feature once, over HTTP', () => {
 
   test('a completion webhook reaches a loopback receiver, signed with the shipped secret', async () => {
     const r = await call('POST', '/v1/batches', {
-      items: [{ ref: 'hook-1', text: 'wooden chair' }],
+      items: [{ ref: 'hook-1', text: 'wooden dining chair' }],
       stages: ['classify'],
       callback_url: receiver.url,
     });

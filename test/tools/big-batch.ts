@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const base = process.env.BATCHFLOW_URL ?? 'http://localhost:3000';
   const key =
     process.env.BATCHFLOW_KEY ?? fs.readFileSync(path.join(process.env.BATCHFLOW_DATA_DIR ?? '.data', 'dev-api-key'), 'utf8').trim();
-  const texts = ['cotton t-shirt crew neck', 'leather shoes boots', 'laptop computer notebook', 'wooden chair table', 'plush toy puzzle'];
+  const texts = ['cotton t-shirt crew neck', 'leather oxford shoes', 'laptop computer', 'wooden dining chair', 'plush toy puzzle'];
   const body = JSON.stringify({
     items: Array.from({ length: total }, (_, i) => ({ ref: `demo-${i}`, text: texts[i % texts.length] })),
     chunk_size: chunkSize,

@@ -36,7 +36,7 @@ const blobFile = (stack: Stack, tenant: string, ref: string, bytes: Buffer): str
 // With a text the core classifier is sure of, so the batch completes rather than waiting for review.
 const doc = (ref: string, bytes: Buffer) => ({
   ref,
-  text: 'leather shoes',
+  text: 'leather oxford shoes',
   content: bytes.toString('base64'),
   content_type: 'application/pdf',
 });
@@ -227,7 +227,7 @@ test(
       const own = randomBytes(4 * 1024);
       const stages = ['classify', 'ingest'];
       const old = await submit(stack, {
-        items: [doc('shared.pdf', shared), doc('own.pdf', own), { ref: 'note', text: 'leather shoes' }],
+        items: [doc('shared.pdf', shared), doc('own.pdf', own), { ref: 'note', text: 'leather oxford shoes' }],
         stages,
       });
       const recent = await submit(stack, { items: [doc('shared.pdf', shared)], stages });

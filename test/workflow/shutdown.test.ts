@@ -288,7 +288,7 @@ test(
       const res = await fetch(`${base}/v1/batches`, {
         method: 'POST',
         headers: { 'x-api-key': key, 'content-type': 'application/json' },
-        body: JSON.stringify({ items: [{ ref: 'a', text: 'leather shoes' }], stages: ['publish'] }),
+        body: JSON.stringify({ items: [{ ref: 'a', text: 'leather oxford shoes' }], stages: ['publish'] }),
       });
       const batch = (await res.json()) as { batch_id: string; workflow_id: string };
       assert.equal(res.status, 202, JSON.stringify(batch));

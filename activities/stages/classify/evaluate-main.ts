@@ -97,7 +97,7 @@ function main(): void {
 function openSetSection(o: OpenSetEvaluation): string[] {
   const out = ['## Core tier: held out by heading', ''];
   out.push(
-    `Each heading in turn left out of training; its ${o.asked} products asked of the model trained on the others. None can be right: ` +
+    `The headings left out of training in ${o.groups} groups (heading i in group i mod ${o.groups}); each group's products asked of the model trained on the others, ${o.asked} in all. None can be right: ` +
       `the question is whether the core tier decides them alone (confidence ≥ ${o.threshold}, a confident wrong code) or passes them on.`,
     '',
     `| products asked | not decided alone (< ${o.threshold}) | below ${o.fallbackThreshold} too |`,
@@ -117,7 +117,10 @@ function openSetSection(o: OpenSetEvaluation): string[] {
 function describeCalibration(r: Evaluation): string {
   const c = r.calibration;
   if (c.method === 'odds') return `none (1 / (1 + 2^-odds)); ${c.points} out-of-fold points were too few to fit on`;
-  return `Platt, σ(${c.intercept.toFixed(3)} + ${c.oddsWeight.toFixed(3)}·odds + ${c.marginWeight.toFixed(3)}·margin), fitted on ${c.points} out-of-fold predictions`;
+  return (
+    `Platt, σ(${c.intercept.toFixed(3)} + ${c.oddsWeight.toFixed(3)}·odds + ${c.marginWeight.toFixed(3)}·margin + ${c.seenWeight.toFixed(3)}·seen), ` +
+    `fitted on ${c.points} out-of-fold predictions of known headings and ${c.openSetPoints} of left-out headings`
+  );
 }
 
 try {

@@ -30,14 +30,25 @@ export function compileOdds(exported: string): (tokens: string[]) => Odds {
   const labels = Object.keys(samples);
   const sampleSum = labels.reduce((s, l) => s + samples[l]!, 0);
   const wordSum = labels.reduce((s, l) => s + words[l]!, 0);
-  const tokenSum = new Map<string, number>();
-  for (const l of labels) for (const [w, c] of Object.entries(count[l]!)) tokenSum.set(w, (tokenSum.get(w) ?? 0) + c);
+  // Dense tables, token by index: a label's count of a token is one array read rather than a
+  // property lookup in a dictionary of thousands of keys, for every token and every label.
+  const index = new Map(vocabulary.map((w, i) => [w, i]));
+  const size = vocabulary.length;
+  const own = new Float64Array(labels.length * size);
+  const tokenSum = new Float64Array(size);
+  labels.forEach((l, li) => {
+    for (const [w, c] of Object.entries(count[l]!)) {
+      const i = index.get(w);
+      if (i === undefined) continue;
+      own[li * size + i] = c;
+      tokenSum[i]! += c;
+    }
+  });
 
   // wink's denominators: smoothed, the vocabulary weighs `sf` per word; unsmoothed, one.
   const vocWeight = sf > 0 ? voc.size * sf : voc.size;
   const perLabel = labels.map((label) => ({
     label,
-    counts: count[label]!,
     // The same expressions wink evaluates per token, hoisted: their inputs do not depend on it.
     logWords: Math.log2(words[label]! + vocWeight),
     logOtherWords: Math.log2(wordSum - words[label]! + vocWeight),
@@ -45,20 +56,36 @@ export function compileOdds(exported: string): (tokens: string[]) => Odds {
     otherPrior: Math.log2(sampleSum - samples[label]!) - Math.log2(sampleSum),
   }));
 
+  // wink's likelihood of a count is log2(count + sf) - log2(denominator), or, unsmoothed, log2(count)
+  // - log2(denominator) for a non-zero count and 0 otherwise. The log2 of the count does not depend
+  // on the label, so it is taken once per distinct count (small integers, or a token's total less a
+  // label's own) rather than twice per token and label: the same doubles, subtracted in the same
+  // order, so the same bits.
+  const logCount = new Map<number, number>();
+  const log2Of = (clw: number): number => {
+    let v = logCount.get(clw);
+    if (v === undefined) logCount.set(clw, (v = Math.log2(sf > 0 ? clw + sf : clw)));
+    return v;
+  };
   const likelihood = (clw: number, logDenominator: number): number =>
-    sf > 0 ? Math.log2(clw + sf) - logDenominator : clw ? Math.log2(clw) - logDenominator : 0;
+    sf > 0 ? log2Of(clw) - logDenominator : clw ? log2Of(clw) - logDenominator : 0;
 
   return (tokens) => {
-    const known = tokens.filter((t) => voc.has(t));
-    const all: Odds = perLabel.map((p) => {
+    const known: number[] = [];
+    for (const t of tokens) {
+      const i = index.get(t);
+      if (i !== undefined) known.push(i);
+    }
+    const all: Odds = perLabel.map((p, li) => {
       if (known.length === 0) return [p.label, 0];
+      const base = li * size;
       let lh = 0;
       let ilh = 0;
-      for (const w of known) {
-        const own = p.counts[w] ?? 0;
-        lh += likelihood(own, p.logWords);
+      for (const i of known) {
+        const mine = own[base + i]!;
+        lh += likelihood(mine, p.logWords);
         // wink skips the inverse while the running likelihood is exactly 0; so does this.
-        ilh += lh === 0 ? 0 : likelihood((tokenSum.get(w) ?? 0) - own, p.logOtherWords);
+        ilh += lh === 0 ? 0 : likelihood(tokenSum[i]! - mine, p.logOtherWords);
       }
       if (lh !== 0) {
         lh += p.prior;

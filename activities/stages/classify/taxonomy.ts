@@ -37,6 +37,41 @@ export const Taxonomy = z
   });
 export type Taxonomy = z.infer<typeof Taxonomy>;
 
+/**
+ * The 21 sections of the Harmonized System by their first and last chapter: a heading's section
+ * follows from its first two digits.
+ */
+const SECTIONS: Array<[section: string, firstChapter: number, lastChapter: number]> = [
+  ['I', 1, 5],
+  ['II', 6, 14],
+  ['III', 15, 15],
+  ['IV', 16, 24],
+  ['V', 25, 27],
+  ['VI', 28, 38],
+  ['VII', 39, 40],
+  ['VIII', 41, 43],
+  ['IX', 44, 46],
+  ['X', 47, 49],
+  ['XI', 50, 63],
+  ['XII', 64, 67],
+  ['XIII', 68, 70],
+  ['XIV', 71, 71],
+  ['XV', 72, 83],
+  ['XVI', 84, 85],
+  ['XVII', 86, 89],
+  ['XVIII', 90, 92],
+  ['XIX', 93, 93],
+  ['XX', 94, 96],
+  ['XXI', 97, 97],
+];
+export const HS_SECTIONS = SECTIONS.map(([s]) => s);
+
+/** The HS section (I to XXI) of a heading code, or undefined for a chapter outside 01-97. */
+export function sectionOf(code: string): string | undefined {
+  const chapter = Number(code.slice(0, 2));
+  return SECTIONS.find(([, first, last]) => chapter >= first && chapter <= last)?.[0];
+}
+
 /** Thrown when a taxonomy file cannot be read, is not JSON, or does not match the schema. */
 export class TaxonomyError extends Error {
   override name = 'TaxonomyError';
