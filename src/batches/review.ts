@@ -36,6 +36,7 @@ export function createReview(deps: JobDeps) {
           ref: i.ref,
           text: i.text,
           suggestion: i.classification ? { label: i.classification.label, confidence: i.classification.confidence } : null,
+          suggestions: i.classification?.suggestions ?? [],
         })),
         next_cursor: page.nextCursor,
       };

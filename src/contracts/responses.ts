@@ -115,6 +115,8 @@ export const ReviewPage = z.object({
       ref: z.string(),
       text: z.string().nullable(),
       suggestion: z.object({ label: z.string(), confidence: z.number() }).nullable(),
+      /** The best guess and the core tier's next best headings, most confident first (at most 3). */
+      suggestions: z.array(z.object({ label: z.string(), confidence: z.number() })),
     }),
   ),
   next_cursor: z.string().nullable(),

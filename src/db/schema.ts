@@ -78,6 +78,16 @@ export interface Classification {
   tier: string;
   /** What deciding this item cost: every tier consulted. */
   cost?: number;
+  /**
+   * For an item sent to review: the core tier's best headings, most confident first, for the person
+   * who decides (the first may be the fallback's pick instead, when that tier answered).
+   */
+  suggestions?: Suggestion[];
+}
+
+export interface Suggestion {
+  label: string;
+  confidence: number;
 }
 
 export interface ItemError {

@@ -115,6 +115,11 @@ test('each tier decides what it is sure of; cost by tier adds up to the per-item
     assert.equal(item.status, 'needs_review');
     assert.equal(item.classification!.tier, 'human_review');
     assert.equal(item.classification!.cost, COST.core + COST.fallback + COST.human_review);
+    // The fallback's unsure pick first, then the core tier's candidate it did not repeat.
+    assert.deepEqual((item.classification as unknown as { suggestions: unknown }).suggestions, [
+      { label: '6110', confidence: 0.4 },
+      { label: '6109', confidence: 0.1 },
+    ]);
   }
   // Only what the core was unsure of went to the fallback, with the core's candidates.
   assert.equal(fallback.requests.filter((r) => r.product.startsWith('clear')).length, 0);

@@ -8,6 +8,7 @@
  */
 import type { StageHandler, ItemResult, StageModule } from '../runner';
 import { defaultCore } from './default-model';
+import { UNCLASSIFIED } from './model';
 import type { Candidate, FallbackAnswer } from './fallback';
 
 export interface CoreTier {
@@ -24,6 +25,9 @@ export interface ClassifyOptions {
   cost: { core: number; fallback: number; human_review: number };
 }
 
+/** How many of the core tier's candidates an item in review carries, for the person who decides. */
+export const SUGGESTIONS = 3;
+
 /** The original design's thresholds and per-decision costs, when config does not say otherwise. */
 const DEFAULTS = { coreThreshold: 0.85, fallbackThreshold: 0.7, cost: { core: 0.001, fallback: 0.02, human_review: 0.5 } };
 
@@ -36,6 +40,13 @@ export function classifyStage(opts: Partial<ClassifyOptions> = {}): StageModule 
 }
 
 const round = (n: number): number => Math.round(n * 1e6) / 1e6;
+
+/** The best guess first, then the core tier's candidates it does not repeat, up to SUGGESTIONS. */
+function suggestionsOf(best: { label: string; confidence: number }, candidates: Candidate[]): Array<{ label: string; confidence: number }> {
+  const rest = candidates.filter((c) => c.label !== best.label).map((c) => ({ label: c.label, confidence: c.confidence }));
+  const first = best.label === UNCLASSIFIED ? [] : [{ label: best.label, confidence: best.confidence }];
+  return [...first, ...rest].slice(0, SUGGESTIONS);
+}
 
 export const classifyHandler =
   (opts: ClassifyOptions): StageHandler =>
@@ -81,7 +92,8 @@ export const classifyHandler =
             continue;
           }
         }
-        // Nobody is sure enough: a person decides. The best guess goes with it, for the reviewer.
+        // Nobody is sure enough: a person decides. The best guess goes with it, and the core tier's
+        // next best headings, so that a product from outside the taxonomy still comes with leads.
         results.push({
           seq: item.seq,
           review: true,
@@ -90,6 +102,7 @@ export const classifyHandler =
             confidence: best.confidence,
             tier: 'human_review',
             cost: round(best.cost + opts.cost.human_review),
+            suggestions: suggestionsOf(best, core.candidates),
           },
         });
       }
