@@ -69,6 +69,16 @@ export function profileTable(threads: ThreadTimes[]): string[] {
   ];
 }
 
+/**
+ * Each stage's self time per item, from every thread: what one item costs the worker's CPU in that
+ * stage's own code (the classifier's per-item cost is the core tier's budget, 1 ms).
+ */
+export function perItemLine(threads: ThreadTimes[], items: number): string {
+  const ms = (c: string): number => threads.reduce((a, t) => a + (t.times.find((x) => x.category === c)?.ms ?? 0), 0);
+  const stages = ['classify', 'ingest', 'publish'].map((c) => `${c} ${(ms(c) / items).toFixed(3)} ms`);
+  return `Per item, the stages' own code (self time over ${items.toLocaleString('en')} items): ${stages.join(', ')}.`;
+}
+
 /** The rule, for the results file, beside the table it explains. */
 export const ATTRIBUTION_NOTE =
   "Self time from the worker's CPU profile (`node --cpu-prof`), the samples taken while the scenario ran. Each sample goes to the first category that matches walking its stack from the leaf to the root: serialization (JSON.parse/stringify, the SDK's payload converters, protobufjs), database (pg, kysely, PGlite, src/db), HTTP client (undici, Node's bundled copy behind fetch or the npm package behind src/net/http-client.ts: publish's calls to the target), classify / ingest / publish (activities/stages/…), Temporal (@temporalio/*, the core bridge, the workflow bundle), batchflow, other (the rest of src/, activities/, workflows/). Database time is split into reads and writes by the src/db function above the driver (get/list/load/count… read; insert/write/mark/save… write); driver callbacks after an await have no caller on their stack and stay apart. Nothing matched: Node internals when the leaf is node:…, else other; V8's own entries are GC, program (native code, including Core's calls on this thread) and idle. Core's Rust threads are not in a V8 profile.";

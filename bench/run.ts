@@ -23,7 +23,7 @@ import { runBatchflow, submitLatency, SUBMIT_BODY_ITEMS, type BatchflowScenario,
 import { runBullmq } from './bullmq';
 import { runEmbedded } from './embedded-stack';
 import { startProcessStack } from './process-stack';
-import { ATTRIBUTION_NOTE, cpuProfArgs, profileClockUs, profileTable, readProfiles } from './profile';
+import { ATTRIBUTION_NOTE, cpuProfArgs, profileClockUs, perItemLine, profileTable, readProfiles } from './profile';
 import { startSlowTarget, type SlowTarget } from './publish-target';
 import { machine, ms, table, writeBlock, type Row } from './report';
 import { choose, PROFILED } from './scenarios';
@@ -94,7 +94,13 @@ async function main(): Promise<void> {
       // SIGTERM: the worker's graceful shutdown exits, and node writes the profile as it does.
       await shared!.stopWorker!();
       const threads = await readProfiles(profileDir, profiled.fromUs, profiled.toUs);
-      writeProfile(quick, profileFlag!, profiled.row, profileTable(threads), loadAtStart);
+      writeProfile(
+        quick,
+        profileFlag!,
+        profiled.row,
+        [...profileTable(threads), '', perItemLine(threads, profiled.row.items)],
+        loadAtStart,
+      );
       log(`profiles: ${path.relative(process.cwd(), profileDir)}`);
     }
     if (measureSubmit) {
