@@ -115,7 +115,7 @@ export const ReviewPage = z.object({
       ref: z.string(),
       text: z.string().nullable(),
       suggestion: z.object({ label: z.string(), confidence: z.number() }).nullable(),
-      /** The best guess and the core tier's next best headings, most confident first (at most 3). */
+      /** The best guess, then the core tier's next best headings by confidence: at most 3. */
       suggestions: z.array(z.object({ label: z.string(), confidence: z.number() })),
     }),
   ),

@@ -79,8 +79,8 @@ export interface Classification {
   /** What deciding this item cost: every tier consulted. */
   cost?: number;
   /**
-   * For an item sent to review: the core tier's best headings, most confident first, for the person
-   * who decides (the first may be the fallback's pick instead, when that tier answered).
+   * For an item sent to review, for the person who decides: the best guess (the fallback's pick when
+   * that tier answered), then the core tier's next best headings by confidence.
    */
   suggestions?: Suggestion[];
 }
