@@ -114,7 +114,10 @@ export const CORPUS: CorpusCase[] = [
   // Unknown fields are ignored on the compatibility routes (as Flask and Pydantic do), however deep: never hashed as sent.
   {
     name: 'an unknown field nested 20,000 levels deep (/api/v1/classify/bulk) is ignored',
-    send: post('/api/v1/classify/bulk', `{"products":[{"product_id":"p","description":"wooden dining chair"}],"extra":${deepJson(20_000)}}`),
+    send: post(
+      '/api/v1/classify/bulk',
+      `{"products":[{"product_id":"p","description":"wooden dining chair"}],"extra":${deepJson(20_000)}}`,
+    ),
     status: 202,
   },
   {
