@@ -1,7 +1,8 @@
 /**
  * The compiled scorer (activities/stages/classify/odds.ts) answers exactly what wink's own
- * `computeOdds` answers, bit for bit and in the same order, on the shipped taxonomy: every
- * example and description, arbitrary mixes of known and unknown tokens, and no known token at all.
+ * `computeOdds` answers, bit for bit and in the same order, on the shipped taxonomy: examples of
+ * every heading and some descriptions, arbitrary mixes of known and unknown tokens, and no known
+ * token at all.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,8 +20,14 @@ const wink = trainWink(docs);
 const compiled = compileOdds(wink.exportJSON());
 const vocabulary = [...new Set(docs.flatMap((d) => d.tokens))];
 
-test('every example and description of the shipped taxonomy scores as wink scores it', () => {
-  for (const d of docs) assert.deepStrictEqual(compiled(d.tokens), wink.computeOdds(d.tokens), d.tokens.join(' '));
+// wink's own scoring costs O(tokens × headings²): 10-30 ms a text with 152 headings. So the texts
+// compared are 3 examples of every heading and the description of every 4th (about 500), not all
+// 6,232; the property test below adds arbitrary token mixes.
+const sample = docs.filter((d, i) => d.index % 16 === 0 || (d.index < 0 && i % 4 === 0));
+
+test('3 examples of every heading and a quarter of the descriptions score as wink scores them', () => {
+  assert.ok(sample.length >= 3 * taxonomy.headings.length, `${sample.length} texts`);
+  for (const d of sample) assert.deepStrictEqual(compiled(d.tokens), wink.computeOdds(d.tokens), d.tokens.join(' '));
 });
 
 test('any mix of known and unknown tokens, repeats included, scores as wink scores it', () => {
@@ -29,7 +36,7 @@ test('any mix of known and unknown tokens, repeats included, scores as wink scor
     fc.property(fc.array(token, { maxLength: 20 }), (tokens) => {
       assert.deepStrictEqual(compiled(tokens), wink.computeOdds(tokens));
     }),
-    { numRuns: 500 },
+    { numRuns: 200 },
   );
 });
 

@@ -4,10 +4,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { CoreTier } from '../../activities/stages/classify';
 import { createFallback, parseAnswer } from '../../activities/stages/classify/fallback';
+import { startFallbackServer, type FallbackServer } from '../helpers/fallback-server';
 import { startPublishTarget } from '../helpers/publish-target';
 import { startStack, waitForBatch, type Stack } from '../helpers/stack';
 
@@ -26,40 +25,14 @@ const core: CoreTier = {
   },
 };
 
-interface FallbackServer {
-  url: string;
-  requests: Array<{ product: string; candidates: Array<{ code: string }> }>;
-  close(): Promise<void>;
-}
-
-/** Answers like a chat-completions endpoint: sure of "unsure…" products, unsure of the rest. */
-async function startFallback(): Promise<FallbackServer> {
-  const requests: FallbackServer['requests'] = [];
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      const body = JSON.parse(raw) as { messages: Array<{ role: string; content: string }> };
-      const user = JSON.parse(body.messages.find((m) => m.role === 'user')!.content) as FallbackServer['requests'][number];
-      requests.push(user);
-      const answer = user.product.startsWith('unsure') ? { label: '6110', confidence: 0.8 } : { label: '6110', confidence: 0.4 };
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: JSON.stringify(answer) } }] }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    requests,
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
-
 const COST = { core: 0.001, fallback: 0.02, human_review: 0.5 };
 let fallback: FallbackServer;
 let stack: Stack;
 before(async () => {
-  fallback = await startFallback();
+  // Sure of "unsure…" products, unsure of the rest.
+  fallback = await startFallbackServer((user) =>
+    user.product.startsWith('unsure') ? { label: '6110', confidence: 0.8 } : { label: '6110', confidence: 0.4 },
+  );
   stack = await startStack({
     classify: {
       core,

@@ -7,11 +7,10 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createFallback } from '../../activities/stages/classify/fallback';
 import { trainCore, type CoreClassifier } from '../../activities/stages/classify/model';
 import { loadTaxonomy } from '../../activities/stages/classify/taxonomy';
+import { startFallbackServer } from '../helpers/fallback-server';
 import { startStack, waitForBatch, type Stack } from '../helpers/stack';
 
 const LEFT_OUT = ['8507', '8418', '8450', '8508'];
@@ -89,23 +88,10 @@ test(
   'with a fallback tier, they go to it first with the core candidates, and reach review when it is unsure',
   { timeout: 120_000 },
   async () => {
-    const asked: Array<{ product: string; candidates: Array<{ code: string }> }> = [];
-    // A chat-completions endpoint that is never sure: it picks the first candidate at 0.3.
-    const server = http.createServer((req, res) => {
-      let raw = '';
-      req.on('data', (c: Buffer) => (raw += c.toString()));
-      req.on('end', () => {
-        const body = JSON.parse(raw) as { messages: Array<{ role: string; content: string }> };
-        const user = JSON.parse(body.messages.find((m) => m.role === 'user')!.content) as (typeof asked)[number];
-        asked.push(user);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        const answer = { label: user.candidates[0]!.code, confidence: 0.3 };
-        res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: JSON.stringify(answer) } }] }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-    const stack = await startStack({ classify: { core, fallback: createFallback({ url, model: 'test', timeoutMs: 5_000 }) } });
+    // A fallback endpoint that is never sure: it picks the first candidate at 0.3.
+    const server = await startFallbackServer((user) => ({ label: user.candidates[0]!.code, confidence: 0.3 }));
+    const asked = server.requests;
+    const stack = await startStack({ classify: { core, fallback: createFallback({ url: server.url, model: 'test', timeoutMs: 5_000 }) } });
     try {
       const res = await stack.api('/v1/batches', { method: 'POST', body: JSON.stringify({ items: PRODUCTS, stages: ['classify'] }) });
       const { batch_id } = (await res.json()) as { batch_id: string };
@@ -124,7 +110,7 @@ test(
       }
     } finally {
       await stack.stop();
-      await new Promise((r) => server.close(r));
+      await server.close();
     }
   },
 );
