@@ -36,7 +36,7 @@ test('training is quick and calibrates on out-of-fold predictions', () => {
   assert.equal(core.info.calibration.method, 'platt');
   const c = core.info.calibration;
   assert.ok(c.points > 1000 && c.openSetPoints > 1000, `fitted on ${c.points} known and ${c.openSetPoints} left-out points`);
-  // ~0.7 s measured; the bound only catches a pathological slowdown, not a slow CI machine.
+  // ~0.5 s measured; the bound only catches a pathological slowdown, not a slow CI machine.
   assert.ok(core.info.trainingMs < 10_000, `training took ${core.info.trainingMs} ms`);
 });
 

@@ -1,6 +1,6 @@
 /**
  * The core tier a worker uses when it is not given one: trained once per process, on first use,
- * from the shipped taxonomy (about a quarter of a second).
+ * from the shipped taxonomy (about half a second).
  */
 import type { CoreTier } from './index';
 import { trainCore } from './model';

@@ -9,7 +9,7 @@
  */
 
 /** What `exportJSON` holds: `[config, samples, count, words, vocabulary]`. */
-type Learnings = [
+export type Learnings = [
   { smoothingFactor: number },
   Record<string, number>,
   Record<string, Record<string, number>>,
@@ -22,8 +22,8 @@ export type Odds = Array<[string, number]>;
 /** wink's label for "no token was ever seen": its odds are exactly 0. */
 const UNKNOWN = 'unknown';
 
-export function compileOdds(exported: string): (tokens: string[]) => Odds {
-  const [config, samples, count, words, vocabulary] = JSON.parse(exported) as Learnings;
+export function compileOdds(exported: string | Learnings): (tokens: string[]) => Odds {
+  const [config, samples, count, words, vocabulary] = typeof exported === 'string' ? (JSON.parse(exported) as Learnings) : exported;
   const sf = config.smoothingFactor;
   const voc = new Set(vocabulary);
   // wink's label order (Object.keys of its samples) decides ties in the sort, so keep it.
@@ -61,12 +61,10 @@ export function compileOdds(exported: string): (tokens: string[]) => Odds {
   // on the label, so it is taken once per distinct count (small integers, or a token's total less a
   // label's own) rather than twice per token and label: the same doubles, subtracted in the same
   // order, so the same bits.
-  const logCount = new Map<number, number>();
-  const log2Of = (clw: number): number => {
-    let v = logCount.get(clw);
-    if (v === undefined) logCount.set(clw, (v = Math.log2(sf > 0 ? clw + sf : clw)));
-    return v;
-  };
+  // Counts are whole numbers up to the largest token total: one table read each.
+  const largest = tokenSum.reduce((m, c) => Math.max(m, c), 0);
+  const logCount = Float64Array.from({ length: largest + 1 }, (_, c) => Math.log2(sf > 0 ? c + sf : c));
+  const log2Of = (clw: number): number => (Number.isInteger(clw) && clw <= largest ? logCount[clw]! : Math.log2(sf > 0 ? clw + sf : clw));
   const likelihood = (clw: number, logDenominator: number): number =>
     sf > 0 ? log2Of(clw) - logDenominator : clw ? log2Of(clw) - logDenominator : 0;
 
