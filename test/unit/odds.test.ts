@@ -22,12 +22,12 @@ const compiled = compileOdds(wink.exportJSON());
 const vocabulary = [...new Set(docs.flatMap((d) => d.tokens))];
 
 // wink's own scoring costs O(tokens × headings²): 10-30 ms a text with 152 headings. So the texts
-// compared are 2 examples of every heading and the description of every 8th (about 320), not all
-// 6,232; the property test below adds arbitrary token mixes.
-const sample = docs.filter((d, i) => d.index % 20 === 0 || (d.index < 0 && i % 8 === 0));
+// compared are one example of every heading, a different one each, and the description of every
+// 8th (about 170), not all 6,232; the property test below adds arbitrary token mixes.
+const sample = docs.filter((d, i) => d.index === Math.floor(i / 41) % 40 || (d.index < 0 && i % 8 === 0));
 
-test('2 examples of every heading and an eighth of the descriptions score as wink scores them', () => {
-  assert.ok(sample.length >= 2 * taxonomy.headings.length, `${sample.length} texts`);
+test('an example of every heading and an eighth of the descriptions score as wink scores them', () => {
+  assert.ok(sample.length >= taxonomy.headings.length, `${sample.length} texts`);
   for (const d of sample) assert.deepStrictEqual(compiled(d.tokens), wink.computeOdds(d.tokens), d.tokens.join(' '));
 });
 
@@ -37,7 +37,7 @@ test('any mix of known and unknown tokens, repeats included, scores as wink scor
     fc.property(fc.array(token, { maxLength: 20 }), (tokens) => {
       assert.deepStrictEqual(compiled(tokens), wink.computeOdds(tokens));
     }),
-    { numRuns: 200 },
+    { numRuns: 100 },
   );
 });
 
