@@ -1,6 +1,6 @@
 /**
- * The `core` tier: a naive Bayes text classifier (wink-naive-bayes-text-classifier) trained when
- * the worker starts, on each heading's examples and description.
+ * The `core` tier: a naive Bayes text classifier (wink-naive-bayes-text-classifier's model) trained
+ * on each heading's examples and description, once per worker process, on first use.
  *
  * Confidence is the calibrated probability that the top label is right, and it must also say "none
  * of these" for a product unlike every heading the model knows. wink's `computeOdds` gives
