@@ -1,6 +1,7 @@
 /**
- * The naive Bayes half of the core tier: product text to tokens, and wink's classifier trained on
- * them and compiled (./odds.ts) for the per-item cost.
+ * The naive Bayes half of the core tier: product text to tokens, and the model wink's classifier
+ * learns from them, built directly and compiled (./odds.ts) for the per-item cost. wink itself is
+ * trained only by the tests that prove the two agree.
  */
 import { compileOdds, type Learnings, type Odds } from './odds';
 
@@ -59,8 +60,8 @@ function stemOf(word: string): string {
 }
 
 export function prepare(text: string): string[] {
-  const [lower, units, tokenize, words, stopWords, stems] = PREP_TASKS;
-  return stems(stopWords(words(tokenize(units(lower(text))))));
+  const [lower, units, tokenize, words, stopWords, stemAll] = PREP_TASKS;
+  return stemAll(stopWords(words(tokenize(units(lower(text))))));
 }
 
 // -- training -------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ export interface Doc {
   index: number;
 }
 
-/** A trained model's scorer: wink's `computeOdds`, compiled (./odds.ts) for the per-item cost. */
+/** A trained model's scorer: wink's `computeOdds`, compiled (./odds.ts), and what each heading has seen. */
 export interface Scorer {
   computeOdds(tokens: string[]): Odds;
   /** Share of the distinct tokens that `label`'s own training texts contain, 0..1. */
@@ -91,7 +92,7 @@ export function trainWink(docs: Doc[]): WinkNaiveBayes {
   const nb = naiveBayes();
   nb.defineConfig(CONFIG);
   // `prepare` runs once per text here: wink would rerun its prep tasks once per label in
-  // `computeOdds`, i.e. 45 times per item.
+  // `computeOdds`, i.e. 152 times per item on the shipped taxonomy.
   nb.definePrepTasks([]);
   for (const d of docs) if (d.tokens.length > 0) nb.learn(d.tokens, d.label);
   nb.consolidate();
