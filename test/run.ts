@@ -44,8 +44,10 @@ const DEFAULT_CONCURRENCY = 3;
 /**
  * The fault suite restarts PostgreSQL and dev servers and kills processes, which would break
  * whatever else runs beside it; it runs on its own (`npm run test:faults`), never in `npm test`.
+ * So does the cluster test (`npm run test:cluster`): a Temporal cluster of its own, on fixed ports,
+ * whose nodes it kills.
  */
-const OWN_RUN_ONLY = [path.join(__dirname, 'faults')];
+const OWN_RUN_ONLY = ['faults', 'cluster'].map((dir) => path.join(__dirname, dir));
 
 /**
  * The fast tier (`npm run test:unit`): files that need no server of any kind (no dev server, no
@@ -126,11 +128,11 @@ async function main(): Promise<void> {
       Promise.all([startDevServer({ log, ui: true, uiPort: await freePort() }), writeWorkflowBundle(bundle), pgliteTemplate]),
     );
     cleanups.unshift(() => server.stop());
-    const faults = files.some((f) => path.resolve(f).startsWith(OWN_RUN_ONLY[0]! + path.sep));
+    const ownRun = files.some((f) => OWN_RUN_ONLY.some((dir) => path.resolve(f).startsWith(dir + path.sep)));
     const database = process.env.DATABASE_URL
       ? 'PostgreSQL (DATABASE_URL)'
-      : faults
-        ? 'PostgreSQL at 127.0.0.1:5432 (the fault suite needs separate processes)'
+      : ownRun
+        ? 'PostgreSQL at 127.0.0.1:5432 (these tests run separate processes)'
         : 'PGlite (in memory)';
     log(`database: ${database}; ${files.length} test files, ${concurrency} at a time, slowest first`);
     Object.assign(process.env, {
