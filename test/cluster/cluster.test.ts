@@ -123,6 +123,7 @@ after(async () => {
 });
 
 describe('batchflow on a two-node Temporal cluster on PostgreSQL', { timeout: 60 * 60_000 }, () => {
+  // The ring places shards by the nodes' addresses: on the default ports, 1 and 3 of the 4.
   test('npm run migrate set up the database, and both nodes own history shards', async (t) => {
     t.diagnostic(bf.migrateOutput.trim());
     assert.match(bf.migrateOutput, /applied to postgres: 0001_initial/);
@@ -241,22 +242,19 @@ describe('batchflow on a two-node Temporal cluster on PostgreSQL', { timeout: 60
     const batch = await submit('deployed', DEPLOYED, bf.baseUrls()[0]!);
     deployed = batch;
     // While it runs: the operators' "what is running" query, through the CLI and the UI.
-    running.cli = await waitFor(
-      'BatchStatus="running" to list it (CLI)',
-      async () => {
-        const ids = await cliList('BatchStatus="running"');
-        return ids.includes(batch.workflowId) ? ids : undefined;
-      },
-      60_000,
-    );
-    running.ui = await waitFor(
-      'BatchStatus="running" to list it (UI)',
-      async () => {
-        const ids = await uiList('BatchStatus="running"');
-        return ids.includes(batch.workflowId) ? ids : undefined;
-      },
-      60_000,
-    );
+    for (const [how, list] of [
+      ['cli', cliList],
+      ['ui', uiList],
+    ] as const) {
+      running[how] = await waitFor(
+        `BatchStatus="running" to list it (${how})`,
+        async () => {
+          const ids = await list('BatchStatus="running"');
+          return ids.includes(batch.workflowId) ? ids : undefined;
+        },
+        60_000,
+      );
+    }
 
     // One by one, as an orchestrator rolls a deployment: the new worker first, ready and polling,
     // then the old one stops (SIGTERM: running chunks finish or hand their attempt back).

@@ -153,6 +153,8 @@ export async function up(opts: { layout?: ClusterLayout; log?: Log } = {}): Prom
     await down(earlier, log);
   }
   fs.mkdirSync(layout.dir, { recursive: true });
+  // A new cluster, new logs (a restarted node appends to its own).
+  for (const f of fs.readdirSync(layout.dir)) if (f.endsWith('.log')) fs.rmSync(path.join(layout.dir, f));
   const tools = await resolveServerTools({ log });
   const cli = await resolveTemporalCli({ log });
   if (cli.type !== 'existing-path') throw new Error('the cluster needs the Temporal CLI binary (npm run temporal:cli)');
