@@ -12,9 +12,10 @@
  */
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalTls } from '../config';
+import { connectClosable } from './grpc-retry';
 
 /** Where Temporal is and how to reach it. */
 export interface TemporalTarget {
@@ -71,7 +72,7 @@ const options = (t: TemporalTarget) => ({ address: t.address, tls: tlsOptions(t.
 export async function connectClientConnection(t: TemporalTarget, extra: { connectTimeoutMs?: number } = {}): Promise<Connection> {
   const opts = options(t);
   try {
-    return await Connection.connect({ ...opts, ...(extra.connectTimeoutMs ? { connectTimeout: extra.connectTimeoutMs } : {}) });
+    return await connectClosable({ ...opts, ...(extra.connectTimeoutMs ? { connectTimeout: extra.connectTimeoutMs } : {}) });
   } catch (err) {
     throw await explain(t, err);
   }

@@ -3,10 +3,11 @@
  * file is run on its own, one started for this process. Never a fake.
  */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { bundleWorkflows } from '../../src/temporal/worker';
+import { connectClosable } from '../../src/temporal/grpc-retry';
 
 let own: Promise<DevServer> | undefined;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -31,7 +32,8 @@ export async function connectTemporal(target?: {
   namespace: string;
 }): Promise<{ client: Client; nativeConnection: NativeConnection; namespace: string; close(): Promise<void> }> {
   const { address, namespace } = target ?? (await temporalAddress());
-  const connection = await Connection.connect({ address });
+  // As the API connects (src/temporal/connection.ts): a retry never fires after close().
+  const connection = await connectClosable({ address });
   const nativeConnection = await NativeConnection.connect({ address });
   return {
     client: new Client({ connection, namespace }),
