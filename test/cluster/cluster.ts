@@ -9,9 +9,11 @@
  * cluster -- down` (another process) stops exactly those and nothing else. The databases stay
  * after `down`, for a look; the next `up` drops and recreates them.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import pg from 'pg';
 import { resolveTemporalCli } from '../../src/temporal/cli';
@@ -22,6 +24,7 @@ export const REPO_ROOT = path.join(__dirname, '..', '..');
 const CONFIG_DIR = 'docker/temporal'; // relative to REPO_ROOT, the server's --root
 const READY_DEADLINE_MS = 120_000;
 const STOP_GRACE_MS = 15_000;
+const execFileP = promisify(execFile);
 
 export interface NodePorts {
   frontend: number;
@@ -152,6 +155,7 @@ export async function up(opts: { layout?: ClusterLayout; log?: Log } = {}): Prom
     log('stopping what an earlier `up` left running');
     await down(earlier, log);
   }
+  await portsFree(layout);
   fs.mkdirSync(layout.dir, { recursive: true });
   // A new cluster, new logs (a restarted node appends to its own).
   for (const f of fs.readdirSync(layout.dir)) if (f.endsWith('.log')) fs.rmSync(path.join(layout.dir, f));
@@ -201,6 +205,34 @@ export async function up(opts: { layout?: ClusterLayout; log?: Log } = {}): Prom
   }
 }
 
+/** Every port of the layout, each in a sentence for the error that names it. */
+function layoutPorts(layout: ClusterLayout): Array<[number, string]> {
+  const ports: Array<[number, string]> = [
+    [Number(layout.address.split(':')[1]), 'the load balancer'],
+    [Number(new URL(layout.uiUrl).port), 'the Web UI'],
+  ];
+  layout.nodes.forEach((n, i) => {
+    for (const [what, port] of Object.entries({ ...n, ...n.membership }))
+      if (typeof port === 'number') ports.push([port, `node${i + 1}'s ${what} port`]);
+  });
+  return ports;
+}
+
+/** Fails at once, naming the port, when something already listens on one the cluster needs. */
+async function portsFree(layout: ClusterLayout): Promise<void> {
+  for (const [port, what] of layoutPorts(layout)) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (!free)
+      throw new Error(
+        `port ${port} (${what}) is in use: another cluster? Stop it with \`npm run cluster -- down\` in the checkout that started it, or set CLUSTER_PORT_BASE`,
+      );
+  }
+}
+
 /** Stops every process `up` (or startNode) recorded, and only those. */
 export async function down(state: ClusterState, log: Log = () => {}): Promise<void> {
   await Promise.all(state.procs.map((p) => stopProc(p, 'SIGTERM').then((how) => log(`${p.name} (pid ${p.pid}) ${how}`))));
@@ -213,14 +245,12 @@ export async function startNode(state: ClusterState, i: number, tools?: ServerTo
   const server = (tools ?? (await resolveServerTools())).server;
   const name = `node${i + 1}`;
   state.procs = state.procs.filter((p) => p.name !== name);
-  const proc = spawnDetached(
-    state,
-    'node',
-    name,
-    server,
-    ['--root', REPO_ROOT, '--config', CONFIG_DIR, '--env', 'batchflow', 'start'],
-    nodeEnv(state.layout, i),
-  );
+  const config = ['--root', REPO_ROOT, '--config', CONFIG_DIR, '--env', 'batchflow'];
+  // The node's config as the server renders it from the template and this node's environment:
+  // written beside its log to be read, and a template error fails here, before anything starts.
+  const rendered = await execFileP(server, [...config, 'render-config'], { cwd: REPO_ROOT, env: nodeEnv(state.layout, i) });
+  fs.writeFileSync(path.join(state.layout.dir, `${name}.yaml`), rendered.stdout);
+  const proc = spawnDetached(state, 'node', name, server, [...config, 'start'], nodeEnv(state.layout, i));
   await waitServing(`127.0.0.1:${state.layout.nodes[i]!.frontend}`, name, proc);
   return proc;
 }
