@@ -18,10 +18,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { sql } from 'kysely';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { resolveTemporalCli } from '../../src/temporal/cli';
+import { connectClosable } from '../../src/temporal/grpc-retry';
 import { writeBlock } from '../../bench/report';
 import { launchBrowser, screenshot } from '../helpers/browser';
 import { startPublishTarget, type PublishTarget } from '../helpers/publish-target';
@@ -111,7 +112,7 @@ before(async () => {
     apis: 2,
     workers: 3,
   });
-  connection = await Connection.connect({ address: cluster.layout.address });
+  connection = await connectClosable({ address: cluster.layout.address });
   client = new Client({ connection, namespace: cluster.layout.namespace });
 });
 
@@ -348,7 +349,7 @@ describe('batchflow on a two-node Temporal cluster on PostgreSQL', { timeout: 60
       const end = await waitForBatch(batch.batchId, BIG, dev, () => dev.baseUrls()[0]!);
       const seconds = (Date.now() - at) / 1000;
       assert.equal(end.status, 'completed');
-      const devConnection = await Connection.connect({ address });
+      const devConnection = await connectClosable({ address });
       const history = await historyOf(batch.workflowId, new Client({ connection: devConnection, namespace })).finally(() =>
         devConnection.close(),
       );

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Connection } from '@temporalio/client';
+import { connectClosable } from '../../src/temporal/grpc-retry';
 import pg from 'pg';
 import { resolveTemporalCli } from '../../src/temporal/cli';
 import { resolveServerTools, type ServerTools } from '../../src/temporal/server-build';
@@ -372,7 +372,7 @@ async function waitServing(address: string, what: string, proc?: Proc): Promise<
   while (Date.now() < deadline) {
     if (proc && !isOurs(proc)) throw new Error(`${what} exited before it served:\n${tail(proc.log)}`);
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      const connection = await connectClosable({ address, connectTimeout: 2_000 });
       try {
         const health = await connection.healthService.check({ service: 'temporal.api.workflowservice.v1.WorkflowService' });
         if (health.status === 1) return; // SERVING
@@ -394,7 +394,7 @@ async function waitServing(address: string, what: string, proc?: Proc): Promise<
  */
 async function namespaceReadyOnEveryNode(layout: ClusterLayout): Promise<void> {
   for (const node of layout.nodes) {
-    const connection = await Connection.connect({ address: `127.0.0.1:${node.frontend}` });
+    const connection = await connectClosable({ address: `127.0.0.1:${node.frontend}` });
     try {
       const deadline = Date.now() + READY_DEADLINE_MS;
       for (;;) {
