@@ -143,7 +143,12 @@ async function main(argv: string[]): Promise<number> {
         retry: config.retry,
         staleAfterMinutes: config.staleBatchMinutes,
       });
-      return await runStale(cmd, { batches, staleAfterMinutes: config.staleBatchMinutes, out: (line) => console.log(line) });
+      try {
+        return await runStale(cmd, { batches, staleAfterMinutes: config.staleBatchMinutes, out: (line) => console.log(line) });
+      } finally {
+        // Its progress pollers stop before the connection they query closes, as in the API.
+        batches.close();
+      }
     } finally {
       await client.connection.close();
     }
