@@ -224,13 +224,16 @@ export function batchView(batchId, { onUnauthorized }) {
   };
 
   const reviewRow = (item) => {
+    // The best guess first, then the core classifier's next headings (none for a text with no word
+    // it knows, whose guess is 'unclassified'): each one click from being the label.
+    const suggestions = item.suggestions ?? [];
     const label = h('input', {
       type: 'text',
-      value: item.suggestion?.label ?? '',
+      value: suggestions[0]?.label ?? '',
       placeholder: 'label',
       'aria-label': `label for ${item.ref}`,
     });
-    const button = h('button', { type: 'button' }, 'Resolve');
+    const button = h('button.resolve', { type: 'button' }, 'Resolve');
     button.addEventListener('click', async () => {
       button.disabled = true;
       try {
@@ -242,13 +245,19 @@ export function batchView(batchId, { onUnauthorized }) {
         failure(err);
       }
     });
-    const suggestion = item.suggestion ? `${item.suggestion.label} (${(item.suggestion.confidence * 100).toFixed(0)} %)` : '–';
+    const choices = suggestions.map((s) =>
+      h(
+        'button.suggestion',
+        { type: 'button', title: `use ${s.label} as the label`, onclick: () => (label.value = s.label) },
+        `${s.label} (${(s.confidence * 100).toFixed(0)} %)`,
+      ),
+    );
     return h(
       'tr',
       { dataset: { ref: item.ref } },
       h('td.mono', item.ref),
       h('td', item.text ?? ''),
-      h('td', suggestion),
+      h('td', choices.length ? h('div.suggestions', choices) : '–'),
       h('td', h('div.row', label, button)),
     );
   };
@@ -367,7 +376,7 @@ export function batchView(batchId, { onUnauthorized }) {
           'thead',
           h(
             'tr',
-            ['ref', 'text', 'suggestion', 'label'].map((t) => h('th', t)),
+            ['ref', 'text', 'suggestions', 'label'].map((t) => h('th', t)),
           ),
         ),
         reviewBody,

@@ -292,10 +292,11 @@ describe('the web console', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
   });
 
   test('resolves an item of the review queue', { timeout: TEST_TIMEOUT_MS }, async () => {
-    // Texts the classifier cannot place end as needs_review.
+    // Texts the classifier cannot place end as needs_review: one it has leads for (three kinds of
+    // goods in one), one with no word it knows.
     const batchId = await submit(stack, {
       items: [
-        { ref: 'odd-1', text: 'qqq zzz' },
+        { ref: 'odd-1', text: 'leather laptop chair' },
         { ref: 'odd-2', text: 'zzz qqq' },
       ],
       stages: ['classify'],
@@ -303,12 +304,28 @@ describe('the web console', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
     await waitForBatch(stack, batchId);
     await page.goto(`${stack.baseUrl}/#/batch/${batchId}`);
     await eventually('two items to review', async () => (await page.locator('#review-items tr').count()) === 2, WAIT_MS);
-    await page.fill('#review-items tr[data-ref="odd-1"] input', '6109');
-    await page.click('#review-items tr[data-ref="odd-1"] button');
+    // The row offers the API's suggestions, best first, each one click from being the label.
+    const listed = (await (await stack.api(`/v1/review?batch_id=${batchId}`)).json()) as {
+      items: Array<{ ref: string; suggestions: Array<{ label: string; confidence: number }> }>;
+    };
+    const offered = listed.items.find((i) => i.ref === 'odd-1')!.suggestions;
+    assert.ok(offered.length >= 2, `suggestions: ${JSON.stringify(offered)}`);
+    const row = '#review-items tr[data-ref="odd-1"]';
+    assert.deepEqual(
+      await page.locator(`${row} button.suggestion`).allInnerTexts(),
+      offered.map((o) => `${o.label} (${(o.confidence * 100).toFixed(0)} %)`),
+    );
+    assert.equal(await page.inputValue(`${row} input`), offered[0]!.label, 'the best guess fills the label');
+    assert.equal(await page.locator('#review-items tr[data-ref="odd-2"] button.suggestion').count(), 0, 'no leads, no buttons');
+    assert.equal(await page.inputValue('#review-items tr[data-ref="odd-2"] input'), '', 'and no label to start from');
+    await page.locator(`${row} button.suggestion`).nth(1).click();
+    const chosen = offered[1]!.label;
+    assert.equal(await page.inputValue(`${row} input`), chosen, 'a click on a suggestion makes it the label');
+    await page.click(`${row} button.resolve`);
     const outcome = await eventually(
       'the resolution or an error',
       async () => {
-        if (/resolved odd-1 as 6109/.test(await text('#activity'))) return 'resolved';
+        if ((await text('#activity')).includes(`resolved odd-1 as ${chosen}`)) return 'resolved';
         return (await page.locator('#action-result .error').count()) > 0 ? text('#action-result') : undefined;
       },
       WAIT_MS,
