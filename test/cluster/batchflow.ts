@@ -36,10 +36,18 @@ async function freshDatabase(adminUrl: string, database: string): Promise<string
   return url.toString();
 }
 
+/** Migrating a new database and checking the search attributes takes seconds; past this it is stuck. */
+const MIGRATE_DEADLINE_MS = 120_000;
+
 /** `npm run migrate` with `env`; resolves with its output, rejects when it fails. */
 function migrate(env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '-s', 'migrate'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', '-s', 'migrate'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: MIGRATE_DEADLINE_MS,
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

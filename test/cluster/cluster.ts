@@ -49,9 +49,7 @@ export interface ClusterLayout {
   nodes: NodePorts[];
 }
 
-type Role = 'node' | 'proxy' | 'ui';
 interface Proc {
-  role: Role;
   name: string;
   pid: number;
   /** argv[0]'s path, checked in /proc before a signal: a recycled pid is never signalled. */
@@ -248,9 +246,13 @@ export async function startNode(state: ClusterState, i: number, tools?: ServerTo
   const config = ['--root', REPO_ROOT, '--config', CONFIG_DIR, '--env', 'batchflow'];
   // The node's config as the server renders it from the template and this node's environment:
   // written beside its log to be read, and a template error fails here, before anything starts.
-  const rendered = await execFileP(server, [...config, 'render-config'], { cwd: REPO_ROOT, env: nodeEnv(state.layout, i) });
+  const rendered = await execFileP(server, [...config, 'render-config'], {
+    cwd: REPO_ROOT,
+    env: nodeEnv(state.layout, i),
+    timeout: 30_000,
+  });
   fs.writeFileSync(path.join(state.layout.dir, `${name}.yaml`), rendered.stdout);
-  const proc = spawnDetached(state, 'node', name, server, [...config, 'start'], nodeEnv(state.layout, i));
+  const proc = spawnDetached(state, name, server, [...config, 'start'], nodeEnv(state.layout, i));
   await waitServing(`127.0.0.1:${state.layout.nodes[i]!.frontend}`, name, proc);
   return proc;
 }
@@ -266,7 +268,7 @@ export async function signalNode(state: ClusterState, i: number, signal: NodeJS.
 
 function startProxy(state: ClusterState): void {
   const upstreams = state.layout.nodes.map((n) => `127.0.0.1:${n.frontend}`).join(',');
-  spawnDetached(state, 'proxy', 'proxy', process.execPath, ['--import', 'tsx', path.join(__dirname, 'frontend-proxy.ts')], {
+  spawnDetached(state, 'proxy', process.execPath, ['--import', 'tsx', path.join(__dirname, 'frontend-proxy.ts')], {
     PATH: process.env.PATH,
     PROXY_LISTEN: state.layout.address,
     PROXY_UPSTREAMS: upstreams,
@@ -275,7 +277,7 @@ function startProxy(state: ClusterState): void {
 
 function startUi(state: ClusterState, tools: ServerTools): void {
   // config/docker.yaml is the temporalio/ui image's template; these are the variables compose sets.
-  spawnDetached(state, 'ui', 'ui', tools.uiServer, ['--root', tools.uiRoot, '--config', 'config', '--env', 'docker', 'start'], {
+  spawnDetached(state, 'ui', tools.uiServer, ['--root', tools.uiRoot, '--config', 'config', '--env', 'docker', 'start'], {
     PATH: process.env.PATH,
     TEMPORAL_ADDRESS: state.layout.address,
     TEMPORAL_UI_PORT: new URL(state.layout.uiUrl).port,
@@ -283,14 +285,14 @@ function startUi(state: ClusterState, tools: ServerTools): void {
   });
 }
 
-function spawnDetached(state: ClusterState, role: Role, name: string, exe: string, args: string[], env: NodeJS.ProcessEnv): Proc {
+function spawnDetached(state: ClusterState, name: string, exe: string, args: string[], env: NodeJS.ProcessEnv): Proc {
   const log = path.join(state.layout.dir, `${name}.log`);
   const out = fs.openSync(log, 'a');
   const child = spawn(exe, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   child.unref();
   if (child.pid === undefined) throw new Error(`${name} did not start (${exe})`);
-  const proc: Proc = { role, name, pid: child.pid, exe, log };
+  const proc: Proc = { name, pid: child.pid, exe, log };
   state.procs.push(proc);
   writeState(state);
   return proc;

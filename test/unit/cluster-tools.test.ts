@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION, serverToolsPaths } from '../../src/temporal/server-build';
-import { clusterLayout, down, readState, type ClusterState } from '../cluster/cluster';
+import net from 'node:net';
+import { clusterLayout, down, readState, up, type ClusterState } from '../cluster/cluster';
 import { metricTotals } from '../cluster/figures';
 
 const compose = fs.readFileSync(path.join(__dirname, '..', '..', 'docker-compose.yml'), 'utf8');
@@ -49,8 +50,8 @@ test('down signals only the processes up recorded, and only while each is still 
     const state: ClusterState = {
       layout,
       procs: [
-        { role: 'node', name: 'node1', pid: ours.pid!, exe: '/bin/sleep', log: '' },
-        { role: 'node', name: 'node2', pid: other.pid!, exe: '/usr/local/bin/temporal-server', log: '' },
+        { name: 'node1', pid: ours.pid!, exe: '/bin/sleep', log: '' },
+        { name: 'node2', pid: other.pid!, exe: '/usr/local/bin/temporal-server', log: '' },
       ],
     };
     fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
@@ -67,6 +68,22 @@ test('down signals only the processes up recorded, and only while each is still 
     assert.equal(readState(layout), null, 'state.json is gone');
     other.kill('SIGKILL');
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('up refuses at once, naming the port, when a port of the cluster is taken', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as net.AddressInfo).port;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchflow-cluster-'));
+  try {
+    // The load balancer's port is base + 233: put it on the taken one.
+    const layout = clusterLayout({ CLUSTER_DIR: dir, CLUSTER_PORT_BASE: String(port - 233) });
+    await assert.rejects(up({ layout }), new RegExp(`port ${port} \\(the load balancer\\) is in use`));
+    assert.equal(readState(layout), null, 'nothing was started');
+  } finally {
+    taken.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
